@@ -1,0 +1,228 @@
+/* The playbook: a YAML file loaded into a typed, validated model that is immutable after load.
+ * Every problem found is reported with file:line:column and the key path. */
+#ifndef ROLLGATE_PLAYBOOK_H
+#define ROLLGATE_PLAYBOOK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rollgate/err.h"
+#include "rollgate/util.h"
+
+#define RG_PLAYBOOK_VERSION 1
+#define RG_PLAYBOOK_MAX_BYTES (1024 * 1024) /* a playbook is a page, not a data set */
+#define RG_PLAYBOOK_MAX_DEPTH 32
+#define RG_PLAYBOOK_MAX_NODES 20000
+#define RG_PLAYBOOK_MAX_ERRORS 20
+
+/* ---- diagnostics: every problem of one file ---- */
+struct rg_diag {
+    char *file;
+    int line;   /* 1-based; 0 when the problem is not tied to a place */
+    int column; /* 1-based */
+    char *path; /* key path such as "gates.health.expect"; "" at the top */
+    char *msg;
+};
+
+struct rg_diags {
+    struct rg_diag *v;
+    size_t n;
+    size_t cap;
+    size_t dropped; /* problems past RG_PLAYBOOK_MAX_ERRORS, counted but not kept */
+};
+
+void rg_diags_init(struct rg_diags *d);
+void rg_diags_release(struct rg_diags *d);
+/* Formats one diagnostic as "file:line:column: path: message" into a new string. */
+char *rg_diag_format(const struct rg_diag *d);
+
+/* ---- the model ---- */
+enum rg_runtime_driver { RG_DRIVER_COMPOSE, RG_DRIVER_SYSTEMD, RG_DRIVER_COUNT };
+
+struct rg_runtime {
+    enum rg_runtime_driver driver;
+    char *project_dir;    /* absolute; relative paths in the file are taken from its directory */
+    char *compose_file;   /* NULL: the compose default in project_dir */
+    char *project_name;   /* compose project name; NULL: compose derives it from project_dir */
+    char *env_file;       /* absolute path of the file holding tag_var */
+    char *tag_var;        /* e.g. APP_IMAGE_VERSION */
+    struct rg_strv services; /* the services a deploy pulls, switches and brings up */
+    char *unit;           /* systemd driver: the unit to restart */
+};
+
+struct rg_release {
+    char *image;       /* compose: repository of the release image, without tag */
+    char *tag_pattern; /* POSIX extended regex every tag must match; validated at load */
+};
+
+/* Polling of a gate: how often, for how long, how many consecutive passes, per-probe timeout. */
+struct rg_timing {
+    int64_t every_ms;
+    int64_t within_ms;
+    int need;
+    int64_t timeout_ms;
+};
+
+enum rg_gate_kind {
+    RG_GATE_HTTP,
+    RG_GATE_WEBSOCKET,
+    RG_GATE_TCP,
+    RG_GATE_POSTGRES,
+    RG_GATE_COMMAND,
+    RG_GATE_CONTAINER,
+    RG_GATE_LOGS,
+    RG_GATE_KIND_COUNT
+};
+
+enum rg_container_state { RG_CONTAINER_RUNNING, RG_CONTAINER_HEALTHY };
+
+struct rg_kv {
+    char *key;
+    char *value;
+};
+
+struct rg_gate {
+    char *name;
+    enum rg_gate_kind kind;
+    int line, column;
+    struct rg_timing timing;
+    char *target;           /* URL, host:port, DSN, service name; NULL for command */
+    struct rg_strv argv;    /* command */
+    /* http */
+    int *expect;            /* accepted status codes; websocket: 101 */
+    size_t n_expect;
+    char *body;             /* regex the body must match, or NULL */
+    int64_t max_latency_ms; /* 0: no latency limit */
+    struct rg_kv *headers;
+    size_t n_headers;
+    bool tls_verify;
+    /* postgres */
+    char *query;            /* SQL returning one boolean that must be true, or NULL */
+    int max_connections_used; /* hundredths of a percent of max_connections; -1: not checked */
+    /* container */
+    enum rg_container_state state;
+    int max_restarts;       /* restarts allowed since the mark (the start of the step) */
+    /* logs */
+    char *pattern;          /* regex no new log line may match */
+};
+
+enum rg_step_kind {
+    RG_STEP_PULL,
+    RG_STEP_SWITCH,
+    RG_STEP_UP,
+    RG_STEP_EXEC,
+    RG_STEP_RESTART,
+    RG_STEP_VERIFY,
+    RG_STEP_SETTLE,
+    RG_STEP_KIND_COUNT
+};
+
+struct rg_step {
+    enum rg_step_kind kind;
+    int line, column;
+    bool implicit;            /* added by the loader (a `switch` before the first `up`) */
+    struct rg_strv services;  /* pull, up, restart: empty means runtime.services; exec: one */
+    struct rg_strv argv;      /* exec */
+    int64_t timeout_ms;       /* exec */
+    struct rg_strv gates;     /* verify, settle: names of gates */
+    int64_t for_ms;           /* settle: the stability window */
+    struct rg_strv watch;     /* settle: services whose restarts and exits are watched */
+};
+
+enum rg_rung_kind { RG_RUNG_REPAIR, RG_RUNG_ROLLBACK, RG_RUNG_RESTORE, RG_RUNG_KIND_COUNT };
+
+struct rg_rung {
+    enum rg_rung_kind kind;
+    int line, column;
+    struct rg_step *steps;  /* repair: exec and restart steps, in order */
+    size_t n_steps;
+    char *to;               /* rollback: "previous" or a tag; restore: "before_deploy"|"latest" */
+};
+
+struct rg_backup {
+    bool enabled;           /* the section is present */
+    bool before_deploy;
+    char *database;         /* libpq DSN; secret-bearing */
+    char *filestore;        /* absolute directory, or NULL */
+    char *dir;              /* absolute directory where archives are kept */
+    int keep;
+    char *verify_query;     /* SQL that must return true on a restored scratch database */
+};
+
+enum rg_outcome {
+    RG_OUTCOME_DEPLOYED,
+    RG_OUTCOME_REPAIRED,
+    RG_OUTCOME_ROLLED_BACK,
+    RG_OUTCOME_RESTORED,
+    RG_OUTCOME_UNRECOVERED,
+    RG_OUTCOME_ABORTED,
+    RG_OUTCOME_COUNT
+};
+
+struct rg_notify {
+    char *webhook;          /* secret-bearing; empty string: notifications turned off */
+    unsigned on;            /* bit set of (1u << enum rg_outcome) */
+    int64_t timeout_ms;
+    int retries;
+};
+
+struct rg_playbook {
+    char *path;             /* as given to the loader */
+    char *dir;              /* absolute directory of the file: base of relative paths */
+    int version;
+    char *name;             /* the target: key of the ledger and the lock */
+    char *state_dir;        /* absolute */
+    struct rg_runtime runtime;
+    struct rg_release release;
+    struct rg_timing defaults;
+    struct rg_gate *gates;
+    size_t n_gates;
+    struct rg_backup backup;
+    struct rg_step *deploy;
+    size_t n_deploy;
+    struct rg_rung *recover;
+    size_t n_recover;
+    struct rg_notify *notify;
+    size_t n_notify;
+};
+
+/* Looks up environment variables for ${VAR}; NULL means unset. */
+typedef const char *(*rg_getenv_fn)(const char *name, void *data);
+
+struct rg_load_opts {
+    rg_getenv_fn getenv; /* NULL: the process environment */
+    void *getenv_data;
+    const char *base_dir; /* NULL: the directory of the file (or the cwd for buffers) */
+};
+
+/* Loads and validates the playbook at path. On success *out owns the model and returns 0.
+ * On RG_EINVAL every problem found (up to RG_PLAYBOOK_MAX_ERRORS) is in diags and err says
+ * how many; RG_EIO/RG_ENOENT when the file cannot be read. opts may be NULL. */
+int rg_playbook_load(struct rg_playbook **out, struct rg_diags *diags, const char *path,
+                     const struct rg_load_opts *opts, struct rg_err *err);
+
+/* The same for a document in memory (tests and fuzzing); name is used in diagnostics.
+ * data need not be NUL-terminated. */
+int rg_playbook_load_buffer(struct rg_playbook **out, struct rg_diags *diags, const char *name,
+                            const char *data, size_t len, const struct rg_load_opts *opts,
+                            struct rg_err *err);
+
+/* Frees a model; NULL is fine. Secret-bearing strings are wiped first. */
+void rg_playbook_free(struct rg_playbook *pb);
+
+/* Finds a gate by name, or NULL. The pointer is borrowed from pb. */
+const struct rg_gate *rg_playbook_gate(const struct rg_playbook *pb, const char *name);
+
+/* Checks a release tag from outside (CLI, hook, CI) against Docker's tag grammar and the
+ * playbook's tag_pattern. RG_EINVAL with a message naming the tag and the rule it broke. */
+int rg_playbook_check_tag(const struct rg_playbook *pb, const char *tag, struct rg_err *err);
+
+/* Names used in files and output. */
+const char *rg_gate_kind_name(enum rg_gate_kind kind);
+const char *rg_step_kind_name(enum rg_step_kind kind);
+const char *rg_rung_kind_name(enum rg_rung_kind kind);
+const char *rg_outcome_name(enum rg_outcome outcome);
+const char *rg_driver_name(enum rg_runtime_driver driver);
+
+#endif

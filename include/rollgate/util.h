@@ -1,0 +1,92 @@
+/* Small shared helpers: memory, bounded buffers, string vectors, suggestions, units, redaction,
+ * logging. Nothing here knows about playbooks or deploys. */
+#ifndef ROLLGATE_UTIL_H
+#define ROLLGATE_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rollgate/err.h"
+
+/* ---- memory: these abort with a message on exhaustion; callers never see NULL ---- */
+void *rg_malloc(size_t n);
+void *rg_calloc(size_t count, size_t size);
+void *rg_realloc(void *p, size_t n);
+/* Grows an array to hold at least `need` elements of `size` bytes; *cap is updated. */
+void *rg_grow(void *p, size_t *cap, size_t need, size_t size);
+char *rg_strdup(const char *s);
+char *rg_strndup(const char *s, size_t n);
+/* Returns a newly allocated printf-formatted string. */
+char *rg_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Overwrites n bytes in a way the compiler cannot elide (for secrets). */
+void rg_wipe(void *p, size_t n);
+
+/* ---- bounded buffer: grows up to a maximum fixed at init, then truncates and says so ---- */
+struct rg_buf {
+    char *data;      /* always NUL-terminated when non-NULL */
+    size_t len;
+    size_t cap;
+    size_t max;      /* the most bytes it will ever hold */
+    bool truncated;  /* something was dropped because of max */
+};
+
+/* Initialises an empty buffer that will never hold more than max bytes. */
+void rg_buf_init(struct rg_buf *b, size_t max);
+/* Frees the storage; the buffer may be initialised again. */
+void rg_buf_release(struct rg_buf *b);
+/* Appends n bytes; past max the rest is dropped and b->truncated set. */
+void rg_buf_add(struct rg_buf *b, const void *p, size_t n);
+void rg_buf_adds(struct rg_buf *b, const char *s);
+void rg_buf_addf(struct rg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rg_buf_vaddf(struct rg_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+void rg_buf_reset(struct rg_buf *b);
+/* Hands the string over to the caller (who frees it) and leaves b empty. */
+char *rg_buf_detach(struct rg_buf *b);
+
+/* ---- string vector (argv arrays, service lists) ---- */
+struct rg_strv {
+    char **v; /* NULL-terminated when n > 0, so it can be an argv */
+    size_t n;
+};
+void rg_strv_push(struct rg_strv *sv, const char *s);
+void rg_strv_release(struct rg_strv *sv);
+bool rg_strv_contains(const struct rg_strv *sv, const char *s);
+/* Joins with sep; a newly allocated string. */
+char *rg_strv_join(const struct rg_strv *sv, const char *sep);
+
+/* ---- "did you mean": the closest candidate within a small edit distance, or NULL ---- */
+const char *rg_suggest(const char *word, const char *const *candidates, size_t n);
+/* Optimal string alignment distance (edits and adjacent swaps), for tests and ranking. */
+size_t rg_edit_distance(const char *a, const char *b);
+
+/* ---- units ---- */
+/* Parses "500ms", "2s", "5m", "1h", "1m30s" into milliseconds. Returns 0, or RG_EINVAL with
+ * a message saying what is allowed. A bare number is refused: durations need a unit. */
+int rg_duration_parse(int64_t *ms_out, const char *s, struct rg_err *err);
+/* Formats milliseconds the way a person writes them ("2s", "1m30s", "500ms") into buf. */
+const char *rg_duration_format(char *buf, size_t size, int64_t ms);
+/* Parses "80%" (0–100, decimals allowed) into hundredths of a percent (8000). */
+int rg_percent_parse(int *centi_out, const char *s, struct rg_err *err);
+/* Parses a whole decimal number within [min, max]. */
+int rg_int_parse(long long *out, const char *s, long long min, long long max, struct rg_err *err);
+
+/* ---- redaction: what may be printed of a secret-bearing string ---- */
+/* A libpq connection string with its password value replaced by "***" (key=value form and
+ * postgres:// URIs). Newly allocated. */
+char *rg_redact_dsn(const char *dsn);
+/* A URL with userinfo, path, query and fragment replaced by "***" (webhook URLs carry their
+ * secret in the path). Newly allocated. */
+char *rg_redact_url(const char *url);
+/* A URL with only the password of userinfo replaced (gate URLs: path kept). */
+char *rg_redact_userinfo(const char *url);
+
+/* ---- logging: levels raised by -v; library layers report through rg_err instead ---- */
+enum rg_log_level { RG_LOG_ERROR, RG_LOG_WARN, RG_LOG_INFO, RG_LOG_DEBUG, RG_LOG_TRACE };
+void rg_log_set_level(enum rg_log_level level);
+enum rg_log_level rg_log_get_level(void);
+void rg_log(enum rg_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,143 @@
+/* The command table and the dispatch: global options, command lookup, "did you mean". */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "rollgate/util.h"
+#include "rollgate_version.h"
+
+const struct rg_cmd *const rg_cmd_table[] = {
+    &rg_cmd_help,
+    &rg_cmd_plan,
+    &rg_cmd_validate,
+    NULL,
+};
+
+const struct rg_cmd *
+rg_cmd_find(const char *name)
+{
+    for (size_t i = 0; rg_cmd_table[i]; i++)
+        if (strcmp(rg_cmd_table[i]->name, name) == 0)
+            return rg_cmd_table[i];
+    return NULL;
+}
+
+int
+rg_cli_usage_error(const struct rg_cmd *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("rollgate: ", stderr);
+    if (cmd)
+        fprintf(stderr, "%s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return RG_EXIT_USAGE;
+}
+
+int
+rg_cli_exit_for(int code)
+{
+    switch (code) {
+    case RG_OK: return RG_EXIT_OK;
+    case RG_EINVAL:
+    case RG_ENOENT: return RG_EXIT_INVALID;
+    case RG_EBUSY: return RG_EXIT_BUSY;
+    default: return RG_EXIT_INTERNAL;
+    }
+}
+
+static void
+print_overview(FILE *out)
+{
+    fprintf(out,
+            "usage: rollgate [-v] [--version] [--help] COMMAND [OPTIONS] [ARGS]\n"
+            "\n"
+            "Deploys a release by a YAML playbook, checks it with health gates and, when they\n"
+            "fail, repairs, rolls back or restores by itself.\n"
+            "\n"
+            "commands:\n");
+    for (size_t i = 0; rg_cmd_table[i]; i++)
+        fprintf(out, "  %-10s %s\n", rg_cmd_table[i]->name, rg_cmd_table[i]->summary);
+    fprintf(out, "\n"
+                 "global options:\n"
+                 "  -v, --verbose  more detail on stderr (repeat for more)\n"
+                 "  -h, --help     this overview; 'rollgate help COMMAND' for one command\n"
+                 "      --version  print the version\n"
+                 "\n"
+                 "exit codes: 0 ok, 1 recovered, 2 unrecovered, 3 aborted, 4 busy, 64 usage,\n"
+                 "65 invalid input, 70 internal (docs/exit-codes.md)\n");
+}
+
+static int
+unknown_command(const char *name)
+{
+    const char *names[32];
+    size_t n = 0;
+    const char *best;
+
+    for (size_t i = 0; rg_cmd_table[i] && n < 32; i++)
+        names[n++] = rg_cmd_table[i]->name;
+    if ((best = rg_suggest(name, names, n)))
+        return rg_cli_usage_error(NULL, "unknown command '%s' (did you mean '%s'?)", name, best);
+    return rg_cli_usage_error(NULL, "unknown command '%s' (see 'rollgate --help')", name);
+}
+
+int
+rg_cli_main(int argc, char **argv)
+{
+    struct rg_cmd_ctx ctx = {.out = stdout, .errout = stderr};
+    const struct rg_cmd *cmd;
+    int i, rc;
+
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_overview(stdout);
+            return RG_EXIT_OK;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("rollgate %s\n", ROLLGATE_VERSION);
+            return RG_EXIT_OK;
+        }
+        if (strcmp(a, "--verbose") == 0) {
+            ctx.verbosity++;
+            continue;
+        }
+        if (a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1)) {
+            ctx.verbosity += (int)strlen(a + 1);
+            continue;
+        }
+        return rg_cli_usage_error(NULL, "unknown option '%s' (see 'rollgate --help')", a);
+    }
+    if (i == argc) {
+        print_overview(stderr);
+        return RG_EXIT_USAGE;
+    }
+    if (!(cmd = rg_cmd_find(argv[i])))
+        return unknown_command(argv[i]);
+    ctx.cmd = cmd;
+    if (rg_opts_parse(&ctx, argc - i - 1, argv + i + 1) < 0) {
+        rc = RG_EXIT_USAGE;
+    } else if (ctx.optcount[RG_CLI_MAX_OPTS - 1]) { /* --help after the command */
+        rg_opts_print_help(stdout, cmd);
+        rc = RG_EXIT_OK;
+    } else {
+        rg_log_set_level(ctx.verbosity >= 3   ? RG_LOG_TRACE
+                         : ctx.verbosity == 2 ? RG_LOG_DEBUG
+                         : ctx.verbosity == 1 ? RG_LOG_INFO
+                                              : RG_LOG_WARN);
+        rc = cmd->run(&ctx);
+    }
+    free(ctx.args);
+    if (fflush(stdout) != 0 && rc == RG_EXIT_OK) {
+        fprintf(stderr, "rollgate: cannot write output: %s\n", strerror(errno));
+        rc = RG_EXIT_INTERNAL;
+    }
+    return rc;
+}

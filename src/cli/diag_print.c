@@ -1,0 +1,35 @@
+/* Loading a playbook for a command and printing its problems the same way everywhere. */
+#include <stdlib.h>
+
+#include "cmd.h"
+
+void
+rg_cli_print_diags(FILE *out, const struct rg_diags *diags)
+{
+    for (size_t i = 0; i < diags->n; i++) {
+        char *line = rg_diag_format(&diags->v[i]);
+        fprintf(out, "%s\n", line);
+        free(line);
+    }
+    if (diags->dropped)
+        fprintf(out, "... and %zu more problem%s not shown\n", diags->dropped,
+                diags->dropped == 1 ? "" : "s");
+}
+
+int
+rg_cli_load_playbook(struct rg_playbook **out, struct rg_cmd_ctx *ctx, const char *path)
+{
+    struct rg_diags diags;
+    struct rg_err err;
+    int rc;
+
+    rg_diags_init(&diags);
+    rg_err_clear(&err);
+    rc = rg_playbook_load(out, &diags, path, NULL, &err);
+    if (rc < 0) {
+        rg_cli_print_diags(ctx->errout, &diags);
+        fprintf(ctx->errout, "rollgate: %s\n", err.msg);
+    }
+    rg_diags_release(&diags);
+    return rc < 0 ? rg_cli_exit_for(rc) : 0;
+}

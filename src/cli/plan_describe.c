@@ -1,0 +1,219 @@
+/* One-line descriptions of plan stages and gates, shared by the text and JSON renderings.
+ * Every secret-bearing value passes through redaction here. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "plan_describe.h"
+
+static void
+add_list(struct rg_buf *b, const struct rg_strv *sv, const char *empty)
+{
+    if (!sv->n) {
+        rg_buf_adds(b, empty);
+        return;
+    }
+    for (size_t i = 0; i < sv->n; i++)
+        rg_buf_addf(b, "%s%s", i ? ", " : "", sv->v[i]);
+}
+
+char *
+rg_gate_target_redacted(const struct rg_gate *g)
+{
+    switch (g->kind) {
+    case RG_GATE_POSTGRES:
+        return rg_redact_dsn(g->target);
+    case RG_GATE_HTTP:
+    case RG_GATE_WEBSOCKET:
+        return rg_redact_userinfo(g->target);
+    case RG_GATE_COMMAND:
+        return rg_strv_join(&g->argv, " ");
+    default:
+        return rg_strdup(g->target);
+    }
+}
+
+char *
+rg_gate_summary(const struct rg_gate *g)
+{
+    char *target = rg_gate_target_redacted(g);
+    char d[32];
+    struct rg_buf b;
+
+    rg_buf_init(&b, 1024);
+    switch (g->kind) {
+    case RG_GATE_HTTP:
+        rg_buf_addf(&b, "http GET %s expects ", target);
+        for (size_t i = 0; i < g->n_expect; i++)
+            rg_buf_addf(&b, "%s%d", i ? "|" : "", g->expect[i]);
+        if (g->body)
+            rg_buf_addf(&b, ", body matching /%s/", g->body);
+        if (g->max_latency_ms)
+            rg_buf_addf(&b, ", within %s",
+                        rg_duration_format(d, sizeof(d), g->max_latency_ms));
+        if (!g->tls_verify)
+            rg_buf_adds(&b, ", TLS NOT verified");
+        break;
+    case RG_GATE_WEBSOCKET:
+        rg_buf_addf(&b, "websocket upgrade of %s answered 101", target);
+        break;
+    case RG_GATE_TCP:
+        rg_buf_addf(&b, "tcp connect to %s", target);
+        break;
+    case RG_GATE_POSTGRES:
+        rg_buf_addf(&b, "postgres '%s' accepts connections", target);
+        if (g->query)
+            rg_buf_addf(&b, ", query '%s' is true", g->query);
+        if (g->max_connections_used >= 0)
+            rg_buf_addf(&b, ", connections below %d.%02d%% of max_connections",
+                        g->max_connections_used / 100, g->max_connections_used % 100);
+        break;
+    case RG_GATE_COMMAND:
+        rg_buf_addf(&b, "command [%s] exits 0", target);
+        break;
+    case RG_GATE_CONTAINER:
+        rg_buf_addf(&b, "container of service %s is %s, not OOM-killed, restarts <= %d", target,
+                    g->state == RG_CONTAINER_HEALTHY ? "healthy" : "running", g->max_restarts);
+        break;
+    case RG_GATE_LOGS:
+        rg_buf_addf(&b, "no new log line of service %s matches /%s/", target, g->pattern);
+        break;
+    case RG_GATE_KIND_COUNT:
+        break;
+    }
+    free(target);
+    return rg_buf_detach(&b);
+}
+
+char *
+rg_timing_summary(const struct rg_timing *t)
+{
+    char e[32], w[32], o[32];
+
+    return rg_asprintf("every %s within %s need %d timeout %s",
+                       rg_duration_format(e, sizeof(e), t->every_ms),
+                       rg_duration_format(w, sizeof(w), t->within_ms), t->need,
+                       rg_duration_format(o, sizeof(o), t->timeout_ms));
+}
+
+static const struct rg_strv *
+step_services(const struct rg_playbook *pb, const struct rg_step *s)
+{
+    return s && s->services.n ? &s->services : &pb->runtime.services;
+}
+
+char *
+rg_plan_stage_summary(const struct rg_plan *plan, const struct rg_plan_stage *st,
+                      const struct rg_rung *rung)
+{
+    const struct rg_playbook *pb = plan->pb;
+    const struct rg_step *s = st->step;
+    const char *tag = plan->tag ? plan->tag : "TAG";
+    char d[32];
+    struct rg_buf b;
+
+    rg_buf_init(&b, 2048);
+    switch (st->state) {
+    case RG_ST_PREFLIGHT:
+        rg_buf_addf(&b, "check the tag against '%s', take the lock of '%s', read the running "
+                        "release", pb->release.tag_pattern, pb->name);
+        break;
+    case RG_ST_BACKUP: {
+        char *db = rg_redact_dsn(pb->backup.database);
+        rg_buf_addf(&b, "archive database '%s'%s%s into %s (keep %d)", db,
+                    pb->backup.filestore ? " and filestore " : "",
+                    pb->backup.filestore ? pb->backup.filestore : "", pb->backup.dir,
+                    pb->backup.keep);
+        free(db);
+        break;
+    }
+    case RG_ST_PULL:
+        if (pb->runtime.driver == RG_DRIVER_COMPOSE)
+            rg_buf_addf(&b, "pull %s:%s for ", pb->release.image, tag);
+        else
+            rg_buf_adds(&b, "fetch the release for ");
+        add_list(&b, step_services(pb, s), "");
+        break;
+    case RG_ST_SWITCH:
+        if (rung && rung->kind == RG_RUNG_ROLLBACK)
+            rg_buf_addf(&b, "set %s to %s in %s (image pinned by digest, present before the "
+                            "switch)", pb->runtime.tag_var,
+                        strcmp(rung->to, "previous") == 0 ? "the previous known-good tag"
+                                                          : rung->to,
+                        pb->runtime.env_file);
+        else if (rung && rung->kind == RG_RUNG_RESTORE)
+            rg_buf_addf(&b, "set %s to the tag the backup belongs to in %s",
+                        pb->runtime.tag_var, pb->runtime.env_file);
+        else
+            rg_buf_addf(&b, "set %s=%s in %s (temporary file, fsync, rename)%s",
+                        pb->runtime.tag_var, tag, pb->runtime.env_file,
+                        s && s->implicit ? " [implicit before the first up]" : "");
+        break;
+    case RG_ST_UP:
+        if (pb->runtime.driver == RG_DRIVER_SYSTEMD) {
+            rg_buf_addf(&b, "restart unit %s", pb->runtime.unit);
+            break;
+        }
+        rg_buf_adds(&b, "bring up ");
+        add_list(&b, step_services(pb, s), "");
+        break;
+    case RG_ST_EXEC: {
+        char *cmd = rg_strv_join(&s->argv, " ");
+        rg_buf_addf(&b, "run in %s: %s (timeout %s)", s->services.v[0], cmd,
+                    rg_duration_format(d, sizeof(d), s->timeout_ms));
+        free(cmd);
+        break;
+    }
+    case RG_ST_RESTART:
+        rg_buf_adds(&b, "restart ");
+        add_list(&b, step_services(pb, s), "");
+        break;
+    case RG_ST_VERIFY:
+        rg_buf_adds(&b, "gates ");
+        add_list(&b, &s->gates, "");
+        rg_buf_adds(&b, " must pass; a container exit fails it at once");
+        break;
+    case RG_ST_SETTLE:
+        rg_buf_addf(&b, "%s without a restart or exit of ",
+                    rg_duration_format(d, sizeof(d), s->for_ms));
+        add_list(&b, &s->watch, "");
+        if (s->gates.n) {
+            rg_buf_adds(&b, "; gates ");
+            add_list(&b, &s->gates, "");
+            rg_buf_adds(&b, " keep passing");
+        }
+        break;
+    case RG_ST_RESTORE:
+        rg_buf_addf(&b, "restore the %s backup into a scratch database, verify it, swap it "
+                        "in by rename (the live one is kept)",
+                    strcmp(rung->to, "latest") == 0 ? "latest" : "pre-deploy");
+        break;
+    case RG_ST_COMMIT:
+        rg_buf_addf(&b, "mark %s known-good", tag);
+        break;
+    default:
+        rg_buf_adds(&b, rg_state_name(st->state));
+        break;
+    }
+    return rg_buf_detach(&b);
+}
+
+char *
+rg_rung_summary(const struct rg_rung *r)
+{
+    switch (r->kind) {
+    case RG_RUNG_REPAIR:
+        return rg_strdup("repair the release in place");
+    case RG_RUNG_ROLLBACK:
+        if (strcmp(r->to, "previous") == 0)
+            return rg_strdup("roll back to the previous known-good release");
+        return rg_asprintf("roll back to release %s", r->to);
+    case RG_RUNG_RESTORE:
+        if (strcmp(r->to, "before_deploy") == 0)
+            return rg_strdup("restore the backup taken before the deploy, with its release");
+        return rg_strdup("restore the latest backup, with its release");
+    case RG_RUNG_KIND_COUNT:
+        break;
+    }
+    return rg_strdup("?");
+}

@@ -1,0 +1,116 @@
+/* The plan of a deploy: the playbook's steps laid out as engine states, the ladder's rungs each
+ * followed by the deploy's own verify and settle, and where every failure leads. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rollgate/engine.h"
+
+static enum rg_state
+step_state(enum rg_step_kind kind)
+{
+    static const enum rg_state map[] = {
+        [RG_STEP_PULL] = RG_ST_PULL,     [RG_STEP_SWITCH] = RG_ST_SWITCH,
+        [RG_STEP_UP] = RG_ST_UP,         [RG_STEP_EXEC] = RG_ST_EXEC,
+        [RG_STEP_RESTART] = RG_ST_RESTART, [RG_STEP_VERIFY] = RG_ST_VERIFY,
+        [RG_STEP_SETTLE] = RG_ST_SETTLE,
+    };
+    _Static_assert(sizeof(map) / sizeof(map[0]) == RG_STEP_KIND_COUNT, "step states");
+    return map[kind];
+}
+
+static void
+push(struct rg_plan_stage **v, size_t *n, enum rg_state st, const struct rg_step *step,
+     enum rg_state on_fail)
+{
+    *v = rg_realloc(*v, (*n + 1) * sizeof(**v));
+    (*v)[*n].state = st;
+    (*v)[*n].step = step;
+    (*v)[*n].on_fail = on_fail;
+    (*n)++;
+}
+
+/* After a rung has changed the target, the deploy's checks decide whether it worked. */
+static void
+push_checks(struct rg_plan_rung *r, const struct rg_playbook *pb, enum rg_state on_fail)
+{
+    for (size_t i = 0; i < pb->n_deploy; i++) {
+        const struct rg_step *s = &pb->deploy[i];
+        if (s->kind == RG_STEP_VERIFY || s->kind == RG_STEP_SETTLE)
+            push(&r->stages, &r->n_stages, step_state(s->kind), s, on_fail);
+    }
+}
+
+static void
+plan_rung(struct rg_plan_rung *r, const struct rg_playbook *pb, const struct rg_rung *rung,
+          enum rg_state on_fail)
+{
+    r->rung = rung;
+    switch (rung->kind) {
+    case RG_RUNG_REPAIR:
+        for (size_t i = 0; i < rung->n_steps; i++)
+            push(&r->stages, &r->n_stages, step_state(rung->steps[i].kind), &rung->steps[i],
+                 on_fail);
+        break;
+    case RG_RUNG_RESTORE:
+        /* The restored data goes with the release it belongs to. */
+        push(&r->stages, &r->n_stages, RG_ST_RESTORE, NULL, on_fail);
+        push(&r->stages, &r->n_stages, RG_ST_SWITCH, NULL, on_fail);
+        push(&r->stages, &r->n_stages, RG_ST_UP, NULL, on_fail);
+        break;
+    case RG_RUNG_ROLLBACK:
+        push(&r->stages, &r->n_stages, RG_ST_SWITCH, NULL, on_fail);
+        push(&r->stages, &r->n_stages, RG_ST_UP, NULL, on_fail);
+        break;
+    case RG_RUNG_KIND_COUNT:
+        break;
+    }
+    push_checks(r, pb, on_fail);
+}
+
+int
+rg_plan_build(struct rg_plan **out, const struct rg_playbook *pb, const char *tag,
+              struct rg_err *err)
+{
+    struct rg_plan *plan = NULL;
+    enum rg_state fail;
+    bool changed = false;
+    int rc = 0;
+
+    *out = NULL;
+    if (tag && (rc = rg_playbook_check_tag(pb, tag, err)) < 0)
+        return rc;
+    plan = rg_calloc(1, sizeof(*plan));
+    plan->pb = pb;
+    plan->tag = tag ? rg_strdup(tag) : NULL;
+    push(&plan->stages, &plan->n_stages, RG_ST_PREFLIGHT, NULL, RG_ST_ABORTED);
+    if (pb->backup.enabled && pb->backup.before_deploy)
+        push(&plan->stages, &plan->n_stages, RG_ST_BACKUP, NULL, RG_ST_ABORTED);
+    for (size_t i = 0; i < pb->n_deploy; i++) {
+        enum rg_state st = step_state(pb->deploy[i].kind);
+        changed = changed || rg_state_changes_target(st);
+        fail = !changed ? RG_ST_ABORTED : pb->n_recover ? RG_ST_RECOVER : RG_ST_UNRECOVERED;
+        push(&plan->stages, &plan->n_stages, st, &pb->deploy[i], fail);
+    }
+    push(&plan->stages, &plan->n_stages, RG_ST_COMMIT, NULL,
+         pb->n_recover ? RG_ST_RECOVER : RG_ST_UNRECOVERED);
+    plan->rungs = rg_calloc(pb->n_recover ? pb->n_recover : 1, sizeof(*plan->rungs));
+    for (size_t i = 0; i < pb->n_recover; i++) {
+        fail = i + 1 < pb->n_recover ? RG_ST_RECOVER : RG_ST_UNRECOVERED;
+        plan_rung(&plan->rungs[plan->n_rungs++], pb, &pb->recover[i], fail);
+    }
+    *out = plan;
+    return 0;
+}
+
+void
+rg_plan_free(struct rg_plan *plan)
+{
+    if (!plan)
+        return;
+    for (size_t i = 0; i < plan->n_rungs; i++)
+        free(plan->rungs[i].stages);
+    free(plan->rungs);
+    free(plan->stages);
+    free(plan->tag);
+    free(plan);
+}

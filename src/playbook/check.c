@@ -1,0 +1,341 @@
+/* Whole-playbook checks once every section is decoded: references between sections, the order
+ * of deploy steps, driver requirements, and the defaults that fill what the file left out. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "internal.h"
+
+#define DEFAULT_STATE_DIR "/var/lib/rollgate"
+#define DEFAULT_EVERY_MS 2000
+#define DEFAULT_WITHIN_MS 120000
+#define DEFAULT_TIMEOUT_MS 5000
+#define DEFAULT_KEEP 7
+
+static const struct pb_node *
+section(const struct pb_node *root, const char *key)
+{
+    const struct pb_node *n = pb_map_get(root, key);
+    return n ? n : root;
+}
+
+/* Whether decoding already reported a problem under the top-level key (or may have, when
+ * problems past the cap were dropped). */
+static bool
+failed(const struct pb_ctx *c, const char *key)
+{
+    size_t len = strlen(key);
+
+    if (c->diags->dropped)
+        return true;
+    for (size_t i = 0; i < c->diags->n; i++) {
+        const char *p = c->diags->v[i].path;
+        if (strncmp(p, key, len) == 0 && (p[len] == '\0' || p[len] == '.' || p[len] == '['))
+            return true;
+    }
+    return false;
+}
+
+static void
+at_path(struct pb_ctx *c, const char *path)
+{
+    pb_path_pop(c, 0);
+    pb_path_push(c, path, 0);
+}
+
+static int
+resolve_timing(struct pb_ctx *c, struct rg_timing *t, const struct rg_timing *d, int line,
+               int col)
+{
+    int rc = 0;
+
+    if (t->every_ms < 0)
+        t->every_ms = d->every_ms;
+    if (t->within_ms < 0)
+        t->within_ms = d->within_ms;
+    if (t->need < 0)
+        t->need = d->need;
+    if (t->timeout_ms < 0)
+        t->timeout_ms = d->timeout_ms;
+    if (t->every_ms == 0 || t->within_ms == 0 || t->timeout_ms == 0) {
+        pb_error_at(c, line, col, "every, within and timeout must be longer than 0");
+        rc = -1;
+    }
+    return rc;
+}
+
+static int
+check_defaults(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root)
+{
+    static const struct rg_timing builtin = {DEFAULT_EVERY_MS, DEFAULT_WITHIN_MS, 1,
+                                             DEFAULT_TIMEOUT_MS};
+    const struct pb_node *n = section(root, "defaults");
+    int rc;
+
+    at_path(c, "defaults");
+    rc = resolve_timing(c, &pb->defaults, &builtin, n->line, n->col);
+    for (size_t i = 0; i < pb->n_gates; i++) {
+        struct rg_gate *g = &pb->gates[i];
+        at_path(c, "gates");
+        pb_path_push(c, g->name, 0);
+        if (resolve_timing(c, &g->timing, &pb->defaults, g->line, g->column) < 0)
+            rc = -1;
+    }
+    return rc;
+}
+
+static char *
+resolve_against(const char *base, const char *p)
+{
+    if (p[0] == '/')
+        return rg_strdup(p);
+    return rg_asprintf("%s/%s", base, p);
+}
+
+static int
+check_runtime(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root)
+{
+    struct rg_runtime *rt = &pb->runtime;
+    const struct pb_node *n = section(root, "runtime");
+    const char *base;
+    int rc = 0;
+
+    at_path(c, "runtime");
+    if (rt->driver == RG_DRIVER_COMPOSE) {
+        if (!rt->project_dir) {
+            pb_error(c, n, "the compose driver needs 'project_dir' (the directory of the "
+                           "compose file)");
+            rc = -1;
+        }
+        if (!rt->services.n) {
+            pb_error(c, n, "the compose driver needs 'services' (the services a deploy "
+                           "switches to the new tag)");
+            rc = -1;
+        }
+        if (!pb->release.image) {
+            at_path(c, "release");
+            pb_error(c, section(root, "release"),
+                     "the compose driver needs 'image' (the repository of the release image)");
+            rc = -1;
+        }
+    } else if (rt->driver == RG_DRIVER_SYSTEMD) {
+        if (!rt->unit) {
+            pb_error(c, n, "the systemd driver needs 'unit' (the service unit to restart)");
+            rc = -1;
+        }
+        if (!rt->env_file) {
+            pb_error(c, n, "the systemd driver needs 'env_file' (where the unit reads %s)",
+                     rt->tag_var ? rt->tag_var : "the tag");
+            rc = -1;
+        }
+    }
+    base = rt->project_dir ? rt->project_dir : pb->dir;
+    char *env = resolve_against(base, rt->env_file ? rt->env_file : ".env");
+    free(rt->env_file);
+    rt->env_file = env;
+    if (rt->compose_file) {
+        char *cf = resolve_against(base, rt->compose_file);
+        free(rt->compose_file);
+        rt->compose_file = cf;
+    }
+    return rc;
+}
+
+static void
+unknown_gate(struct pb_ctx *c, const struct rg_playbook *pb, const char *name, int line, int col)
+{
+    const char **names = rg_calloc(pb->n_gates + 1, sizeof(*names));
+    const char *best;
+
+    for (size_t i = 0; i < pb->n_gates; i++)
+        names[i] = pb->gates[i].name;
+    if ((best = rg_suggest(name, names, pb->n_gates)))
+        pb_error_at(c, line, col, "unknown gate '%s' (did you mean '%s'?)", name, best);
+    else if (pb->n_gates)
+        pb_error_at(c, line, col, "unknown gate '%s' (define it under 'gates')", name);
+    else
+        pb_error_at(c, line, col, "unknown gate '%s' (the playbook defines no gates)", name);
+    free(names);
+}
+
+static int
+check_gate_refs(struct pb_ctx *c, const struct rg_playbook *pb, const struct rg_strv *names,
+                int line, int col)
+{
+    int rc = 0;
+
+    if (!pb->n_gates && failed(c, "gates"))
+        return 0; /* the gates section itself is broken: that problem is already reported */
+    for (size_t i = 0; i < names->n; i++) {
+        if (!rg_playbook_gate(pb, names->v[i])) {
+            unknown_gate(c, pb, names->v[i], line, col);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+/* pull, then the tag switch, then up: nothing changes on the target before the image is in. */
+static int
+check_deploy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root,
+             bool structure)
+{
+    const struct pb_node *n = section(root, "deploy");
+    ssize_t pull = -1, sw = -1, up = -1;
+    size_t verify = 0;
+    int rc = 0;
+
+    for (size_t i = 0; i < pb->n_deploy; i++) {
+        struct rg_step *s = &pb->deploy[i];
+        at_path(c, "deploy");
+        pb_path_push(c, NULL, i);
+        switch (s->kind) {
+        case RG_STEP_PULL:
+        case RG_STEP_SWITCH:
+            if ((s->kind == RG_STEP_PULL ? pull : sw) >= 0) {
+                pb_error_at(c, s->line, s->column, "'%s' may appear once in deploy",
+                            rg_step_kind_name(s->kind));
+                rc = -1;
+            }
+            if (s->kind == RG_STEP_PULL)
+                pull = (ssize_t)i;
+            else
+                sw = (ssize_t)i;
+            break;
+        case RG_STEP_UP:
+            if (up < 0)
+                up = (ssize_t)i;
+            break;
+        case RG_STEP_VERIFY:
+            verify++;
+            if (check_gate_refs(c, pb, &s->gates, s->line, s->column) < 0)
+                rc = -1;
+            break;
+        case RG_STEP_SETTLE:
+            if (check_gate_refs(c, pb, &s->gates, s->line, s->column) < 0)
+                rc = -1;
+            if (!s->watch.n)
+                for (size_t k = 0; k < pb->runtime.services.n; k++)
+                    rg_strv_push(&s->watch, pb->runtime.services.v[k]);
+            break;
+        default:
+            break;
+        }
+    }
+    at_path(c, "deploy");
+    if (!structure)
+        return rc; /* references are checked; order needs a cleanly decoded deploy */
+    if (pb->runtime.driver == RG_DRIVER_COMPOSE && pull < 0) {
+        pb_error(c, n, "deploy has no 'pull' step: the compose driver pulls the release "
+                       "before changing anything");
+        rc = -1;
+    }
+    if (pb->runtime.driver == RG_DRIVER_SYSTEMD && pull >= 0) {
+        pb_error_at(c, pb->deploy[pull].line, pb->deploy[pull].column,
+                    "the systemd driver has no image to pull: remove 'pull'");
+        rc = -1;
+    }
+    if (up < 0) {
+        pb_error(c, n, "deploy has no 'up' step: nothing would start the new release");
+        rc = -1;
+    }
+    if (!verify) {
+        pb_error(c, n, "deploy has no 'verify' step: a release no gate checks cannot fail, so "
+                       "it could never be rolled back");
+        rc = -1;
+    }
+    if (pull >= 0 && ((sw >= 0 && sw < pull) || (up >= 0 && up < pull))) {
+        pb_error_at(c, pb->deploy[pull].line, pb->deploy[pull].column,
+                    "'pull' must come before 'switch' and 'up': nothing may change before the "
+                    "release is pulled");
+        rc = -1;
+    }
+    for (ssize_t i = 0; pull >= 0 && i < pull; i++) {
+        enum rg_step_kind k = pb->deploy[i].kind;
+        if (k == RG_STEP_EXEC || k == RG_STEP_RESTART) {
+            pb_error_at(c, pb->deploy[i].line, pb->deploy[i].column,
+                        "'%s' before 'pull' would change the target before the release is "
+                        "pulled", rg_step_kind_name(k));
+            rc = -1;
+        }
+    }
+    if (sw >= 0 && up >= 0 && sw > up) {
+        pb_error_at(c, pb->deploy[sw].line, pb->deploy[sw].column,
+                    "'switch' must come before the first 'up'");
+        rc = -1;
+    }
+    if (rc == 0 && sw < 0) {
+        /* The tag switch is implicit right before the first `up`; storage has room for it. */
+        memmove(&pb->deploy[up + 1], &pb->deploy[up], (pb->n_deploy - (size_t)up) *
+                                                          sizeof(*pb->deploy));
+        memset(&pb->deploy[up], 0, sizeof(*pb->deploy));
+        pb->deploy[up].kind = RG_STEP_SWITCH;
+        pb->deploy[up].implicit = true;
+        pb->deploy[up].line = pb->deploy[up + 1].line;
+        pb->deploy[up].column = pb->deploy[up + 1].column;
+        pb->n_deploy++;
+    }
+    return rc;
+}
+
+static int
+check_recover(struct pb_ctx *c, struct rg_playbook *pb)
+{
+    bool seen[RG_RUNG_KIND_COUNT] = {false};
+    int rc = 0;
+
+    for (size_t i = 0; i < pb->n_recover; i++) {
+        const struct rg_rung *r = &pb->recover[i];
+        struct rg_err err;
+
+        at_path(c, "recover");
+        pb_path_push(c, NULL, i);
+        if (seen[r->kind]) {
+            pb_error_at(c, r->line, r->column, "'%s' may appear once in recover",
+                        rg_rung_kind_name(r->kind));
+            rc = -1;
+        }
+        seen[r->kind] = true;
+        if (r->kind == RG_RUNG_ROLLBACK && r->to && strcmp(r->to, "previous") != 0 &&
+            pb->release.tag_pattern && rg_playbook_check_tag(pb, r->to, &err) < 0) {
+            pb_error_at(c, r->line, r->column, "rollback target: %s", err.msg);
+            rc = -1;
+        }
+        if (r->kind == RG_RUNG_RESTORE && !pb->backup.enabled) {
+            pb_error_at(c, r->line, r->column,
+                        "restore needs a 'backup' section (database and dir) to restore from");
+            rc = -1;
+        } else if (r->kind == RG_RUNG_RESTORE && r->to && strcmp(r->to, "before_deploy") == 0 &&
+                   !pb->backup.before_deploy) {
+            pb_error_at(c, r->line, r->column,
+                        "restore: before_deploy needs 'backup.before_deploy: true' so that a "
+                        "backup is taken before each deploy");
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+int
+pb_check(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root)
+{
+    int rc = 0;
+
+    bool runtime_ok = !failed(c, "runtime") && !failed(c, "release");
+
+    if (!pb->state_dir)
+        pb->state_dir = rg_strdup(DEFAULT_STATE_DIR);
+    if (pb->backup.enabled && pb->backup.keep == 0)
+        pb->backup.keep = DEFAULT_KEEP;
+    if (!failed(c, "defaults") && check_defaults(c, pb, root) < 0)
+        rc = -1;
+    if (runtime_ok && pb_map_get(root, "runtime") && check_runtime(c, pb, root) < 0)
+        rc = -1;
+    if (check_deploy(c, pb, root, runtime_ok && !failed(c, "deploy") &&
+                                      pb_map_get(root, "deploy")) < 0)
+        rc = -1;
+    if (!failed(c, "recover") && !failed(c, "backup") && runtime_ok && check_recover(c, pb) < 0)
+        rc = -1;
+    pb_path_pop(c, 0);
+    return rc;
+}

@@ -1,0 +1,316 @@
+/* Table-driven decoding of YAML nodes into the model: one place that knows types, required keys
+ * and unknown keys, so every section reports problems the same way and keeps going. */
+#include <regex.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char *
+process_getenv(const char *name, void *data)
+{
+    (void)data;
+    return getenv(name);
+}
+
+char *
+pb_scalar_string(struct pb_ctx *c, const struct pb_node *n, bool noexpand, const char *what)
+{
+    struct rg_err err;
+    char *out = NULL;
+
+    if (n->kind != PB_SCALAR || pb_is_null(n)) {
+        pb_error(c, n, "expected %s, got %s", what, pb_kind_noun(n));
+        return NULL;
+    }
+    if (noexpand)
+        return rg_strdup(n->str);
+    if (pb_interpolate(&out, n->str, c->getenv ? c->getenv : process_getenv, c->getenv_data,
+                       &err) < 0) {
+        pb_error(c, n, "%s", err.msg);
+        return NULL;
+    }
+    return out;
+}
+
+int
+pb_check_regex(struct pb_ctx *c, const struct pb_node *n, const char *re)
+{
+    char why[256];
+    regex_t rx;
+    int rc;
+
+    if ((rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB)) != 0) {
+        regerror(rc, &rx, why, sizeof(why));
+        pb_error(c, n, "invalid regular expression '%s': %s", re, why);
+        return -1;
+    }
+    regfree(&rx);
+    return 0;
+}
+
+static char *
+absolute_path(const char *base, const char *p)
+{
+    if (p[0] == '/')
+        return rg_strdup(p);
+    if (strcmp(base, "/") == 0)
+        return rg_asprintf("/%s", p);
+    return rg_asprintf("%s/%s", base, p);
+}
+
+/* A command written as one string is the shell habit rollgate refuses: show the argv form. */
+static void
+argv_from_string_error(struct pb_ctx *c, const struct pb_node *n)
+{
+    struct rg_buf hint;
+    const char *p = n->str;
+    bool first = true;
+
+    rg_buf_init(&hint, 200);
+    while (*p) {
+        size_t len;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        len = strcspn(p, " \t");
+        if (!len)
+            break;
+        rg_buf_addf(&hint, "%s%.*s", first ? "" : ", ", (int)len, p);
+        first = false;
+        p += len;
+    }
+    pb_error(c, n,
+             "expected an argv array, got the string '%s': commands never run through a shell, "
+             "write it as [%s]%s",
+             n->str, hint.data ? hint.data : "", hint.truncated ? "..." : "");
+    rg_buf_release(&hint);
+}
+
+static int
+decode_strlist(struct pb_ctx *c, const struct pb_node *n, struct rg_strv *sv, bool argv,
+               unsigned flags)
+{
+    int rc = 0;
+
+    rg_strv_release(sv);
+    if (n->kind == PB_SCALAR && !pb_is_null(n) && !argv) {
+        char *s = pb_scalar_string(c, n, flags & PB_NOINTERP, "a string");
+        if (!s)
+            return -1;
+        rg_strv_push(sv, s);
+        free(s);
+        return 0;
+    }
+    if (n->kind == PB_SCALAR && !pb_is_null(n)) {
+        argv_from_string_error(c, n);
+        return -1;
+    }
+    if (n->kind != PB_SEQ) {
+        pb_error(c, n, "expected %s, got %s",
+                 argv ? "an argv array such as [program, arg]" : "a list of strings",
+                 pb_kind_noun(n));
+        return -1;
+    }
+    if (argv && n->n == 0) {
+        pb_error(c, n, "an argv array needs at least the program to run");
+        return -1;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        size_t mark = pb_path_push(c, NULL, i);
+        char *s = pb_scalar_string(c, n->items[i], flags & PB_NOINTERP, "a string");
+        if (s) {
+            rg_strv_push(sv, s);
+            free(s);
+        } else {
+            rc = -1;
+        }
+        pb_path_pop(c, mark);
+    }
+    return rc;
+}
+
+static int
+decode_kvmap(struct pb_ctx *c, const struct pb_node *n, void *field, unsigned flags)
+{
+    struct rg_kv **kv = field;
+    size_t *count = (size_t *)((char *)field + sizeof(struct rg_kv *));
+    int rc = 0;
+
+    if (n->kind != PB_MAP) {
+        pb_error(c, n, "expected a mapping of names to strings, got %s", pb_kind_noun(n));
+        return -1;
+    }
+    *kv = rg_calloc(n->n, sizeof(**kv));
+    for (size_t i = 0; i < n->n; i++) {
+        size_t mark = pb_path_push(c, pb_map_key(n, i)->str, 0);
+        char *v = pb_scalar_string(c, pb_map_value(n, i), flags & PB_NOINTERP, "a string");
+        if (v) {
+            (*kv)[*count].key = rg_strdup(pb_map_key(n, i)->str);
+            (*kv)[(*count)++].value = v;
+        } else {
+            rc = -1;
+        }
+        pb_path_pop(c, mark);
+    }
+    return rc;
+}
+
+int
+pb_decode_field(struct pb_ctx *c, const struct pb_node *n, const struct pb_field *f, void *obj)
+{
+    void *field = (char *)obj + f->off;
+    bool noexp = f->flags & PB_NOINTERP;
+    struct rg_err err;
+    char *s = NULL;
+    int rc = -1;
+
+    switch (f->type) {
+    case PB_T_STR:
+    case PB_T_PATH:
+    case PB_T_REGEX:
+        if (!(s = pb_scalar_string(c, n, noexp, f->type == PB_T_PATH ? "a path" : "a string")))
+            return -1;
+        if (f->type == PB_T_STR && !f->check && !s[0] && (f->flags & PB_REQUIRED)) {
+            pb_error(c, n, "must not be empty");
+            break;
+        }
+        if (f->type == PB_T_REGEX && pb_check_regex(c, n, s) < 0)
+            break;
+        if (f->check && f->check(c, n, s) < 0)
+            break;
+        if (f->type == PB_T_PATH) {
+            char *abs;
+            if (!s[0]) {
+                pb_error(c, n, "expected a path, got an empty string");
+                break;
+            }
+            abs = absolute_path(c->base_dir, s);
+            free(s);
+            s = abs;
+        }
+        free(*(char **)field);
+        *(char **)field = s;
+        return 0;
+    case PB_T_INT: {
+        long long v;
+        if (!(s = pb_scalar_string(c, n, noexp, "a whole number")))
+            return -1;
+        if (rg_int_parse(&v, s, f->min, f->max, &err) < 0) {
+            pb_error(c, n, "%s", err.msg);
+            break;
+        }
+        *(int *)field = (int)v;
+        rc = 0;
+        break;
+    }
+    case PB_T_BOOL:
+        if (!(s = pb_scalar_string(c, n, noexp, "true or false")))
+            return -1;
+        if (strcmp(s, "true") == 0) {
+            *(bool *)field = true;
+        } else if (strcmp(s, "false") == 0) {
+            *(bool *)field = false;
+        } else {
+            pb_error(c, n, "expected true or false, got '%s'", s);
+            break;
+        }
+        rc = 0;
+        break;
+    case PB_T_DURATION:
+        if (!(s = pb_scalar_string(c, n, noexp, "a duration such as 2s")))
+            return -1;
+        if (rg_duration_parse((int64_t *)field, s, &err) < 0) {
+            pb_error(c, n, "%s", err.msg);
+            break;
+        }
+        rc = 0;
+        break;
+    case PB_T_PERCENT:
+        if (!(s = pb_scalar_string(c, n, noexp, "a percentage such as 80%")))
+            return -1;
+        if (rg_percent_parse((int *)field, s, &err) < 0) {
+            pb_error(c, n, "%s", err.msg);
+            break;
+        }
+        rc = 0;
+        break;
+    case PB_T_ARGV:
+    case PB_T_STRLIST:
+        return decode_strlist(c, n, field, f->type == PB_T_ARGV, f->flags);
+    case PB_T_KVMAP:
+        return decode_kvmap(c, n, field, f->flags);
+    case PB_T_MAP:
+        return pb_decode_map(c, n, f->sub, field, NULL);
+    case PB_T_CUSTOM:
+        return f->decode(c, n, field);
+    }
+    free(s);
+    return rc;
+}
+
+static void
+unknown_key(struct pb_ctx *c, const struct pb_node *key, const struct pb_field *fields,
+            const char *skip_key)
+{
+    const char *names[64];
+    size_t n = 0;
+    const char *best;
+    struct rg_buf allowed;
+
+    if (skip_key)
+        names[n++] = skip_key;
+    for (const struct pb_field *f = fields; f->key && n < 64; f++)
+        names[n++] = f->key;
+    if ((best = rg_suggest(key->str, names, n))) {
+        pb_error(c, key, "unknown key '%s' (did you mean '%s'?)", key->str, best);
+        return;
+    }
+    rg_buf_init(&allowed, 300);
+    for (size_t i = 0; i < n; i++)
+        rg_buf_addf(&allowed, "%s%s", i ? ", " : "", names[i]);
+    pb_error(c, key, "unknown key '%s' (allowed: %s)", key->str, allowed.data ? allowed.data : "");
+    rg_buf_release(&allowed);
+}
+
+int
+pb_decode_map(struct pb_ctx *c, const struct pb_node *n, const struct pb_field *fields,
+              void *obj, const char *skip_key)
+{
+    uint64_t seen = 0;
+    int rc = 0;
+
+    if (n->kind != PB_MAP) {
+        pb_error(c, n, "expected a mapping of keys to values, got %s", pb_kind_noun(n));
+        return -1;
+    }
+    for (size_t i = 0; i < n->n; i++) {
+        const struct pb_node *key = pb_map_key(n, i);
+        const struct pb_field *f;
+        size_t idx = 0, mark;
+
+        if (skip_key && strcmp(key->str, skip_key) == 0)
+            continue;
+        for (f = fields; f->key; f++, idx++)
+            if (strcmp(f->key, key->str) == 0)
+                break;
+        if (!f->key) {
+            unknown_key(c, key, fields, skip_key);
+            rc = -1;
+            continue;
+        }
+        seen |= (uint64_t)1 << idx;
+        mark = pb_path_push(c, key->str, 0);
+        if (pb_decode_field(c, pb_map_value(n, i), f, obj) < 0)
+            rc = -1;
+        pb_path_pop(c, mark);
+    }
+    size_t idx = 0;
+    for (const struct pb_field *f = fields; f->key; f++, idx++) {
+        if ((f->flags & PB_REQUIRED) && !(seen & ((uint64_t)1 << idx))) {
+            pb_error(c, n, "missing required key '%s'", f->key);
+            rc = -1;
+        }
+    }
+    return rc;
+}
