@@ -43,12 +43,18 @@ at_path(struct pb_ctx *c, const char *path)
     pb_path_push(c, path, 0);
 }
 
+/* Fills what t leaves unset from d. Only values written at this level are checked, so a bad
+ * default is reported once, where it is written, not again at every gate. */
 static int
 resolve_timing(struct pb_ctx *c, struct rg_timing *t, const struct rg_timing *d, int line,
                int col)
 {
     int rc = 0;
 
+    if (t->every_ms == 0 || t->within_ms == 0 || t->timeout_ms == 0) {
+        pb_error_at(c, line, col, "every, within and timeout must be longer than 0");
+        rc = -1;
+    }
     if (t->every_ms < 0)
         t->every_ms = d->every_ms;
     if (t->within_ms < 0)
@@ -57,10 +63,6 @@ resolve_timing(struct pb_ctx *c, struct rg_timing *t, const struct rg_timing *d,
         t->need = d->need;
     if (t->timeout_ms < 0)
         t->timeout_ms = d->timeout_ms;
-    if (t->every_ms == 0 || t->within_ms == 0 || t->timeout_ms == 0) {
-        pb_error_at(c, line, col, "every, within and timeout must be longer than 0");
-        rc = -1;
-    }
     return rc;
 }
 
@@ -181,6 +183,7 @@ check_deploy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *roo
              bool structure)
 {
     const struct pb_node *n = section(root, "deploy");
+    const struct rg_step *twice = NULL;
     ssize_t pull = -1, sw = -1, up = -1;
     size_t verify = 0;
     int rc = 0;
@@ -192,12 +195,9 @@ check_deploy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *roo
         switch (s->kind) {
         case RG_STEP_PULL:
         case RG_STEP_SWITCH:
-            if ((s->kind == RG_STEP_PULL ? pull : sw) >= 0) {
-                pb_error_at(c, s->line, s->column, "'%s' may appear once in deploy",
-                            rg_step_kind_name(s->kind));
-                rc = -1;
-            }
-            if (s->kind == RG_STEP_PULL)
+            if ((s->kind == RG_STEP_PULL ? pull : sw) >= 0)
+                twice = s;
+            else if (s->kind == RG_STEP_PULL)
                 pull = (ssize_t)i;
             else
                 sw = (ssize_t)i;
@@ -225,6 +225,11 @@ check_deploy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *roo
     at_path(c, "deploy");
     if (!structure)
         return rc; /* references are checked; order needs a cleanly decoded deploy */
+    if (twice) {
+        pb_error_at(c, twice->line, twice->column, "'%s' may appear once in deploy",
+                    rg_step_kind_name(twice->kind));
+        rc = -1;
+    }
     if (pb->runtime.driver == RG_DRIVER_COMPOSE && pull < 0) {
         pb_error(c, n, "deploy has no 'pull' step: the compose driver pulls the release "
                        "before changing anything");

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# The one test command: packages, banned-function check, release build and tests, sanitizer
+# build and tests, and a time-boxed libFuzzer run. Every stage runs even after a failure, so the
+# summary at the end is complete; the exit status is non-zero when any stage failed.
+#
+#   RG_FUZZ_SECONDS=N   how long the fuzzer runs (default 60)
+#   RG_TEST_QUICK=1     skip the fuzz stages (local iteration only; CI never sets it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fuzz_seconds=${RG_FUZZ_SECONDS:-60}
+quick=${RG_TEST_QUICK:-0}
+jobs=2
+
+passed=0
+failed=0
+failed_stages=()
+corpus_dir=""
+
+cleanup() {
+    if [ -n "$corpus_dir" ]; then
+        rm -rf -- "$corpus_dir"
+    fi
+}
+trap cleanup EXIT
+
+# stage NAME FUNCTION [ARGS...]: runs FUNCTION in a subshell with errexit in force (it is not
+# run in a condition, where bash would ignore -e), records the outcome and says why it failed.
+stage() {
+    local name=$1 rc
+    shift
+    echo
+    echo "== $name"
+    set +e
+    (
+        set -e
+        trap 'rc=$?; echo "test: stage '"'$name'"' failed: \`$BASH_COMMAND\` exited with $rc" >&2' ERR
+        "$@"
+    )
+    rc=$?
+    set -e
+    if [ "$rc" -eq 0 ]; then
+        passed=$((passed + 1))
+        echo "== $name: ok"
+    else
+        record_failure "$name" "exit status $rc"
+    fi
+}
+
+record_failure() {
+    failed=$((failed + 1))
+    failed_stages+=("$1 ($2)")
+    echo "== $1: FAILED ($2)" >&2
+}
+
+# A stage that cannot run because the one it needs failed counts as failed, never as passed.
+stage_after() {
+    local needs=$1 name=$2
+    shift 2
+    if stage_failed "$needs"; then
+        echo
+        echo "== $name"
+        record_failure "$name" "not run: stage '$needs' failed"
+        return
+    fi
+    stage "$name" "$@"
+}
+
+stage_failed() {
+    local s
+    for s in "${failed_stages[@]+"${failed_stages[@]}"}"; do
+        case $s in "$1 ("*) return 0 ;; esac
+    done
+    return 1
+}
+
+# Integration tests will need the local stack (dockerd, registry, PostgreSQL, nginx) running
+# before ctest. This is the place to start it and to export the variable that makes a missing
+# service fail its test instead of skipping it. No integration tests exist yet: a no-op.
+start_stack() {
+    :
+}
+
+configure_and_build() {
+    local dir=$1
+    shift
+    cmake -S . -B "$dir" "$@"
+    cmake --build "$dir" -j"$jobs"
+}
+
+run_ctest() {
+    ctest --test-dir "$1" --output-on-failure
+}
+
+run_ctest_sanitized() {
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        ctest --test-dir "$1" --output-on-failure
+}
+
+build_fuzz() {
+    # The options are explicit because a cache left by an earlier configure would keep its own.
+    CC=clang configure_and_build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DROLLGATE_FUZZ=ON -DROLLGATE_TESTS=OFF -DROLLGATE_SANITIZE=OFF
+}
+
+# The fuzzer starts from the hand-written seeds and every real playbook, in a scratch directory
+# so the inputs it adds along the way do not land in the work tree.
+run_fuzz() {
+    local log=build-fuzz/fuzz_playbook.log rc=0 f
+
+    corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus.XXXXXX")
+    cp tests/fuzz/corpus/* "$corpus_dir"/
+    for f in playbooks/*.yml tests/fixtures/playbooks/*.yml; do
+        if [ -f "$f" ]; then
+            cp "$f" "$corpus_dir/$(echo "$f" | tr / _)"
+        fi
+    done
+    rm -f build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* build-fuzz/oom-*
+    echo "fuzz_playbook for ${fuzz_seconds}s from $(find "$corpus_dir" -type f | wc -l) seeds" \
+         "(log: $log)"
+    build-fuzz/tests/fuzz/fuzz_playbook -max_total_time="$fuzz_seconds" -max_len=65536 \
+        -timeout=5 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ -print_final_stats=1 \
+        "$corpus_dir" >"$log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        tail -n 80 "$log" >&2
+        for f in build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* build-fuzz/oom-*; do
+            if [ -f "$f" ]; then
+                echo "fuzz: failing input: $f; reproduce: build-fuzz/tests/fuzz/fuzz_playbook $f" >&2
+            fi
+        done
+        echo "fuzz: fuzz_playbook exited with $rc" >&2
+        return 1
+    fi
+    grep -E '^Done [0-9]+ runs|stat::number_of_executed_units|^#[0-9]+.*cov:' "$log" | tail -n 2
+}
+
+stage "setup" scripts/setup.sh
+stage "check banned functions" scripts/check-banned.sh
+
+start_stack
+
+stage "build (release)" configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DROLLGATE_TESTS=ON -DROLLGATE_SANITIZE=OFF -DROLLGATE_FUZZ=OFF
+stage_after "build (release)" "tests (release)" run_ctest build
+
+stage "build (asan+ubsan)" configure_and_build build-asan -DCMAKE_BUILD_TYPE=Debug \
+    -DROLLGATE_TESTS=ON -DROLLGATE_SANITIZE=ON -DROLLGATE_FUZZ=OFF
+stage_after "build (asan+ubsan)" "tests (asan+ubsan)" run_ctest_sanitized build-asan
+
+if [ "$quick" = 1 ]; then
+    echo
+    echo "!! ================================================================ !!"
+    echo "!!  RG_TEST_QUICK=1: the fuzz stages were SKIPPED.                  !!"
+    echo "!!  This run does not count as a full test; CI always fuzzes.       !!"
+    echo "!! ================================================================ !!"
+else
+    stage "build (fuzz)" build_fuzz
+    stage_after "build (fuzz)" "fuzz (${fuzz_seconds}s)" run_fuzz
+fi
+
+echo
+if [ "$failed" -gt 0 ]; then
+    echo "failed stages:"
+    printf '  %s\n' "${failed_stages[@]}"
+fi
+if [ "$quick" = 1 ]; then
+    echo "(fuzz skipped: RG_TEST_QUICK=1)"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# End-to-end tests of the rollgate binary: exit codes and the exact lines a user sees.
+set -u
+bin=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+# expect NAME WANT_EXIT WANT_SUBSTRING -- ARGS...: runs rollgate, checks exit and output.
+expect() {
+    local name=$1 want_rc=$2 want_out=$3
+    shift 4
+    local out rc
+    out=$(cd "$tmp" && timeout 10 "$bin" "$@" 2>&1)
+    rc=$?
+    if [ "$rc" -ne "$want_rc" ]; then
+        echo "FAIL $name: exit $rc, want $want_rc"; echo "$out" | sed 's/^/    /'
+        fail=$((fail + 1)); return
+    fi
+    if [ -n "$want_out" ] && ! grep -qF -- "$want_out" <<<"$out"; then
+        echo "FAIL $name: output lacks: $want_out"; echo "$out" | sed 's/^/    /'
+        fail=$((fail + 1)); return
+    fi
+    echo "ok   $name"
+    pass=$((pass + 1))
+}
+
+cp "$src"/playbooks/*.yml "$tmp/"
+
+expect version 0 "rollgate 0." -- --version
+expect help 0 "validate   check playbooks" -- --help
+expect help_cmd 0 "usage: rollgate plan [--tag TAG] [--json] PLAYBOOK" -- help plan
+expect cmd_help_flag 0 "--tag TAG" -- plan --help
+expect no_command 64 "commands:" --
+expect unknown_command 64 "rollgate: unknown command 'valdate' (did you mean 'validate'?)" -- valdate x.yml
+expect unknown_command_far 64 "rollgate: unknown command 'frobnicate' (see 'rollgate --help')" -- frobnicate
+expect unknown_option 64 "rollgate: plan: unknown option '--jsn' (did you mean '--json'?)" -- plan --jsn odoo.yml
+expect unknown_global 64 "rollgate: unknown option '--frob'" -- --frob validate
+expect missing_arg 64 "rollgate: validate: missing arguments; usage: rollgate validate PLAYBOOK..." -- validate
+expect too_many 64 "rollgate: plan: too many arguments" -- plan a.yml b.yml
+expect option_needs_value 64 "rollgate: plan: option '--tag' needs a value (TAG)" -- plan odoo.yml --tag
+expect flag_with_value 64 "rollgate: plan: option '--json' takes no value" -- plan --json=yes odoo.yml
+
+expect validate_examples 0 "odoo.yml: ok (target 'odoo-prod'" -- validate odoo.yml fastapi-nextjs.yml gunicorn-systemd.yml demo.yml
+expect validate_missing 65 "rollgate: cannot open playbook 'nope.yml': No such file or directory" -- validate nope.yml
+
+# The issue's acceptance case: four different problems, all reported with file:line:column.
+cat > "$tmp/four.yml" <<'YAML'
+version: 1
+name: four
+runtime: {driver: compose, project_dir: /srv/x, tag_var: TAG, services: [app]}
+release: {image: reg/x, tag_pattern: '^v[0-9]+$'}
+gates:
+  health: {http: "http://127.0.0.1/health", expct: [200]}
+  db: {postgres: "dbname=x", max_connections_used: lots}
+  ready: {command: "pg_isready -h db"}
+deploy: [pull, up, {verify: [helth, db, ready]}]
+YAML
+expect four_errors_1 65 "four.yml:6:45: gates.health: unknown key 'expct' (did you mean 'expect'?)" -- validate four.yml
+expect four_errors_2 65 "four.yml:7:52: gates.db.max_connections_used: invalid percentage 'lots' (write it like 80%)" -- validate four.yml
+expect four_errors_3 65 "four.yml:8:20: gates.ready.command: expected an argv array, got the string 'pg_isready -h db': commands never run through a shell, write it as [pg_isready, -h, db]" -- validate four.yml
+expect four_errors_4 65 "four.yml:9:20: deploy[2]: unknown gate 'helth' (did you mean 'health'?)" -- validate four.yml
+expect four_errors_sum 65 "rollgate: playbook 'four.yml' has 4 problems" -- validate four.yml
+expect validate_mixed 65 "demo.yml: ok" -- validate four.yml demo.yml
+
+# Hostile documents: a clear error and exit 65, quickly, never a signal.
+printf 'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n' > "$tmp/laughs.yml"
+expect billion_laughs 65 "laughs.yml:2:8: alias '*a' is not allowed in a playbook (write the value out)" -- validate laughs.yml
+printf '&a [*a]\n' > "$tmp/cycle.yml"
+expect self_alias 65 "cycle.yml:1:5: alias '*a' is not allowed" -- validate cycle.yml
+python3 -c "print('[' * 5000 + ']' * 5000)" > "$tmp/deep.yml"
+expect deep_nesting 65 "deep.yml:1:33: nesting deeper than 32 levels" -- validate deep.yml
+: > "$tmp/empty.yml"
+expect empty_file 65 "empty.yml: file is empty" -- validate empty.yml
+head -c 4096 /dev/urandom > "$tmp/random.yml"
+expect random_bytes 65 "rollgate: playbook 'random.yml' is not valid" -- validate random.yml
+python3 -c "print('#' * (1024 * 1024 + 10))" > "$tmp/huge.yml"
+expect too_large 65 "more than the 1048576-byte limit" -- validate huge.yml
+
+expect plan_text 0 "   3 PULL        pull registry.example.com/acme/odoo:v1.4.2 for odoo" -- plan odoo.yml --tag v1.4.2
+expect plan_rungs 0 "rung 2  rollback: roll back to the previous known-good release" -- plan odoo.yml --tag v1.4.2
+expect plan_bad_tag 65 "rollgate: plan: tag 'latest' does not match the playbook's tag_pattern" -- plan odoo.yml --tag latest
+expect plan_hostile_tag 65 "rollgate: plan: invalid tag 'v1;reboot'" -- plan odoo.yml --tag 'v1;reboot'
+
+# --json is one valid document that names every step, gate and rung.
+if out=$(cd "$tmp" && "$bin" plan odoo.yml --tag v1.4.2 --json) &&
+   python3 - "$out" <<'PY'
+import json, sys
+doc = json.loads(sys.argv[1])
+states = [s["state"] for s in doc["deploy"]]
+assert states == ["PREFLIGHT", "BACKUP", "PULL", "SWITCH", "UP", "VERIFY", "SETTLE", "COMMIT"], states
+assert sorted(doc["gates"]) == sorted(["running", "health", "login", "assets", "live", "db", "errors"])
+assert [r["rung"] for r in doc["recover"]] == ["repair", "rollback", "restore"]
+assert doc["recover"][0]["stages"][0]["argv"][:3] == ["odoo", "-d", "odoo"]
+assert doc["gates"]["login"]["expect"] == [200, 303]
+assert doc["deploy"][2]["on_fail"] == "ABORTED"
+assert doc["recover"][2]["on_fail"] == "UNRECOVERED"
+PY
+then echo "ok   plan_json"; pass=$((pass + 1)); else echo "FAIL plan_json"; fail=$((fail + 1)); fi
+
+# Secrets never reach the output.
+cat > "$tmp/secret.yml" <<'YAML'
+version: 1
+name: secret
+runtime: {driver: compose, project_dir: /srv/x, tag_var: TAG, services: [app]}
+release: {image: reg/x, tag_pattern: '^v[0-9]+$'}
+gates:
+  db: {postgres: "host=db user=x password=hunter2 dbname=x"}
+  web: {http: "http://admin:hunter2@127.0.0.1/health"}
+deploy: [pull, up, {verify: [db, web]}]
+backup: {database: "postgresql://x:hunter2@db/x", dir: /b}
+notify: [{webhook: "${RG_TEST_HOOK}", on: [unrecovered]}]
+YAML
+out=$(cd "$tmp" && RG_TEST_HOOK=https://hooks.example.com/T0/B0/hunter2 "$bin" plan secret.yml 2>&1;
+      cd "$tmp" && RG_TEST_HOOK=https://hooks.example.com/T0/B0/hunter2 "$bin" plan --json secret.yml 2>&1)
+if grep -q hunter2 <<<"$out"; then
+    echo "FAIL redaction: a secret reached the output"; grep hunter2 <<<"$out" | sed 's/^/    /'
+    fail=$((fail + 1))
+elif ! grep -qF "password=***" <<<"$out" || ! grep -qF "https://hooks.example.com/***" <<<"$out"; then
+    echo "FAIL redaction: redacted forms missing"; fail=$((fail + 1))
+else
+    echo "ok   redaction"; pass=$((pass + 1))
+fi
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

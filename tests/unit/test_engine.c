@@ -1,0 +1,123 @@
+/* Unit tests of the engine's plan: stage order, where failures lead, rungs and their checks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rollgate/engine.h"
+
+static struct rg_playbook *
+load_example(const char *file)
+{
+    struct rg_playbook *pb = NULL;
+    struct rg_diags diags;
+    struct rg_err err;
+    char path[4096];
+
+    snprintf(path, sizeof(path), "%s/playbooks/%s", getenv("RG_SOURCE_DIR"), file);
+    rg_diags_init(&diags);
+    if (rg_playbook_load(&pb, &diags, path, NULL, &err) != 0)
+        fail_msg("%s: %s", file, err.msg);
+    rg_diags_release(&diags);
+    return pb;
+}
+
+static void
+test_odoo_plan(void **state)
+{
+    static const enum rg_state want[] = {RG_ST_PREFLIGHT, RG_ST_BACKUP, RG_ST_PULL, RG_ST_SWITCH,
+                                         RG_ST_UP,        RG_ST_VERIFY, RG_ST_SETTLE, RG_ST_COMMIT};
+    static const enum rg_state fail[] = {RG_ST_ABORTED, RG_ST_ABORTED, RG_ST_ABORTED,
+                                         RG_ST_RECOVER, RG_ST_RECOVER, RG_ST_RECOVER,
+                                         RG_ST_RECOVER, RG_ST_RECOVER};
+    struct rg_playbook *pb = load_example("odoo.yml");
+    struct rg_plan *plan = NULL;
+    struct rg_err err;
+
+    (void)state;
+    assert_int_equal(rg_plan_build(&plan, pb, "v1.4.2", &err), 0);
+    assert_string_equal(plan->tag, "v1.4.2");
+    assert_int_equal(plan->n_stages, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < plan->n_stages; i++) {
+        assert_int_equal(plan->stages[i].state, want[i]);
+        assert_int_equal(plan->stages[i].on_fail, fail[i]);
+    }
+    assert_int_equal(plan->n_rungs, 3);
+    /* repair: exec, restart, then the deploy's verify and settle */
+    assert_int_equal(plan->rungs[0].n_stages, 4);
+    assert_int_equal(plan->rungs[0].stages[0].state, RG_ST_EXEC);
+    assert_int_equal(plan->rungs[0].stages[1].state, RG_ST_RESTART);
+    assert_int_equal(plan->rungs[0].stages[2].state, RG_ST_VERIFY);
+    assert_int_equal(plan->rungs[0].stages[3].state, RG_ST_SETTLE);
+    assert_int_equal(plan->rungs[0].stages[0].on_fail, RG_ST_RECOVER);
+    /* rollback: switch, up, verify, settle */
+    assert_int_equal(plan->rungs[1].n_stages, 4);
+    assert_int_equal(plan->rungs[1].stages[0].state, RG_ST_SWITCH);
+    assert_null(plan->rungs[1].stages[0].step);
+    /* restore: restore, switch, up, verify, settle; the last rung fails to UNRECOVERED */
+    assert_int_equal(plan->rungs[2].n_stages, 5);
+    assert_int_equal(plan->rungs[2].stages[0].state, RG_ST_RESTORE);
+    assert_int_equal(plan->rungs[2].stages[4].on_fail, RG_ST_UNRECOVERED);
+    rg_plan_free(plan);
+    rg_playbook_free(pb);
+}
+
+static void
+test_plan_rejects_bad_tag(void **state)
+{
+    struct rg_playbook *pb = load_example("odoo.yml");
+    struct rg_plan *plan = NULL;
+    struct rg_err err;
+
+    (void)state;
+    assert_int_equal(rg_plan_build(&plan, pb, "latest", &err), RG_EINVAL);
+    assert_null(plan);
+    assert_string_equal(err.msg, "tag 'latest' does not match the playbook's tag_pattern "
+                                 "'^v[0-9]+\\.[0-9]+\\.[0-9]+$'");
+    rg_playbook_free(pb);
+}
+
+static void
+test_plan_without_rungs_fails_unrecovered(void **state)
+{
+    struct rg_playbook *pb = load_example("gunicorn-systemd.yml");
+    struct rg_plan *plan = NULL;
+    struct rg_err err;
+
+    (void)state;
+    assert_int_equal(rg_plan_build(&plan, pb, NULL, &err), 0);
+    assert_null(plan->tag);
+    /* systemd: no pull; the switch is the first change, so it fails to RECOVER */
+    assert_int_equal(plan->stages[1].state, RG_ST_SWITCH);
+    assert_int_equal(plan->stages[1].on_fail, RG_ST_RECOVER);
+    rg_plan_free(plan);
+    rg_playbook_free(pb);
+}
+
+static void
+test_state_names(void **state)
+{
+    (void)state;
+    for (int s = 0; s < RG_ST_COUNT; s++)
+        assert_string_not_equal(rg_state_name((enum rg_state)s), "?");
+    assert_string_equal(rg_state_name(RG_ST_COUNT), "?");
+    assert_false(rg_state_changes_target(RG_ST_PULL));
+    assert_true(rg_state_changes_target(RG_ST_SWITCH));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_odoo_plan),
+        cmocka_unit_test(test_plan_rejects_bad_tag),
+        cmocka_unit_test(test_plan_without_rungs_fails_unrecovered),
+        cmocka_unit_test(test_state_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

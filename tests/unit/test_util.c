@@ -1,0 +1,215 @@
+/* Unit tests of util: errors, bounded buffers, suggestions, durations, percentages, redaction. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rollgate/err.h"
+#include "rollgate/util.h"
+
+static void
+test_err_set_prefix(void **state)
+{
+    struct rg_err err;
+
+    (void)state;
+    assert_int_equal(rg_err_set(&err, RG_EINVAL, "bad tag '%s'", "x y"), RG_EINVAL);
+    assert_string_equal(err.msg, "bad tag 'x y'");
+    rg_err_prefix(&err, "deploy '%s': ", "demo");
+    assert_string_equal(err.msg, "deploy 'demo': bad tag 'x y'");
+    assert_int_equal(err.code, RG_EINVAL);
+    assert_string_equal(rg_err_code_name(RG_EBUSY), "busy");
+}
+
+static void
+test_err_truncates(void **state)
+{
+    char big[2000];
+    struct rg_err err;
+
+    (void)state;
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    rg_err_set(&err, RG_EIO, "%s", big);
+    assert_int_equal(strlen(err.msg), RG_ERR_MSG_MAX - 1);
+    assert_string_equal(err.msg + RG_ERR_MSG_MAX - 4, "...");
+}
+
+static void
+test_err_sys(void **state)
+{
+    struct rg_err err;
+
+    (void)state;
+    errno = ENOENT;
+    rg_err_sys(&err, RG_ENOENT, "cannot open '%s'", "x.yml");
+    assert_string_equal(err.msg, "cannot open 'x.yml': No such file or directory");
+    assert_int_equal(err.sys_errno, ENOENT);
+}
+
+static void
+test_buf_bounded(void **state)
+{
+    struct rg_buf b;
+
+    (void)state;
+    rg_buf_init(&b, 8);
+    rg_buf_adds(&b, "hello");
+    assert_false(b.truncated);
+    rg_buf_addf(&b, " %s", "world");
+    assert_true(b.truncated);
+    assert_int_equal(b.len, 8);
+    assert_string_equal(b.data, "hello wo");
+    rg_buf_release(&b);
+}
+
+static void
+test_suggest(void **state)
+{
+    const char *const keys[] = {"expect", "every", "within", "timeout", "headers"};
+
+    (void)state;
+    assert_string_equal(rg_suggest("expct", keys, 5), "expect");
+    assert_string_equal(rg_suggest("wihtin", keys, 5), "within"); /* a swap is one edit */
+    assert_null(rg_suggest("database", keys, 5));
+    assert_int_equal(rg_edit_distance("kitten", "sitting"), 3);
+}
+
+static void
+test_duration_parse(void **state)
+{
+    static const struct {
+        const char *in;
+        int64_t ms;
+    } ok[] = {{"500ms", 500}, {"2s", 2000},  {"5m", 300000}, {"1h", 3600000},
+              {"1m30s", 90000}, {"0s", 0}, {"168h", 604800000}};
+    struct rg_err err;
+    int64_t ms;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        assert_int_equal(rg_duration_parse(&ms, ok[i].in, &err), 0);
+        assert_int_equal(ms, ok[i].ms);
+    }
+    assert_int_equal(rg_duration_parse(&ms, "5", &err), RG_EINVAL);
+    assert_string_equal(err.msg, "duration '5' has no unit (write 5ms, 5s, 5m or 5h)");
+    assert_int_equal(rg_duration_parse(&ms, "2x", &err), RG_EINVAL);
+    assert_string_equal(err.msg, "invalid duration '2x' (units are ms, s, m and h, as in 1m30s)");
+    assert_int_equal(rg_duration_parse(&ms, "s", &err), RG_EINVAL);
+    assert_string_equal(err.msg, "invalid duration 's' (write it like 500ms, 2s, 5m, 1h or 1m30s)");
+    assert_int_equal(rg_duration_parse(&ms, "169h", &err), RG_EINVAL);
+    assert_string_equal(err.msg, "duration '169h' is longer than the 168h maximum");
+    assert_int_equal(rg_duration_parse(&ms, "99999999999999999999h", &err), RG_EINVAL);
+    assert_int_equal(rg_duration_parse(&ms, "", &err), RG_EINVAL);
+}
+
+static void
+test_duration_format(void **state)
+{
+    char buf[32];
+
+    (void)state;
+    assert_string_equal(rg_duration_format(buf, sizeof(buf), 500), "500ms");
+    assert_string_equal(rg_duration_format(buf, sizeof(buf), 2000), "2s");
+    assert_string_equal(rg_duration_format(buf, sizeof(buf), 90000), "1m30s");
+    assert_string_equal(rg_duration_format(buf, sizeof(buf), 3600000), "1h");
+    assert_string_equal(rg_duration_format(buf, sizeof(buf), 1500), "1.500s");
+}
+
+static void
+test_percent_parse(void **state)
+{
+    struct rg_err err;
+    int c;
+
+    (void)state;
+    assert_int_equal(rg_percent_parse(&c, "80%", &err), 0);
+    assert_int_equal(c, 8000);
+    assert_int_equal(rg_percent_parse(&c, "12.5%", &err), 0);
+    assert_int_equal(c, 1250);
+    assert_int_equal(rg_percent_parse(&c, "80", &err), RG_EINVAL);
+    assert_string_equal(err.msg, "invalid percentage '80' (write it like 80%)");
+    assert_int_equal(rg_percent_parse(&c, "101%", &err), RG_EINVAL);
+    assert_string_equal(err.msg, "percentage '101%' is above 100%");
+}
+
+static void
+test_int_parse(void **state)
+{
+    struct rg_err err;
+    long long v;
+
+    (void)state;
+    assert_int_equal(rg_int_parse(&v, "42", 0, 100, &err), 0);
+    assert_int_equal(v, 42);
+    assert_int_equal(rg_int_parse(&v, "4x", 0, 100, &err), RG_EINVAL);
+    assert_string_equal(err.msg, "'4x' is not a whole number");
+    assert_int_equal(rg_int_parse(&v, "101", 0, 100, &err), RG_EINVAL);
+    assert_string_equal(err.msg, "101 is out of range (0 to 100)");
+}
+
+static void
+test_redact(void **state)
+{
+    char *s;
+
+    (void)state;
+    s = rg_redact_dsn("host=db user=odoo password=s3cret dbname=odoo");
+    assert_string_equal(s, "host=db user=odoo password=*** dbname=odoo");
+    free(s);
+    s = rg_redact_dsn("password = 'a b\\' c' host=x");
+    assert_string_equal(s, "password = *** host=x");
+    free(s);
+    s = rg_redact_dsn("postgresql://odoo:s3cret@db:5432/odoo");
+    assert_string_equal(s, "postgresql://odoo:***@db:5432/odoo");
+    free(s);
+    s = rg_redact_url("https://hooks.slack.com/services/T00/B00/XXXX?x=1");
+    assert_string_equal(s, "https://hooks.slack.com/***");
+    free(s);
+    s = rg_redact_url("https://user:pw@example.com/hook");
+    assert_string_equal(s, "https://***@example.com/***");
+    free(s);
+    s = rg_redact_userinfo("http://admin:pw@127.0.0.1:8069/web/health");
+    assert_string_equal(s, "http://admin:***@127.0.0.1:8069/web/health");
+    free(s);
+    s = rg_redact_userinfo("http://127.0.0.1:8069/web/health");
+    assert_string_equal(s, "http://127.0.0.1:8069/web/health");
+    free(s);
+}
+
+static void
+test_strv(void **state)
+{
+    struct rg_strv sv = {0};
+    char *j;
+
+    (void)state;
+    rg_strv_push(&sv, "odoo");
+    rg_strv_push(&sv, "-d");
+    assert_int_equal(sv.n, 2);
+    assert_null(sv.v[2]);
+    assert_true(rg_strv_contains(&sv, "-d"));
+    j = rg_strv_join(&sv, " ");
+    assert_string_equal(j, "odoo -d");
+    free(j);
+    rg_strv_release(&sv);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_err_set_prefix), cmocka_unit_test(test_err_truncates),
+        cmocka_unit_test(test_err_sys),        cmocka_unit_test(test_buf_bounded),
+        cmocka_unit_test(test_suggest),        cmocka_unit_test(test_duration_parse),
+        cmocka_unit_test(test_duration_format), cmocka_unit_test(test_percent_parse),
+        cmocka_unit_test(test_int_parse),      cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_strv),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
