@@ -33,8 +33,10 @@ stage() {
     echo "== $name"
     set +e
     (
-        set -e
-        trap 'rc=$?; echo "test: stage '"'$name'"' failed: \`$BASH_COMMAND\` exited with $rc" >&2' ERR
+        # errtrace so the trap also names a command that fails inside a function.
+        set -eE
+        stage_cmd="$*"
+        trap 'stage_error $? "$BASH_COMMAND"' ERR
         "$@"
     )
     rc=$?
@@ -45,6 +47,15 @@ stage() {
     else
         record_failure "$name" "exit status $rc"
     fi
+}
+
+# Says which command of a stage failed; for a stage that is one command, that command itself.
+stage_error() {
+    local cmd=$2
+    if [ "$cmd" = '"$@"' ]; then
+        cmd=$stage_cmd
+    fi
+    echo "test: stage '$name' failed: \`$cmd\` exited with $1" >&2
 }
 
 record_failure() {
@@ -109,7 +120,6 @@ build_fuzz() {
 run_fuzz() {
     local log=build-fuzz/fuzz_playbook.log rc=0 f
 
-    corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus.XXXXXX")
     cp tests/fuzz/corpus/* "$corpus_dir"/
     for f in playbooks/*.yml tests/fixtures/playbooks/*.yml; do
         if [ -f "$f" ]; then
@@ -155,6 +165,7 @@ if [ "$quick" = 1 ]; then
     echo "!!  This run does not count as a full test; CI always fuzzes.       !!"
     echo "!! ================================================================ !!"
 else
+    corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus.XXXXXX")
     stage "build (fuzz)" build_fuzz
     stage_after "build (fuzz)" "fuzz (${fuzz_seconds}s)" run_fuzz
 fi

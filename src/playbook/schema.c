@@ -394,6 +394,7 @@ decode_gate(struct pb_ctx *c, const struct pb_node *n, struct rg_gate *g)
     if (pb_decode_map(c, n, gate_kinds[kind].fields, g, kind_key->str) < 0)
         rc = -1;
     if (g->kind == RG_GATE_HTTP && !g->n_expect) {
+        free(g->expect); /* an expect list whose every code was invalid */
         g->expect = rg_calloc(1, sizeof(*g->expect));
         g->expect[0] = 200;
         g->n_expect = 1;

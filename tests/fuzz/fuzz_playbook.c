@@ -28,11 +28,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct rg_plan *plan = NULL;
     struct rg_diags diags;
     struct rg_err err;
+    int rc;
 
     rg_err_clear(&err);
     rg_diags_init(&diags);
-    if (rg_playbook_load_buffer(&pb, &diags, "fuzz.yml", (const char *)data, size, &opts,
-                                &err) == 0) {
+    rc = rg_playbook_load_buffer(&pb, &diags, "fuzz.yml", (const char *)data, size, &opts, &err);
+    if (rc == 0) {
         rg_err_clear(&err);
         (void)rg_plan_build(&plan, pb, NULL, &err);
     }
