@@ -57,16 +57,35 @@ rg_diag_format(const struct rg_diag *d)
 }
 
 void
-pb_error(struct pb_ctx *c, const struct pb_node *n, const char *fmt, ...)
+pb_vdiag(struct rg_diags *diags, const char *file, int line, int col, const char *path,
+         const char *fmt, va_list ap)
 {
     char msg[RG_ERR_MSG_MAX];
+
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    pb_diag_add(diags, file, line, col, path, msg);
+}
+
+void
+pb_error(struct pb_ctx *c, const struct pb_node *n, const char *fmt, ...)
+{
     va_list ap;
 
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     c->errors++;
-    pb_diag_add(c->diags, c->file, n ? n->line : 0, n ? n->col : 0, c->path, msg);
+    va_start(ap, fmt);
+    pb_vdiag(c->diags, c->file, n ? n->line : 0, n ? n->col : 0, c->path, fmt, ap);
+    va_end(ap);
+}
+
+void
+pb_error_at(struct pb_ctx *c, int line, int col, const char *fmt, ...)
+{
+    va_list ap;
+
+    c->errors++;
+    va_start(ap, fmt);
+    pb_vdiag(c->diags, c->file, line, col, c->path, fmt, ap);
+    va_end(ap);
 }
 
 size_t
@@ -91,17 +110,4 @@ pb_path_pop(struct pb_ctx *c, size_t mark)
 {
     c->path_len = mark;
     c->path[mark] = '\0';
-}
-
-void
-pb_error_at(struct pb_ctx *c, int line, int col, const char *fmt, ...)
-{
-    char msg[RG_ERR_MSG_MAX];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    c->errors++;
-    pb_diag_add(c->diags, c->file, line, col, c->path, msg);
 }

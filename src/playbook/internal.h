@@ -3,6 +3,7 @@
 #ifndef ROLLGATE_PLAYBOOK_INTERNAL_H
 #define ROLLGATE_PLAYBOOK_INTERNAL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -48,6 +49,8 @@ struct pb_ctx {
 
 void pb_diag_add(struct rg_diags *diags, const char *file, int line, int col, const char *path,
                  const char *msg);
+void pb_vdiag(struct rg_diags *diags, const char *file, int line, int col, const char *path,
+              const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 /* Records a problem at node n (or at 0:0 when NULL) under the current key path. */
 void pb_error(struct pb_ctx *c, const struct pb_node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

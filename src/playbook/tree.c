@@ -23,13 +23,11 @@ tree_error(struct tree_state *t, int line, int col, const char *fmt, ...)
 static void
 tree_error(struct tree_state *t, int line, int col, const char *fmt, ...)
 {
-    char msg[RG_ERR_MSG_MAX];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    pb_vdiag(t->diags, t->file, line, col, "", fmt, ap);
     va_end(ap);
-    pb_diag_add(t->diags, t->file, line, col, "", msg);
 }
 
 void
