@@ -80,7 +80,8 @@ char *rg_redact_dsn(const char *dsn);
 /* A URL with userinfo, path, query and fragment replaced by "***" (webhook URLs carry their
  * secret in the path). Newly allocated. */
 char *rg_redact_url(const char *url);
-/* A URL with only the password of userinfo replaced (gate URLs: path kept). */
+/* A URL with the password of userinfo and the query string replaced (gate URLs: the path is
+ * kept so a person can tell which endpoint is probed). */
 char *rg_redact_userinfo(const char *url);
 
 /* ---- logging: levels raised by -v; library layers report through rg_err instead ---- */

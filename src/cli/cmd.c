@@ -88,6 +88,17 @@ unknown_command(const char *name)
     return rg_cli_usage_error(NULL, "unknown command '%s' (see 'rollgate --help')", name);
 }
 
+/* Output that could not be written is a failure: a CI log must not end silently short. */
+static int
+finish(int rc)
+{
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == RG_EXIT_OK) {
+        fprintf(stderr, "rollgate: cannot write output: %s\n", strerror(errno));
+        return RG_EXIT_INTERNAL;
+    }
+    return rc;
+}
+
 int
 rg_cli_main(int argc, char **argv)
 {
@@ -99,11 +110,11 @@ rg_cli_main(int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             print_overview(stdout);
-            return RG_EXIT_OK;
+            return finish(RG_EXIT_OK);
         }
         if (strcmp(a, "--version") == 0) {
             printf("rollgate %s\n", ROLLGATE_VERSION);
-            return RG_EXIT_OK;
+            return finish(RG_EXIT_OK);
         }
         if (strcmp(a, "--verbose") == 0) {
             ctx.verbosity++;
@@ -135,9 +146,5 @@ rg_cli_main(int argc, char **argv)
         rc = cmd->run(&ctx);
     }
     free(ctx.args);
-    if (fflush(stdout) != 0 && rc == RG_EXIT_OK) {
-        fprintf(stderr, "rollgate: cannot write output: %s\n", strerror(errno));
-        rc = RG_EXIT_INTERNAL;
-    }
-    return rc;
+    return finish(rc);
 }

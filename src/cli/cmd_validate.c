@@ -9,16 +9,19 @@ cmd_validate(struct rg_cmd_ctx *ctx)
     for (int i = 0; i < ctx->nargs; i++) {
         struct rg_playbook *pb = NULL;
         int rc = rg_cli_load_playbook(&pb, ctx, ctx->args[i]);
+        size_t steps = 0;
 
         if (rc) {
             if (rc > worst)
                 worst = rc;
             continue;
         }
+        for (size_t k = 0; k < pb->n_deploy; k++)
+            steps += !pb->deploy[k].implicit;
         fprintf(ctx->out, "%s: ok (target '%s', %s driver, %zu gate%s, %zu deploy step%s, "
                           "%zu recover rung%s)\n",
                 ctx->args[i], pb->name, rg_driver_name(pb->runtime.driver), pb->n_gates,
-                pb->n_gates == 1 ? "" : "s", pb->n_deploy, pb->n_deploy == 1 ? "" : "s",
+                pb->n_gates == 1 ? "" : "s", steps, steps == 1 ? "" : "s",
                 pb->n_recover, pb->n_recover == 1 ? "" : "s");
         rg_playbook_free(pb);
     }

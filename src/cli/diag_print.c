@@ -31,5 +31,6 @@ rg_cli_load_playbook(struct rg_playbook **out, struct rg_cmd_ctx *ctx, const cha
         fprintf(ctx->errout, "rollgate: %s\n", err.msg);
     }
     rg_diags_release(&diags);
-    return rc < 0 ? rg_cli_exit_for(rc) : 0;
+    /* Missing, unreadable or invalid: all are problems of the input the caller named. */
+    return rc < 0 ? RG_EXIT_INVALID : 0;
 }

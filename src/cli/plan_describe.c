@@ -109,9 +109,10 @@ rg_plan_stage_summary(const struct rg_plan *plan, const struct rg_plan_stage *st
     const struct rg_playbook *pb = plan->pb;
     const struct rg_step *s = st->step;
     const char *tag = plan->tag ? plan->tag : "TAG";
-    char d[32];
+    char d[32], unit[128];
     struct rg_buf b;
 
+    snprintf(unit, sizeof(unit), "unit %s", pb->runtime.unit ? pb->runtime.unit : "?");
     rg_buf_init(&b, 2048);
     switch (st->state) {
     case RG_ST_PREFLIGHT:
@@ -128,10 +129,7 @@ rg_plan_stage_summary(const struct rg_plan *plan, const struct rg_plan_stage *st
         break;
     }
     case RG_ST_PULL:
-        if (pb->runtime.driver == RG_DRIVER_COMPOSE)
-            rg_buf_addf(&b, "pull %s:%s for ", pb->release.image, tag);
-        else
-            rg_buf_adds(&b, "fetch the release for ");
+        rg_buf_addf(&b, "pull %s:%s for ", pb->release.image, tag);
         add_list(&b, step_services(pb, s), "");
         break;
     case RG_ST_SWITCH:
@@ -166,17 +164,18 @@ rg_plan_stage_summary(const struct rg_plan *plan, const struct rg_plan_stage *st
     }
     case RG_ST_RESTART:
         rg_buf_adds(&b, "restart ");
-        add_list(&b, step_services(pb, s), "");
+        add_list(&b, step_services(pb, s), unit);
         break;
     case RG_ST_VERIFY:
         rg_buf_adds(&b, "gates ");
         add_list(&b, &s->gates, "");
-        rg_buf_adds(&b, " must pass; a container exit fails it at once");
+        rg_buf_addf(&b, " must pass; %s exiting fails it at once",
+                    pb->runtime.driver == RG_DRIVER_SYSTEMD ? "the unit" : "a container");
         break;
     case RG_ST_SETTLE:
         rg_buf_addf(&b, "%s without a restart or exit of ",
                     rg_duration_format(d, sizeof(d), s->for_ms));
-        add_list(&b, &s->watch, "");
+        add_list(&b, &s->watch, unit);
         if (s->gates.n) {
             rg_buf_adds(&b, "; gates ");
             add_list(&b, &s->gates, "");

@@ -86,14 +86,6 @@ check_defaults(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *r
     return rc;
 }
 
-static char *
-resolve_against(const char *base, const char *p)
-{
-    if (p[0] == '/')
-        return rg_strdup(p);
-    return rg_asprintf("%s/%s", base, p);
-}
-
 static int
 check_runtime(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root)
 {
@@ -132,11 +124,11 @@ check_runtime(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *ro
         }
     }
     base = rt->project_dir ? rt->project_dir : pb->dir;
-    char *env = resolve_against(base, rt->env_file ? rt->env_file : ".env");
+    char *env = pb_path_join(base, rt->env_file ? rt->env_file : ".env");
     free(rt->env_file);
     rt->env_file = env;
     if (rt->compose_file) {
-        char *cf = resolve_against(base, rt->compose_file);
+        char *cf = pb_path_join(base, rt->compose_file);
         free(rt->compose_file);
         rt->compose_file = cf;
     }
@@ -205,6 +197,24 @@ check_deploy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *roo
         case RG_STEP_UP:
             if (up < 0)
                 up = (ssize_t)i;
+            break;
+        default:
+            break;
+        }
+        switch (s->kind) {
+        case RG_STEP_PULL:
+        case RG_STEP_UP:
+            /* The tag switch applies to runtime.services: a service outside them would come
+             * up on a tag nobody pulled or switched. */
+            for (size_t k = 0; k < s->services.n; k++) {
+                if (!rg_strv_contains(&pb->runtime.services, s->services.v[k])) {
+                    pb_error_at(c, s->line, s->column,
+                                "service '%s' is not in runtime.services; '%s' works on the "
+                                "services the release switches",
+                                s->services.v[k], rg_step_kind_name(s->kind));
+                    rc = -1;
+                }
+            }
             break;
         case RG_STEP_VERIFY:
             verify++;

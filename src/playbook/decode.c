@@ -50,14 +50,39 @@ pb_check_regex(struct pb_ctx *c, const struct pb_node *n, const char *re)
     return 0;
 }
 
-static char *
-absolute_path(const char *base, const char *p)
+/* base + p with "." and ".." segments and repeated slashes folded, without touching the disk
+ * (the target machine may not be this one). */
+char *
+pb_path_join(const char *base, const char *p)
 {
-    if (p[0] == '/')
-        return rg_strdup(p);
-    if (strcmp(base, "/") == 0)
-        return rg_asprintf("/%s", p);
-    return rg_asprintf("%s/%s", base, p);
+    char *joined = p[0] == '/' ? rg_strdup(p) : rg_asprintf("%s/%s", base, p);
+    size_t len = strlen(joined), out = 0;
+    char *norm = rg_malloc(len + 2);
+
+    for (size_t i = 0; i < len;) {
+        size_t seg;
+        while (joined[i] == '/')
+            i++;
+        seg = strcspn(joined + i, "/");
+        if (seg == 0)
+            break;
+        if (seg == 1 && joined[i] == '.') {
+            /* nothing */
+        } else if (seg == 2 && joined[i] == '.' && joined[i + 1] == '.') {
+            while (out > 0 && norm[--out] != '/')
+                ;
+        } else {
+            norm[out++] = '/';
+            memcpy(norm + out, joined + i, seg);
+            out += seg;
+        }
+        i += seg;
+    }
+    if (out == 0)
+        norm[out++] = '/';
+    norm[out] = '\0';
+    free(joined);
+    return norm;
 }
 
 /* A command written as one string is the shell habit rollgate refuses: show the argv form. */
@@ -185,7 +210,11 @@ pb_decode_field(struct pb_ctx *c, const struct pb_node *n, const struct pb_field
                 pb_error(c, n, "expected a path, got an empty string");
                 break;
             }
-            abs = absolute_path(c->base_dir, s);
+            if (s[0] == '~') {
+                pb_error(c, n, "'%s': '~' is not expanded; write the absolute path", s);
+                break;
+            }
+            abs = pb_path_join(c->base_dir, s);
             free(s);
             s = abs;
         }

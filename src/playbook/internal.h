@@ -105,6 +105,9 @@ int pb_decode_field(struct pb_ctx *c, const struct pb_node *n, const struct pb_f
 char *pb_scalar_string(struct pb_ctx *c, const struct pb_node *n, bool noexpand,
                        const char *what);
 
+/* base/p (or p when absolute) with "." and ".." folded lexically; newly allocated. */
+char *pb_path_join(const char *base, const char *p);
+
 /* ${VAR} and ${VAR:-default} from the environment; $$ is a literal $. */
 int pb_interpolate(char **out, const char *in, rg_getenv_fn getenv_fn, void *data,
                    struct rg_err *err);

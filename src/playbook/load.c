@@ -58,6 +58,23 @@ out:
     return rc;
 }
 
+/* Stable insertion sort by position: at most RG_PLAYBOOK_MAX_ERRORS entries, and problems at
+ * one place keep the order they were found in. */
+static void
+sort_diags(struct rg_diags *d)
+{
+    for (size_t i = 1; i < d->n; i++) {
+        struct rg_diag x = d->v[i];
+        size_t j = i;
+        while (j > 0 && (d->v[j - 1].line > x.line ||
+                         (d->v[j - 1].line == x.line && d->v[j - 1].column > x.column))) {
+            d->v[j] = d->v[j - 1];
+            j--;
+        }
+        d->v[j] = x;
+    }
+}
+
 static char *
 directory_of(const char *path)
 {
@@ -106,6 +123,9 @@ rg_playbook_load_buffer(struct rg_playbook **out, struct rg_diags *diags, const 
     if (root->kind == PB_MAP)
         pb_check(&c, pb, root);
     if (c.errors) {
+        /* Per-section problems and cross-checks are found in different passes: put them in
+         * the order of the file, as a person reads it. */
+        sort_diags(diags);
         rc = rg_err_set(err, RG_EINVAL, "playbook '%s' has %d problem%s", name, c.errors,
                         c.errors == 1 ? "" : "s");
         goto out;

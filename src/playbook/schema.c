@@ -59,8 +59,8 @@ check_image(struct pb_ctx *c, const struct pb_node *n, const char *v)
         goto bad;
     /* A colon after the last slash is a tag: the tag comes from the deploy, not from here. */
     if (strchr(strrchr(v, '/') ? strrchr(v, '/') : v, ':')) {
-        pb_error(c, n, "image '%s' includes a tag; give the repository only (the tag comes from "
-                       "`deploy --tag`)", v);
+        pb_error(c, n, "image '%s' includes a tag; give the repository only (each deploy names "
+                       "its tag)", v);
         return -1;
     }
     return 0;
@@ -114,8 +114,10 @@ check_host_port(struct pb_ctx *c, const struct pb_node *n, const char *v)
     const char *colon = strrchr(v, ':');
     long long port;
     struct rg_err err;
+    bool bracketed = v[0] == '[';
 
-    if (!colon || colon == v || (v[0] == '[' && colon[-1] != ']') ||
+    if (!colon || colon == v || (bracketed && colon[-1] != ']') ||
+        (!bracketed && strchr(v, ':') != colon) ||
         rg_int_parse(&port, colon + 1, 1, 65535, &err) < 0) {
         pb_error(c, n, "invalid address '%s' (expected host:port, port 1-65535, as in "
                        "127.0.0.1:5432 or [::1]:80)", v);
@@ -443,6 +445,11 @@ decode_outcomes(struct pb_ctx *c, const struct pb_node *n, void *field)
         names[i] = rg_outcome_name((enum rg_outcome)i);
     if (pb_decode_field(c, n, &as_list, &sv) < 0)
         return -1;
+    if (!sv.n) {
+        pb_error(c, n, "a notification needs at least one outcome (deployed, repaired, "
+                       "rolled_back, restored, unrecovered, aborted)");
+        return -1;
+    }
     for (size_t i = 0; i < sv.n; i++) {
         const struct pb_node *at = n->kind == PB_SEQ ? n->items[i] : n;
         int k;

@@ -31,7 +31,8 @@ static const struct pb_field settle_fields[] = {
     {.key = "for", .type = PB_T_DURATION, .off = offsetof(struct rg_step, for_ms),
      .flags = PB_REQUIRED},
     {.key = "watch", .type = PB_T_STRLIST, .off = offsetof(struct rg_step, watch)},
-    {.key = "gates", .type = PB_T_STRLIST, .off = offsetof(struct rg_step, gates)},
+    {.key = "gates", .type = PB_T_STRLIST, .off = offsetof(struct rg_step, gates),
+     .flags = PB_NOINTERP},
     {0},
 };
 
@@ -95,6 +96,10 @@ decode_step_value(struct pb_ctx *c, const struct pb_node *v, struct rg_step *s)
             pb_error(c, v, "exec runs in exactly one service, got %zu", s->services.n);
             return -1;
         }
+        if (s->timeout_ms == 0) {
+            pb_error(c, v, "exec needs a timeout longer than 0");
+            return -1;
+        }
         return 0;
     case RG_STEP_VERIFY:
         if (pb_decode_field(c, v, &gates_field, s) < 0)
@@ -105,7 +110,14 @@ decode_step_value(struct pb_ctx *c, const struct pb_node *v, struct rg_step *s)
         }
         return 0;
     case RG_STEP_SETTLE:
-        return pb_decode_map(c, v, settle_fields, s, NULL);
+        s->for_ms = -1;
+        if (pb_decode_map(c, v, settle_fields, s, NULL) < 0)
+            return -1;
+        if (s->for_ms == 0) {
+            pb_error(c, v, "settle needs a window longer than 0 (for: 60s)");
+            return -1;
+        }
+        return 0;
     case RG_STEP_KIND_COUNT:
         break;
     }
@@ -191,9 +203,13 @@ decode_repair(struct pb_ctx *c, const struct pb_node *v, struct rg_rung *r)
 {
     int rc = 0;
 
+    if ((v->kind == PB_SEQ || v->kind == PB_MAP) && v->n == 0) {
+        pb_error(c, v, "repair needs at least one step: exec or restart");
+        return -1;
+    }
     if (v->kind == PB_SEQ)
         return decode_steps(c, v, &r->steps, &r->n_steps, REPAIR_STEPS, "repair");
-    if (v->kind != PB_MAP || v->n == 0) {
+    if (v->kind != PB_MAP) {
         pb_error(c, v, "expected repair steps such as {exec: {service: app, run: [...]}, "
                        "restart: [app]}, got %s", pb_kind_noun(v));
         return -1;

@@ -204,8 +204,8 @@ pb_tree_parse(struct pb_node **out, struct rg_diags *diags, const char *file, co
 
     *out = NULL;
     if (len > RG_PLAYBOOK_MAX_BYTES) {
-        tree_error(&t, 0, 0, "file is %zu bytes, more than the %d-byte limit for a playbook",
-                   len, RG_PLAYBOOK_MAX_BYTES);
+        tree_error(&t, 0, 0, "file is larger than the %d-byte limit for a playbook",
+                   RG_PLAYBOOK_MAX_BYTES);
         return RG_EINVAL;
     }
     if (!yaml_parser_initialize(&parser))

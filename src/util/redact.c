@@ -74,7 +74,7 @@ char *
 rg_redact_userinfo(const char *url)
 {
     size_t a = authority_start(url);
-    const char *auth, *end, *at, *colon;
+    const char *auth, *end, *at, *colon, *rest, *query;
     struct rg_buf b;
 
     if (!a)
@@ -82,15 +82,23 @@ rg_redact_userinfo(const char *url)
     auth = url + a;
     end = auth + strcspn(auth, "/?#");
     at = memchr(auth, '@', (size_t)(end - auth));
-    if (!at)
-        return rg_strdup(url);
-    colon = memchr(auth, ':', (size_t)(at - auth));
-    if (!colon)
-        return rg_strdup(url);
-    rg_buf_init(&b, strlen(url) + sizeof(mask));
-    rg_buf_add(&b, url, (size_t)(colon + 1 - url));
-    rg_buf_adds(&b, mask);
-    rg_buf_adds(&b, at);
+    colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    rg_buf_init(&b, strlen(url) + 2 * sizeof(mask));
+    if (colon) {
+        rg_buf_add(&b, url, (size_t)(colon + 1 - url));
+        rg_buf_adds(&b, mask);
+        rest = at;
+    } else {
+        rest = url;
+    }
+    /* Tokens travel in query strings too: keep the path, hide the query. */
+    query = strchr(end, '?');
+    if (query) {
+        rg_buf_add(&b, rest, (size_t)(query + 1 - rest));
+        rg_buf_adds(&b, mask);
+    } else {
+        rg_buf_adds(&b, rest);
+    }
     return rg_buf_detach(&b);
 }
 

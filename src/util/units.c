@@ -1,5 +1,6 @@
 /* Durations, percentages and whole numbers as people write them in playbooks and options. */
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ rg_duration_parse(int64_t *ms_out, const char *s, struct rg_err *err)
 {
     const char *p = s;
     int64_t total = 0;
+    size_t last_unit = sizeof(duration_units) / sizeof(duration_units[0]);
 
     *ms_out = 0;
     if (!*s)
@@ -46,13 +48,22 @@ rg_duration_parse(int64_t *ms_out, const char *s, struct rg_err *err)
                 break;
         }
         if (u == sizeof(duration_units) / sizeof(duration_units[0])) {
-            if (!*p)
+            if (!*p && p - s == (ptrdiff_t)digits)
                 return rg_err_set(err, RG_EINVAL,
                                   "duration '%s' has no unit (write %sms, %ss, %sm or %sh)", s, s,
                                   s, s, s);
+            if (!*p)
+                return rg_err_set(err, RG_EINVAL,
+                                  "duration '%s' ends without a unit (as in 1h30m)", s);
             return rg_err_set(err, RG_EINVAL,
                               "invalid duration '%s' (units are ms, s, m and h, as in 1m30s)", s);
         }
+        /* Largest unit first, each once: "30s1m" and "2m2m" are typos, not durations. */
+        if (last_unit != sizeof(duration_units) / sizeof(duration_units[0]) && u >= last_unit)
+            return rg_err_set(err, RG_EINVAL,
+                              "invalid duration '%s' (write units largest first, each once, as "
+                              "in 1h30m)", s);
+        last_unit = u;
         p += strlen(duration_units[u].suffix);
         if (n > DURATION_MAX_MS / duration_units[u].ms)
             goto range;

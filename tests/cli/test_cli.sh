@@ -77,7 +77,7 @@ expect empty_file 65 "empty.yml: file is empty" -- validate empty.yml
 head -c 4096 /dev/urandom > "$tmp/random.yml"
 expect random_bytes 65 "rollgate: playbook 'random.yml' is not valid" -- validate random.yml
 python3 -c "print('#' * (1024 * 1024 + 10))" > "$tmp/huge.yml"
-expect too_large 65 "more than the 1048576-byte limit" -- validate huge.yml
+expect too_large 65 "huge.yml: file is larger than the 1048576-byte limit for a playbook" -- validate huge.yml
 
 expect plan_text 0 "   3 PULL        pull registry.example.com/acme/odoo:v1.4.2 for odoo" -- plan odoo.yml --tag v1.4.2
 expect plan_rungs 0 "rung 2  rollback: roll back to the previous known-good release" -- plan odoo.yml --tag v1.4.2

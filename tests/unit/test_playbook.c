@@ -535,7 +535,64 @@ test_err_image_with_tag(void **state)
                     "runtime: {driver: compose, project_dir: /s, tag_var: TAG, services: [a]}\n"
                     "release: {image: 'reg:5000/t:v1', tag_pattern: '^v$'}\n" GATES DEPLOY,
                     "t.yml:4:18: release.image: image 'reg:5000/t:v1' includes a tag; give the "
-                    "repository only (the tag comes from `deploy --tag`)");
+                    "repository only (each deploy names its tag)");
+}
+
+static void
+test_err_empty_and_zero(void **state)
+{
+    assert_one_diag(*state, HEAD GATES DEPLOY "recover: [{repair: []}]\n",
+                    "t.yml:8:20: recover[0].repair: repair needs at least one step: exec or "
+                    "restart");
+    assert_one_diag(*state, HEAD GATES DEPLOY "notify: [{webhook: '', on: []}]\n",
+                    "t.yml:8:27: notify[0].on: a notification needs at least one outcome "
+                    "(deployed, repaired, rolled_back, restored, unrecovered, aborted)");
+    assert_one_diag(*state, HEAD GATES "deploy: [pull, up, {verify: [health]}, {settle: {for: 0s}}]\n",
+                    "t.yml:7:48: deploy[3].settle: settle needs a window longer than 0 (for: 60s)");
+    assert_one_diag(*state, HEAD "gates:\n  health: {tcp: '::1:80'}\n" DEPLOY,
+                    "t.yml:6:17: gates.health.tcp: invalid address '::1:80' (expected host:port, "
+                    "port 1-65535, as in 127.0.0.1:5432 or [::1]:80)");
+    assert_one_diag(*state, HEAD GATES DEPLOY "state_dir: ~/state\n",
+                    "t.yml:8:12: state_dir: '~/state': '~' is not expanded; write the absolute "
+                    "path");
+}
+
+static void
+test_err_service_outside_runtime(void **state)
+{
+    assert_one_diag(*state, HEAD GATES "deploy: [pull, {up: [app, worker]}, {verify: [health]}]\n",
+                    "t.yml:7:16: deploy[1]: service 'worker' is not in runtime.services; 'up' "
+                    "works on the services the release switches");
+}
+
+static void
+test_paths_normalised(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_str(f, "version: 1\nname: t\n"
+                                 "runtime: {driver: compose, project_dir: ./a/../stack/., env_file: "
+                                 "../x//.env, tag_var: TAG, services: [app]}\n"
+                                 "release: {image: reg/t, tag_pattern: '^v[0-9]+$'}\n"
+                                 "state_dir: /var/../../srv/state/\n" GATES DEPLOY),
+                     0);
+    assert_string_equal(f->pb->runtime.project_dir, "/base/stack");
+    assert_string_equal(f->pb->runtime.env_file, "/base/x/.env");
+    assert_string_equal(f->pb->state_dir, "/srv/state");
+}
+
+static void
+test_diags_in_file_order(void **state)
+{
+    struct fixture *f = *state;
+
+    /* The unknown gate (found by the cross-check) comes before the later decode problem. */
+    assert_int_equal(load_str(f, HEAD GATES "deploy: [pull, up, {verify: [nope]}]\n"
+                                             "defaults: {every: 5}\n"),
+                     RG_EINVAL);
+    assert_diag(f, 0, "t.yml:7:20: deploy[2]: unknown gate 'nope' (define it under 'gates')");
+    assert_diag(f, 1, "t.yml:8:19: defaults.every: duration '5' has no unit (write 5ms, 5s, 5m "
+                      "or 5h)");
 }
 
 static void
@@ -643,8 +700,7 @@ test_hostile_too_large(void **state)
 
     memset(doc, '#', len);
     assert_int_equal(load(f, doc, len), RG_EINVAL);
-    assert_diag(f, 0, "t.yml: file is 1048577 bytes, more than the 1048576-byte limit for a "
-                      "playbook");
+    assert_diag(f, 0, "t.yml: file is larger than the 1048576-byte limit for a playbook");
     free(doc);
 }
 
@@ -729,6 +785,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_err_deploy_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_recover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_image_with_tag, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_err_empty_and_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_err_service_outside_runtime, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paths_normalised, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_diags_in_file_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_billion_laughs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_self_alias, setup, teardown),

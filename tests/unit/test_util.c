@@ -106,6 +106,14 @@ test_duration_parse(void **state)
     assert_string_equal(err.msg, "duration '169h' is longer than the 168h maximum");
     assert_int_equal(rg_duration_parse(&ms, "99999999999999999999h", &err), RG_EINVAL);
     assert_int_equal(rg_duration_parse(&ms, "", &err), RG_EINVAL);
+    assert_int_equal(rg_duration_parse(&ms, "1h30", &err), RG_EINVAL);
+    assert_string_equal(err.msg, "duration '1h30' ends without a unit (as in 1h30m)");
+    assert_int_equal(rg_duration_parse(&ms, "30s1m", &err), RG_EINVAL);
+    assert_string_equal(err.msg, "invalid duration '30s1m' (write units largest first, each once, "
+                                 "as in 1h30m)");
+    assert_int_equal(rg_duration_parse(&ms, "2m2m", &err), RG_EINVAL);
+    assert_int_equal(rg_duration_parse(&ms, "1h2m3s4ms", &err), 0);
+    assert_int_equal(ms, 3723004);
 }
 
 static void
@@ -179,6 +187,9 @@ test_redact(void **state)
     free(s);
     s = rg_redact_userinfo("http://127.0.0.1:8069/web/health");
     assert_string_equal(s, "http://127.0.0.1:8069/web/health");
+    free(s);
+    s = rg_redact_userinfo("https://u:p@h/api/health?token=abc#x");
+    assert_string_equal(s, "https://u:***@h/api/health?***");
     free(s);
 }
 
