@@ -545,10 +545,10 @@ test_err_empty_and_zero(void **state)
                     "t.yml:8:20: recover[0].repair: repair needs at least one step: exec or "
                     "restart");
     assert_one_diag(*state, HEAD GATES DEPLOY "notify: [{webhook: '', on: []}]\n",
-                    "t.yml:8:27: notify[0].on: a notification needs at least one outcome "
+                    "t.yml:8:28: notify[0].on: a notification needs at least one outcome "
                     "(deployed, repaired, rolled_back, restored, unrecovered, aborted)");
     assert_one_diag(*state, HEAD GATES "deploy: [pull, up, {verify: [health]}, {settle: {for: 0s}}]\n",
-                    "t.yml:7:48: deploy[3].settle: settle needs a window longer than 0 (for: 60s)");
+                    "t.yml:7:49: deploy[3].settle: settle needs a window longer than 0 (for: 60s)");
     assert_one_diag(*state, HEAD "gates:\n  health: {tcp: '::1:80'}\n" DEPLOY,
                     "t.yml:6:17: gates.health.tcp: invalid address '::1:80' (expected host:port, "
                     "port 1-65535, as in 127.0.0.1:5432 or [::1]:80)");
