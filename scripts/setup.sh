@@ -26,11 +26,11 @@ if [ "${#missing[@]}" -eq 0 ]; then
     exit 0
 fi
 
-echo "setup: installing: ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then
-    echo "setup: error: missing packages (${missing[*]}); run scripts/setup.sh as root" >&2
+    echo "setup: error: missing packages: ${missing[*]}; run scripts/setup.sh as root" >&2
     exit 1
 fi
+echo "setup: installing: ${missing[*]}"
 apt-get update
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 echo "setup: installed ${#missing[@]} package(s)"

@@ -35,6 +35,7 @@ stage() {
     (
         # errtrace so the trap also names a command that fails inside a function.
         set -eE
+        # shellcheck disable=SC2030 # read by stage_error, which runs in this subshell
         stage_cmd="$*"
         trap 'stage_error $? "$BASH_COMMAND"' ERR
         "$@"
@@ -50,11 +51,14 @@ stage() {
 }
 
 # Says which command of a stage failed; for a stage that is one command, that command itself.
+# A function that fails with `return` has already said why.
 stage_error() {
     local cmd=$2
-    if [ "$cmd" = '"$@"' ]; then
-        cmd=$stage_cmd
-    fi
+    # shellcheck disable=SC2031 # stage_cmd is set in the same subshell
+    case $cmd in
+    return*) return ;;
+    '"$@"') cmd=$stage_cmd ;;
+    esac
     echo "test: stage '$name' failed: \`$cmd\` exited with $1" >&2
 }
 
@@ -142,7 +146,7 @@ run_fuzz() {
         echo "fuzz: fuzz_playbook exited with $rc" >&2
         return 1
     fi
-    grep -E '^Done [0-9]+ runs|stat::number_of_executed_units|^#[0-9]+.*cov:' "$log" | tail -n 2
+    grep -E '^Done [0-9]+ runs|^#[0-9]+.*cov:' "$log" | tail -n 2 || true
 }
 
 stage "setup" scripts/setup.sh

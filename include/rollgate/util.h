@@ -3,6 +3,7 @@
 #ifndef ROLLGATE_UTIL_H
 #define ROLLGATE_UTIL_H
 
+#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -72,6 +73,12 @@ const char *rg_duration_format(char *buf, size_t size, int64_t ms);
 int rg_percent_parse(int *centi_out, const char *s, struct rg_err *err);
 /* Parses a whole decimal number within [min, max]. */
 int rg_int_parse(long long *out, const char *s, long long min, long long max, struct rg_err *err);
+
+/* ---- regular expressions from playbooks (POSIX extended) ---- */
+/* Compiles pattern into rx after refusing shapes that make regcomp slow or huge (repeats of
+ * repeats, nested bounded repeats, over 512 characters). RG_EINVAL with a message naming the
+ * pattern; on success the caller regfree()s rx. */
+int rg_regex_compile(regex_t *rx, const char *pattern, int cflags, struct rg_err *err);
 
 /* ---- redaction: what may be printed of a secret-bearing string ---- */
 /* A libpq connection string with its password value replaced by "***" (key=value form and

@@ -37,13 +37,11 @@ pb_scalar_string(struct pb_ctx *c, const struct pb_node *n, bool noexpand, const
 int
 pb_check_regex(struct pb_ctx *c, const struct pb_node *n, const char *re)
 {
-    char why[256];
+    struct rg_err err;
     regex_t rx;
-    int rc;
 
-    if ((rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB)) != 0) {
-        regerror(rc, &rx, why, sizeof(why));
-        pb_error(c, n, "invalid regular expression '%s': %s", re, why);
+    if (rg_regex_compile(&rx, re, REG_EXTENDED | REG_NOSUB, &err) < 0) {
+        pb_error(c, n, "%s", err.msg);
         return -1;
     }
     regfree(&rx);

@@ -107,9 +107,8 @@ rg_playbook_check_tag(const struct rg_playbook *pb, const char *tag, struct rg_e
                               "not starting with '.' or '-'",
                               (int)(len > 64 ? 64 : len), tag);
     }
-    if (regcomp(&rx, pb->release.tag_pattern, REG_EXTENDED | REG_NOSUB) != 0)
-        return rg_err_set(err, RG_EINTERNAL, "tag_pattern '%s' does not compile",
-                          pb->release.tag_pattern);
+    if ((rc = rg_regex_compile(&rx, pb->release.tag_pattern, REG_EXTENDED | REG_NOSUB, err)) < 0)
+        return rc;
     rc = regexec(&rx, tag, 0, NULL, 0);
     regfree(&rx);
     if (rc != 0)

@@ -443,8 +443,10 @@ decode_outcomes(struct pb_ctx *c, const struct pb_node *n, void *field)
 
     for (int i = 0; i < RG_OUTCOME_COUNT; i++)
         names[i] = rg_outcome_name((enum rg_outcome)i);
-    if (pb_decode_field(c, n, &as_list, &sv) < 0)
+    if (pb_decode_field(c, n, &as_list, &sv) < 0) {
+        rg_strv_release(&sv);
         return -1;
+    }
     if (!sv.n) {
         pb_error(c, n, "a notification needs at least one outcome (deployed, repaired, "
                        "rolled_back, restored, unrecovered, aborted)");

@@ -35,7 +35,8 @@ pb_tree_free(struct pb_node *n)
 {
     if (!n)
         return;
-    for (size_t i = 0; i < (n->kind == PB_MAP ? 2 * n->n : n->n); i++)
+    /* cap counts every attached child, including a map key whose value never arrived. */
+    for (size_t i = 0; i < n->cap; i++)
         pb_tree_free(n->items[i]);
     free(n->items);
     free(n->str);

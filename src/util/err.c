@@ -26,6 +26,10 @@ rg_err_clear(struct rg_err *err)
 
 static int
 err_vset(struct rg_err *err, int code, int sys_errno, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static int
+err_vset(struct rg_err *err, int code, int sys_errno, const char *fmt, va_list ap)
 {
     int n;
 

@@ -194,6 +194,43 @@ test_redact(void **state)
 }
 
 static void
+test_regex_bounds(void **state)
+{
+    static const char *const fine[] = {
+        "^v[0-9]+\\.[0-9]+\\.[0-9]+$", "^v[0-9]+(\\.[0-9]+)*(-[a-z0-9]+)?$",
+        "^[0-9]{4}\\.[0-9]{2}\\.[0-9]{2}(-[0-9]+)?$", "Traceback|OOM|Killed", "[[:alpha:]]+x",
+        "(a{1,30}){1,30}", "a\\++", "[+*]+",
+    };
+    struct rg_err err;
+    regex_t rx;
+    char big[600];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+        if (rg_regex_compile(&rx, fine[i], REG_EXTENDED | REG_NOSUB, &err) != 0)
+            fail_msg("%s: %s", fine[i], err.msg);
+        regfree(&rx);
+    }
+    assert_int_equal(rg_regex_compile(&rx, "a++++++++++++++++++++++++++++", REG_EXTENDED, &err),
+                     RG_EINVAL);
+    assert_string_equal(err.msg, "regular expression 'a++++++++++++++++++++++++++++' repeats a "
+                                 "repeat ('+' after another); write a single repeat");
+    assert_int_equal(rg_regex_compile(&rx, "(((a{1,100}){1,100}){1,100})", REG_EXTENDED, &err),
+                     RG_EINVAL);
+    assert_string_equal(err.msg, "regular expression '(((a{1,100}){1,100}){1,100})' has nested "
+                                 "or large bounded repeats (over 1000 copies); simplify it");
+    assert_int_equal(rg_regex_compile(&rx, "((((((((((((((((((a))))))))))))))))))", REG_EXTENDED,
+                                      &err),
+                     RG_EINVAL);
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(rg_regex_compile(&rx, big, REG_EXTENDED, &err), RG_EINVAL);
+    assert_string_equal(err.msg, "regular expression is longer than 512 characters");
+    assert_int_equal(rg_regex_compile(&rx, "a(", REG_EXTENDED, &err), RG_EINVAL);
+    assert_string_equal(err.msg, "invalid regular expression 'a(': Unmatched ( or \\(");
+}
+
+static void
 test_strv(void **state)
 {
     struct rg_strv sv = {0};
@@ -220,7 +257,7 @@ main(void)
         cmocka_unit_test(test_suggest),        cmocka_unit_test(test_duration_parse),
         cmocka_unit_test(test_duration_format), cmocka_unit_test(test_percent_parse),
         cmocka_unit_test(test_int_parse),      cmocka_unit_test(test_redact),
-        cmocka_unit_test(test_strv),
+        cmocka_unit_test(test_regex_bounds), cmocka_unit_test(test_strv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
