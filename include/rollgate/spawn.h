@@ -1,0 +1,54 @@
+/* Running other programs: an argv array (never a shell), a deadline, bounded output, and the
+ * whole process group killed when the deadline passes. Only src/util/spawn.c forks or execs. */
+#ifndef ROLLGATE_SPAWN_H
+#define ROLLGATE_SPAWN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rollgate/err.h"
+#include "rollgate/util.h"
+
+#define RG_SPAWN_DEFAULT_GRACE_MS 2000
+#define RG_SPAWN_DEFAULT_MAX_OUTPUT (64 * 1024)
+
+struct rg_spawn_opts {
+    const char *const *argv;  /* NULL-terminated; argv[0] is searched in PATH when it has no '/' */
+    const char *const *env;   /* the child's whole environment ("K=V", NULL-terminated); NULL:
+                                 the allowlisted part of rollgate's own environment */
+    const char *cwd;          /* NULL: rollgate's working directory */
+    int64_t timeout_ms;       /* required, > 0: then SIGTERM to the group, grace, SIGKILL */
+    int64_t grace_ms;         /* 0: RG_SPAWN_DEFAULT_GRACE_MS */
+    size_t max_output;        /* bytes kept of each of stdout and stderr (the last ones);
+                                 0: RG_SPAWN_DEFAULT_MAX_OUTPUT */
+    const char *stdin_data;   /* written to the child's stdin, then closed; NULL: /dev/null */
+    size_t stdin_len;
+    int cancel_fd;            /* when readable, the child is stopped as on timeout; -1: none */
+};
+
+struct rg_spawn_result {
+    int exit_code;        /* the exit status, or -1 when the child died of a signal */
+    int signal;           /* the signal that ended it, or 0 */
+    bool timed_out;       /* the deadline passed and the group was killed */
+    bool cancelled;       /* cancel_fd became readable and the group was killed */
+    int64_t elapsed_ms;
+    struct rg_buf out;    /* the tail of stdout (out.truncated: earlier bytes were dropped) */
+    struct rg_buf err;    /* the tail of stderr */
+};
+
+/* Runs opts->argv and waits for it. Returns 0 once the child has run, whatever its exit status
+ * (look at res); RG_ENOENT when the program is not found, RG_EIO when it cannot be started
+ * (permission denied, not executable, out of processes), RG_EINVAL for bad options. res is
+ * always initialised and must be released. */
+int rg_spawn_run(struct rg_spawn_result *res, const struct rg_spawn_opts *opts,
+                 struct rg_err *err);
+
+/* Frees the output buffers. */
+void rg_spawn_result_release(struct rg_spawn_result *res);
+
+/* One line describing how the child ended, for evidence: "exited with 0", "killed by SIGKILL",
+ * "timed out after 5s (killed)". Written into buf. */
+const char *rg_spawn_describe(char *buf, size_t size, const struct rg_spawn_result *res);
+
+#endif
