@@ -1,0 +1,135 @@
+/* The runtime a release runs on: the Docker Engine API over its unix socket, and the compose
+ * driver that pulls, switches tags and brings services up. */
+#ifndef ROLLGATE_RUNTIME_H
+#define ROLLGATE_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rollgate/err.h"
+#include "rollgate/util.h"
+
+/* ---- Docker Engine API ---- */
+
+#define RG_DOCKER_MIN_API "1.41" /* Debian 12's docker.io 20.10 */
+#define RG_DOCKER_DEFAULT_SOCKET "/var/run/docker.sock"
+
+struct rg_docker; /* a client bound to one daemon; not shared between threads */
+
+/* A container as rollgate needs to judge it. Strings are owned by the struct. */
+struct rg_container {
+    char *id;
+    char *name;          /* without the leading '/' */
+    char *project;       /* com.docker.compose.project label, or NULL */
+    char *service;       /* com.docker.compose.service label, or NULL */
+    char *image;         /* the image reference it was created from (Config.Image) */
+    char *image_id;      /* sha256:… of the image */
+    char *status;        /* created, running, restarting, exited, dead, paused, removing */
+    bool running;
+    bool restarting;
+    bool oom_killed;
+    bool tty;
+    int exit_code;
+    int restart_count;
+    char *health;        /* NULL without a healthcheck; else starting, healthy, unhealthy */
+    char *health_output; /* output of the last health check, or NULL */
+    int64_t started_at_ms;  /* Unix ms; 0 when never started */
+    int64_t finished_at_ms; /* Unix ms; 0 when it has not stopped since it started */
+};
+
+enum rg_docker_event_kind {
+    RG_DOCKER_EV_DIE,
+    RG_DOCKER_EV_OOM,
+    RG_DOCKER_EV_RESTART,
+    RG_DOCKER_EV_START,
+    RG_DOCKER_EV_HEALTH,
+    RG_DOCKER_EV_OTHER,
+};
+
+struct rg_docker_event {
+    enum rg_docker_event_kind kind;
+    char action[64];      /* as Docker says it: "die", "health_status: unhealthy" */
+    char id[65];
+    char service[128];    /* compose service label, or "" */
+    char name[128];
+    int exit_code;        /* die: the exitCode attribute, else -1 */
+    int64_t time_ms;      /* Unix ms */
+};
+
+struct rg_docker_events; /* an open event stream */
+
+/* Connects to the daemon at socket_path (NULL: DOCKER_HOST when it is unix://…, else
+ * RG_DOCKER_DEFAULT_SOCKET), pings it and negotiates the API version: the daemon's newest, which
+ * must be at least RG_DOCKER_MIN_API. RG_ERUNTIME when the daemon does not answer or is too old. */
+int rg_docker_open(struct rg_docker **out, const char *socket_path, struct rg_err *err);
+void rg_docker_close(struct rg_docker *d);
+/* The negotiated API version ("1.41"); borrowed. */
+const char *rg_docker_api_version(const struct rg_docker *d);
+/* The daemon's own version ("20.10.24"); borrowed. */
+const char *rg_docker_daemon_version(const struct rg_docker *d);
+
+/* The containers of a compose project (all states), optionally of one service, found by labels.
+ * *out is an array of *n containers to free with rg_containers_free. */
+int rg_docker_list(struct rg_container **out, size_t *n, struct rg_docker *d,
+                   const char *project, const char *service, struct rg_err *err);
+/* Inspects one container by id or name into out (released with rg_container_release).
+ * RG_ENOENT when there is no such container. */
+int rg_docker_inspect(struct rg_container *out, struct rg_docker *d, const char *id,
+                      struct rg_err *err);
+void rg_container_release(struct rg_container *c);
+void rg_containers_free(struct rg_container *v, size_t n);
+
+/* Appends the container's log lines (stdout and stderr, in order) since since_ms (Unix ms; 0:
+ * all) to out, at most tail lines when tail > 0. out keeps its own maximum. */
+int rg_docker_logs(struct rg_buf *out, struct rg_docker *d, const char *id, int64_t since_ms,
+                   int tail, struct rg_err *err);
+
+/* The digest a local image was pulled by ("registry/repo@sha256:…"), for pinning a release.
+ * RG_ENOENT when the image is not on the host. *out is newly allocated. */
+int rg_docker_image_digest(char **out, struct rg_docker *d, const char *image, const char *repo,
+                           struct rg_err *err);
+
+/* Opens the event stream of a compose project's containers from since_ms (Unix ms; 0: now):
+ * die, oom, restart, start and health_status events. */
+int rg_docker_events_open(struct rg_docker_events **out, struct rg_docker *d, const char *project,
+                          int64_t since_ms, struct rg_err *err);
+/* Waits up to timeout_ms for the next event. Returns 1 with *ev filled, 0 when the time passed
+ * without one, or a negative code when the stream broke. */
+int rg_docker_events_next(struct rg_docker_event *ev, struct rg_docker_events *es,
+                          int64_t timeout_ms, struct rg_err *err);
+void rg_docker_events_close(struct rg_docker_events *es);
+
+/* ---- decoders of the daemon's answers: pure functions, tested with recorded answers ---- */
+
+/* Parses a container inspect document. */
+int rg_docker_parse_inspect(struct rg_container *out, const char *json, size_t len,
+                            struct rg_err *err);
+/* Parses a GET /containers/json answer into an array. */
+int rg_docker_parse_list(struct rg_container **out, size_t *n, const char *json, size_t len,
+                         struct rg_err *err);
+/* Parses one line of the event stream. */
+int rg_docker_parse_event(struct rg_docker_event *out, const char *json, size_t len,
+                          struct rg_err *err);
+/* Parses an RFC 3339 time ("2026-11-20T22:40:15.184892977Z", offsets allowed) into Unix ms;
+ * Docker's zero time "0001-01-01T00:00:00Z" gives 0. */
+int rg_docker_parse_time(int64_t *ms_out, const char *s, struct rg_err *err);
+/* Compares API versions numerically ("1.9" < "1.41"). */
+int rg_docker_version_cmp(const char *a, const char *b);
+
+/* The multiplexed log stream of a container without a TTY: 8-byte headers (stream, 0, 0, 0,
+ * big-endian length) then payload, split anywhere across reads. Feed bytes as they come; the
+ * payloads go to out. A header with an unknown stream type is an error. */
+struct rg_frame_decoder {
+    unsigned char header[8];
+    size_t have;      /* header bytes collected */
+    uint32_t remaining; /* payload bytes still to come of the current frame */
+    bool raw;         /* TTY: no framing, everything is payload */
+};
+void rg_frame_decoder_init(struct rg_frame_decoder *fd, bool raw);
+int rg_frame_decoder_feed(struct rg_frame_decoder *fd, struct rg_buf *out, const void *data,
+                          size_t len, struct rg_err *err);
+/* Whether the stream ended cleanly (not inside a header or a payload). */
+bool rg_frame_decoder_done(const struct rg_frame_decoder *fd);
+
+#endif
