@@ -15,6 +15,7 @@ enum rg_err_code {
     RG_EDB = -7,       /* a database call failed */
     RG_ERUNTIME = -8,  /* the container runtime refused or failed */
     RG_EINTERNAL = -9, /* a bug in rollgate */
+    RG_ECANCELED = -10, /* stopped on request (SIGINT, SIGTERM) */
 };
 
 #define RG_ERR_MSG_MAX 512

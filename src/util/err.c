@@ -113,6 +113,7 @@ rg_err_code_name(int code)
     case RG_EDB: return "database";
     case RG_ERUNTIME: return "runtime";
     case RG_EINTERNAL: return "internal";
+    case RG_ECANCELED: return "cancelled";
     }
     return "unknown";
 }

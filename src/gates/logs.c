@@ -1,0 +1,133 @@
+/* The logs gate: no log line of a service's containers since the mark matches a pattern such as
+ * Traceback|OOM|Killed. A match fails for good: the line will not go away. */
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gate.h"
+#include "rollgate/runtime.h"
+
+#define LOG_KEEP (1024 * 1024)
+#define LOG_TAIL 5000
+#define SHOW_LINES 5
+
+struct logs_ctx {
+    const struct rg_gate *spec;
+    struct rg_gate_env env;
+    struct rg_docker *docker;
+    regex_t rx;
+    bool has_rx;
+};
+
+static void
+logs_free(void *ctx)
+{
+    struct logs_ctx *l = ctx;
+
+    if (!l)
+        return;
+    if (l->has_rx)
+        regfree(&l->rx);
+    rg_docker_close(l->docker);
+    free(l);
+}
+
+static int
+logs_prepare(void **ctx_out, const struct rg_gate *spec, const struct rg_gate_env *env,
+             struct rg_err *err)
+{
+    struct logs_ctx *l = rg_calloc(1, sizeof(*l));
+    int rc;
+
+    *ctx_out = NULL;
+    l->spec = spec;
+    l->env = *env;
+    if (!env->project) {
+        rc = rg_err_set(err, RG_EINVAL, "logs gate '%s' needs a compose project", spec->name);
+        goto out;
+    }
+    if ((rc = rg_regex_compile(&l->rx, spec->pattern, REG_EXTENDED | REG_NOSUB, err)) < 0)
+        goto out;
+    l->has_rx = true;
+    if ((rc = rg_docker_open(&l->docker, env->docker_socket, err)) < 0)
+        goto out;
+    *ctx_out = l;
+    l = NULL;
+out:
+    logs_free(l);
+    return rc;
+}
+
+/* Counts lines of text and records the matching ones in the verdict's evidence. */
+static size_t
+scan(struct rg_verdict *out, const struct logs_ctx *l, const char *name, char *text,
+     size_t *lines, size_t shown)
+{
+    size_t matches = 0;
+    char *p = text;
+
+    while (p && *p) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = '\0';
+        (*lines)++;
+        if (regexec(&l->rx, p, 0, NULL, 0) == 0) {
+            if (shown + matches < SHOW_LINES)
+                gate_evidence(out, "%s%s: %.300s", out->evidence[0] ? "\n" : "", name, p);
+            matches++;
+        }
+        p = nl ? nl + 1 : NULL;
+    }
+    return matches;
+}
+
+static int
+logs_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
+{
+    struct logs_ctx *l = ctx;
+    struct rg_container *list = NULL;
+    int64_t start = gate_now_ms();
+    size_t n = 0, lines = 0, matches = 0;
+    struct rg_buf text;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rg_buf_init(&text, LOG_KEEP);
+    if ((rc = rg_docker_list(&list, &n, l->docker, l->env.project, l->spec->target, err)) < 0) {
+        gate_verdict(out, RG_VERDICT_RETRY, "%s", err->msg);
+        rc = 0;
+        goto out;
+    }
+    if (n == 0) {
+        gate_verdict(out, RG_VERDICT_RETRY, "no container of service '%s' in project '%s'",
+                     l->spec->target, l->env.project);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rg_buf_reset(&text);
+        if (rg_docker_logs(&text, l->docker, list[i].id, l->env.mark_ms, LOG_TAIL, err) < 0) {
+            gate_verdict(out, RG_VERDICT_RETRY, "%s", err->msg);
+            goto out;
+        }
+        if (text.data)
+            matches += scan(out, l, list[i].name, text.data, &lines, matches);
+    }
+    out->latency_ms = gate_now_ms() - start;
+    if (matches)
+        gate_verdict(out, RG_VERDICT_FAIL, "%zu log line%s match /%s/", matches,
+                     matches == 1 ? "" : "s", l->spec->pattern);
+    else
+        gate_verdict(out, RG_VERDICT_PASS, "no match in %zu line%s", lines,
+                     lines == 1 ? "" : "s");
+out:
+    rg_buf_release(&text);
+    rg_containers_free(list, n);
+    return rc;
+}
+
+const struct rg_gate_ops rg_gate_logs_ops = {
+    .kind = RG_GATE_LOGS,
+    .prepare = logs_prepare,
+    .probe = logs_probe,
+    .free = logs_free,
+};

@@ -1,0 +1,98 @@
+/* The gate kinds by playbook key, and the verdict helpers every kind shares. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "gate.h"
+
+const struct rg_gate_ops *
+rg_gate_ops_find(enum rg_gate_kind kind)
+{
+    static const struct rg_gate_ops *const ops[] = {
+        [RG_GATE_HTTP] = &rg_gate_http_ops,
+        [RG_GATE_WEBSOCKET] = &rg_gate_websocket_ops,
+        [RG_GATE_TCP] = &rg_gate_tcp_ops,
+        [RG_GATE_POSTGRES] = &rg_gate_postgres_ops,
+        [RG_GATE_COMMAND] = &rg_gate_command_ops,
+        [RG_GATE_CONTAINER] = &rg_gate_container_ops,
+        [RG_GATE_LOGS] = &rg_gate_logs_ops,
+    };
+    _Static_assert(sizeof(ops) / sizeof(ops[0]) == RG_GATE_KIND_COUNT, "a gate kind lacks ops");
+    return (unsigned)kind < RG_GATE_KIND_COUNT ? ops[kind] : NULL;
+}
+
+const char *
+rg_verdict_name(enum rg_verdict_kind kind)
+{
+    switch (kind) {
+    case RG_VERDICT_PASS: return "pass";
+    case RG_VERDICT_RETRY: return "retry";
+    case RG_VERDICT_FAIL: return "fail";
+    }
+    return "?";
+}
+
+void
+gate_verdict(struct rg_verdict *v, enum rg_verdict_kind kind, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    v->kind = kind;
+    va_start(ap, fmt);
+    n = vsnprintf(v->summary, sizeof(v->summary), fmt, ap);
+    va_end(ap);
+    (void)n; /* a summary is one line: cutting it is fine */
+}
+
+void
+gate_evidence(struct rg_verdict *v, const char *fmt, ...)
+{
+    size_t len = strlen(v->evidence);
+    va_list ap;
+
+    if (len >= sizeof(v->evidence) - 1)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(v->evidence + len, sizeof(v->evidence) - len, fmt, ap);
+    va_end(ap);
+}
+
+void
+gate_evidence_excerpt(struct rg_verdict *v, const char *label, const char *text, size_t len,
+                      size_t max)
+{
+    size_t at = strlen(v->evidence);
+    bool cut = len > max;
+
+    if (cut)
+        len = max;
+    gate_evidence(v, "%s%s: ", at ? "\n" : "", label);
+    at = strlen(v->evidence);
+    for (size_t i = 0; i < len && at < sizeof(v->evidence) - 4; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        v->evidence[at++] = (ch < 0x20 && ch != '\n') || ch == 0x7f ? ' ' : (char)ch;
+    }
+    v->evidence[at] = '\0';
+    if (cut)
+        gate_evidence(v, "...");
+}
+
+int64_t
+gate_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+gate_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,104 @@
+/* Fail fast: a watch on a compose project's Docker events that stops a step the moment one of
+ * its containers dies or is OOM-killed, instead of waiting for a gate's deadline. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gate.h"
+#include "rollgate/runtime.h"
+
+struct rg_container_watch {
+    struct rg_docker *docker;
+    struct rg_docker_events *events;
+    struct rg_strv services;
+    struct rg_gate_env env;
+    bool fired;
+    char why[RG_ERR_MSG_MAX];
+    struct rg_docker_event event; /* the event that fired */
+};
+
+int
+rg_container_watch_open(struct rg_container_watch **out, const struct rg_gate_env *env,
+                        const struct rg_strv *services, struct rg_err *err)
+{
+    struct rg_container_watch *w = rg_calloc(1, sizeof(*w));
+    int rc;
+
+    *out = NULL;
+    w->env = *env;
+    for (size_t i = 0; services && i < services->n; i++)
+        rg_strv_push(&w->services, services->v[i]);
+    if ((rc = rg_docker_open(&w->docker, env->docker_socket, err)) < 0 ||
+        (rc = rg_docker_events_open(&w->events, w->docker, env->project, env->mark_ms, err)) < 0)
+        goto out;
+    *out = w;
+    w = NULL;
+out:
+    rg_container_watch_close(w);
+    return rc;
+}
+
+void
+rg_container_watch_close(struct rg_container_watch *w)
+{
+    if (!w)
+        return;
+    rg_docker_events_close(w->events);
+    rg_docker_close(w->docker);
+    rg_strv_release(&w->services);
+    free(w);
+}
+
+static bool
+watched(const struct rg_container_watch *w, const char *service)
+{
+    return w->services.n == 0 || rg_strv_contains(&w->services, service);
+}
+
+bool
+rg_container_watch_check(char *why, size_t size, void *data)
+{
+    struct rg_container_watch *w = data;
+    struct rg_docker_event ev;
+    struct rg_err err;
+    int rc;
+
+    if (w->fired) {
+        snprintf(why, size, "%s", w->why);
+        return true;
+    }
+    if (!w->events)
+        return false;
+    /* Drain what has arrived without waiting: the poller calls this between probes. */
+    while ((rc = rg_docker_events_next(&ev, w->events, 0, &err)) == 1) {
+        if (!watched(w, ev.service))
+            continue;
+        if (ev.kind == RG_DOCKER_EV_OOM) {
+            snprintf(w->why, sizeof(w->why), "container %s of service '%s' was OOM-killed",
+                     ev.name, ev.service);
+        } else if (ev.kind == RG_DOCKER_EV_DIE) {
+            snprintf(w->why, sizeof(w->why), "container %s of service '%s' exited with code %d",
+                     ev.name, ev.service, ev.exit_code);
+        } else {
+            continue;
+        }
+        w->event = ev;
+        w->fired = true;
+        snprintf(why, size, "%s", w->why);
+        return true;
+    }
+    if (rc < 0) {
+        /* Without events the gates still see the container (restart counts, state): say so
+         * once and keep going rather than fail a healthy release. */
+        rg_log(RG_LOG_WARN, "container watch stopped: %s", err.msg);
+        rg_docker_events_close(w->events);
+        w->events = NULL;
+    }
+    return false;
+}
+
+const struct rg_docker_event *
+rg_container_watch_event(const struct rg_container_watch *w)
+{
+    return w->fired ? &w->event : NULL;
+}
