@@ -100,6 +100,59 @@ int rg_docker_events_next(struct rg_docker_event *ev, struct rg_docker_events *e
                           int64_t timeout_ms, struct rg_err *err);
 void rg_docker_events_close(struct rg_docker_events *es);
 
+/* ---- the compose driver ---- */
+
+struct rg_compose;
+struct rg_spawn_result;
+
+struct rg_compose_spec {
+    const char *project_name; /* NULL: derived from project_dir as compose does */
+    const char *project_dir;
+    const char *compose_file; /* NULL: compose's default in project_dir */
+    const char *env_file;     /* passed as --env-file (the file holding the tag) */
+};
+
+/* Finds a working compose: `docker compose` (2) or `docker-compose` (1); ROLLGATE_COMPOSE=v1|v2
+ * forces one. RG_ERUNTIME naming both when neither runs. */
+int rg_compose_detect(int *version_out, struct rg_err *err);
+int rg_compose_open(struct rg_compose **out, const struct rg_compose_spec *spec,
+                    struct rg_err *err);
+void rg_compose_close(struct rg_compose *c);
+/* The project name every compose call uses (-p); borrowed. */
+const char *rg_compose_project(const struct rg_compose *c);
+int rg_compose_version(const struct rg_compose *c);
+/* The name compose gives a project: explicit_name, or the directory's base name in lower case
+ * with only letters, digits, '-' and '_'. Newly allocated. */
+char *rg_compose_project_name(const char *explicit_name, const char *project_dir);
+
+/* Each runs compose with a deadline; the output (both streams) is appended to log when given.
+ * RG_ERUNTIME with compose's last line when it exits non-zero, RG_ETIMEOUT past the deadline,
+ * RG_ECANCELED when cancel_fd became readable. */
+int rg_compose_pull(const struct rg_compose *c, const struct rg_strv *services,
+                    int64_t timeout_ms, int cancel_fd, struct rg_buf *log, struct rg_err *err);
+int rg_compose_up(const struct rg_compose *c, const struct rg_strv *services, int64_t timeout_ms,
+                  int cancel_fd, struct rg_buf *log, struct rg_err *err);
+int rg_compose_restart(const struct rg_compose *c, const struct rg_strv *services,
+                       int64_t timeout_ms, int cancel_fd, struct rg_buf *log,
+                       struct rg_err *err);
+int rg_compose_down(const struct rg_compose *c, int64_t timeout_ms, struct rg_buf *log,
+                    struct rg_err *err);
+/* Runs cmd in a service's container (exec -T). res is filled (and must be released) even when
+ * the command fails. */
+int rg_compose_exec(struct rg_spawn_result *res, const struct rg_compose *c, const char *service,
+                    const struct rg_strv *cmd, int64_t timeout_ms, int cancel_fd,
+                    struct rg_err *err);
+
+/* ---- the env file that holds the release tag ---- */
+
+/* Reads the value of var in the env file at path (the last assignment; surrounding quotes
+ * dropped). RG_ENOENT when the file or the variable is missing. *out is newly allocated. */
+int rg_envfile_get(char **out, const char *path, const char *var, struct rg_err *err);
+/* Sets var=value in the env file, atomically (temporary file, fsync, rename, fsync of the
+ * directory), keeping every other line, comment and their order; the variable is appended when
+ * missing and the file created when absent. value must already be validated. */
+int rg_envfile_set(const char *path, const char *var, const char *value, struct rg_err *err);
+
 /* ---- decoders of the daemon's answers: pure functions, tested with recorded answers ---- */
 
 /* Parses a container inspect document. */
