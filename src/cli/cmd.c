@@ -10,6 +10,7 @@
 #include "rollgate_version.h"
 
 const struct rg_cmd *const rg_cmd_table[] = {
+    &rg_cmd_check,
     &rg_cmd_help,
     &rg_cmd_plan,
     &rg_cmd_validate,
@@ -70,8 +71,8 @@ print_overview(FILE *out)
                  "  -h, --help     this overview; 'rollgate help COMMAND' for one command\n"
                  "      --version  print the version\n"
                  "\n"
-                 "exit codes: 0 ok, 1 recovered, 2 unrecovered, 3 aborted, 4 busy, 64 usage,\n"
-                 "65 invalid input, 70 internal (docs/exit-codes.md)\n");
+                 "exit codes: 0 ok, 1 recovered, 2 unrecovered, 3 aborted, 4 busy, 5 gates failed,\n"
+                 "64 usage, 65 invalid input, 70 internal (docs/exit-codes.md)\n");
 }
 
 static int

@@ -47,6 +47,7 @@ struct rg_cmd_ctx {
 extern const struct rg_cmd *const rg_cmd_table[];
 const struct rg_cmd *rg_cmd_find(const char *name);
 
+extern const struct rg_cmd rg_cmd_check;
 extern const struct rg_cmd rg_cmd_help;
 extern const struct rg_cmd rg_cmd_plan;
 extern const struct rg_cmd rg_cmd_validate;
