@@ -44,6 +44,7 @@ enum rg_docker_event_kind {
     RG_DOCKER_EV_RESTART,
     RG_DOCKER_EV_START,
     RG_DOCKER_EV_HEALTH,
+    RG_DOCKER_EV_KILL,    /* a stop or kill through the API: the die that follows is intended */
     RG_DOCKER_EV_OTHER,
 };
 
@@ -91,7 +92,7 @@ int rg_docker_image_digest(char **out, struct rg_docker *d, const char *image, c
                            struct rg_err *err);
 
 /* Opens the event stream of a compose project's containers from since_ms (Unix ms; 0: now):
- * die, oom, restart, start and health_status events. */
+ * die, oom, restart, start, health_status, kill and stop events. */
 int rg_docker_events_open(struct rg_docker_events **out, struct rg_docker *d, const char *project,
                           int64_t since_ms, struct rg_err *err);
 /* Waits up to timeout_ms for the next event. Returns 1 with *ev filled, 0 when the time passed

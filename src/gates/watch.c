@@ -15,7 +15,18 @@ struct rg_container_watch {
     bool fired;
     char why[RG_ERR_MSG_MAX];
     struct rg_docker_event event; /* the event that fired */
+    char stopping[64][65];        /* containers stopped on purpose (compose recreating them) */
+    size_t n_stopping;
 };
+
+static bool
+stopping(const struct rg_container_watch *w, const char *id)
+{
+    for (size_t i = 0; i < w->n_stopping; i++)
+        if (strcmp(w->stopping[i], id) == 0)
+            return true;
+    return false;
+}
 
 int
 rg_container_watch_open(struct rg_container_watch **out, const struct rg_gate_env *env,
@@ -72,6 +83,14 @@ rg_container_watch_check(char *why, size_t size, void *data)
     /* Drain what has arrived without waiting: the poller calls this between probes. */
     while ((rc = rg_docker_events_next(&ev, w->events, 0, &err)) == 1) {
         if (!watched(w, ev.service))
+            continue;
+        if (ev.kind == RG_DOCKER_EV_KILL) {
+            /* compose up recreating a container, or restart: its death is no crash. */
+            if (!stopping(w, ev.id) && w->n_stopping < sizeof(w->stopping) / sizeof(w->stopping[0]))
+                memcpy(w->stopping[w->n_stopping++], ev.id, sizeof(ev.id));
+            continue;
+        }
+        if (ev.kind == RG_DOCKER_EV_DIE && stopping(w, ev.id))
             continue;
         if (ev.kind == RG_DOCKER_EV_OOM) {
             snprintf(w->why, sizeof(w->why), "container %s of service '%s' was OOM-killed",

@@ -47,7 +47,7 @@ rg_docker_events_open(struct rg_docker_events **out, struct rg_docker *d, const 
     char *filter = docker_label_filter(
         d, project, NULL,
         "{\"type\":[\"container\"],\"event\":[\"die\",\"oom\",\"restart\",\"start\","
-        "\"health_status\"]}");
+        "\"health_status\",\"kill\",\"stop\"]}");
     int rc = 0;
 
     *out = NULL;

@@ -313,6 +313,8 @@ event_kind(const char *action)
         return RG_DOCKER_EV_START;
     if (strncmp(action, "health_status", 13) == 0)
         return RG_DOCKER_EV_HEALTH;
+    if (strcmp(action, "kill") == 0 || strcmp(action, "stop") == 0)
+        return RG_DOCKER_EV_KILL;
     return RG_DOCKER_EV_OTHER;
 }
 
