@@ -10,6 +10,10 @@
 #include "rollgate/err.h"
 #include "rollgate/util.h"
 
+/* Sets up the HTTP library once per process (thread-safe); every module that makes HTTP
+ * requests calls it before its first one. */
+void rg_net_init(void);
+
 /* ---- Docker Engine API ---- */
 
 #define RG_DOCKER_MIN_API "1.41" /* Debian 12's docker.io 20.10 */

@@ -32,23 +32,27 @@ struct rg_spawn_result {
     int signal;           /* the signal that ended it, or 0 */
     bool timed_out;       /* the deadline passed and the group was killed */
     bool cancelled;       /* cancel_fd became readable and the group was killed */
-    int64_t elapsed_ms;
+    int64_t elapsed_ms;   /* from the start until rg_spawn_run stopped waiting */
+    int64_t timeout_ms;   /* the deadline that applied, for rg_spawn_describe */
     struct rg_buf out;    /* the tail of stdout (out.truncated: earlier bytes were dropped) */
     struct rg_buf err;    /* the tail of stderr */
 };
 
 /* Runs opts->argv and waits for it. Returns 0 once the child has run, whatever its exit status
- * (look at res); RG_ENOENT when the program is not found, RG_EIO when it cannot be started
- * (permission denied, not executable, out of processes), RG_EINVAL for bad options. res is
- * always initialised and must be released. */
+ * (look at res); RG_ENOENT when the program or the working directory is not found, RG_EIO when
+ * it cannot be started (permission denied, not executable, out of processes), RG_EINVAL for bad
+ * options. res is always initialised and must be released. After a normal exit, processes the
+ * child left in the background keep running (reading their output stops shortly after); after a
+ * timeout or cancellation the whole process group is killed. */
 int rg_spawn_run(struct rg_spawn_result *res, const struct rg_spawn_opts *opts,
                  struct rg_err *err);
 
 /* Frees the output buffers. */
 void rg_spawn_result_release(struct rg_spawn_result *res);
 
-/* One line describing how the child ended, for evidence: "exited with 0", "killed by SIGKILL",
- * "timed out after 5s (killed)". Written into buf. */
+/* One line describing how the child ended, for evidence: "exited with 0", "killed by signal 9
+ * (SIGKILL)", "timed out after 5s and was killed", "cancelled and was killed". Written into buf
+ * (size > 0), which is returned. */
 const char *rg_spawn_describe(char *buf, size_t size, const struct rg_spawn_result *res);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "rollgate/runtime.h"
 #include "rollgate/util.h"
 #include "rollgate_version.h"
 
@@ -107,6 +108,7 @@ rg_cli_main(int argc, char **argv)
     const struct rg_cmd *cmd;
     int i, rc;
 
+    rg_net_init(); /* before any thread: gates probe on threads */
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {

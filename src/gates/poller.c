@@ -303,6 +303,7 @@ rg_gates_poll(struct rg_gate_result *results, const struct rg_gate *const *gates
     int rc = 0;
 
     ps.opts = opts ? opts : &none;
+    rg_net_init();
     if (n > 255)
         return rg_err_set(err, RG_EINVAL, "a step may poll at most 255 gates, got %zu", n);
     ps.slots = rg_calloc(n ? n : 1, sizeof(*ps.slots));

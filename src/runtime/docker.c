@@ -2,6 +2,7 @@
  * negotiation, container listing and inspection by compose labels, logs, image digests. */
 #include <curl/curl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,15 +12,18 @@
 #define BODY_MAX (4 * 1024 * 1024)
 
 static void
-curl_global(void)
+curl_global_once(void)
 {
-    static int done;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
-    /* Called before any thread exists: the CLI opens the client in its main thread. */
-    if (!done) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        done = 1;
-    }
+void
+rg_net_init(void)
+{
+    /* libcurl's global setup is not thread-safe; every user goes through this once. */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+    pthread_once(&once, curl_global_once);
 }
 
 struct header_capture {
@@ -231,7 +235,7 @@ rg_docker_open(struct rg_docker **out, const char *socket_path, struct rg_err *e
     int rc;
 
     *out = NULL;
-    curl_global();
+    rg_net_init();
     d = rg_calloc(1, sizeof(*d));
     d->socket = rg_strdup(socket_path ? socket_path : default_socket());
     if (!(d->curl = curl_easy_init())) {

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds a release tree in build/ and runs every benchmark (bench/bench_*.c), each writing its
+# section of docs/BENCHMARKS.md. Exits non-zero when a benchmark missed its target or broke.
+# BUILD_DIR overrides build/; extra arguments go to every benchmark (e.g. --reps 15).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$root/build}"
+doc="$root/docs/BENCHMARKS.md"
+
+benches=()
+for src in "$root"/bench/bench_*.c; do
+    [[ -e "$src" ]] || continue
+    name="$(basename "$src" .c)"
+    benches+=("$name")
+done
+if ((${#benches[@]} == 0)); then
+    echo "run.sh: no benchmarks found in $root/bench" >&2
+    exit 2
+fi
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DROLLGATE_BENCH=ON
+cmake --build "$build" --parallel "$(nproc)" --target "${benches[@]}"
+
+failed=()
+for name in "${benches[@]}"; do
+    echo "== $name"
+    if ! "$build/bench/$name" --write "$doc" "$@"; then
+        failed+=("$name")
+    fi
+done
+if ((${#failed[@]} > 0)); then
+    echo "run.sh: missed target or failed: ${failed[*]}" >&2
+    exit 1
+fi
+echo "run.sh: all ${#benches[@]} benchmark(s) met their targets; results in $doc"
