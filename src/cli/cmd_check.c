@@ -104,6 +104,22 @@ print_json(FILE *out, const struct rg_playbook *pb, const struct rg_gate_result 
     return rc;
 }
 
+/* When something fails, what the target's containers look like is the first thing to read. */
+static void
+print_containers(FILE *out, const struct rg_gate_env *env, const struct rg_strv *services)
+{
+    struct rg_buf ev;
+    struct rg_err err;
+
+    rg_buf_init(&ev, 64 * 1024);
+    if (rg_gates_container_evidence(&ev, env, services, 10, &err) == 0 && ev.len)
+        fprintf(out, "\n%s", ev.data);
+    else if (ev.len == 0)
+        fprintf(out, "\nno container of project '%s'%s%s\n", env->project,
+                err.msg[0] ? ": " : "", err.msg);
+    rg_buf_release(&ev);
+}
+
 static int
 cmd_check(struct rg_cmd_ctx *ctx)
 {
@@ -136,6 +152,8 @@ cmd_check(struct rg_cmd_ctx *ctx)
         }
     } else {
         print_table(ctx->out, results, n);
+        if (rc == RG_EGATE && project)
+            print_containers(ctx->out, &env, &pb->runtime.services);
     }
     rc = rc == 0 ? RG_EXIT_OK : RG_EXIT_GATES;
 out:

@@ -84,11 +84,12 @@ baseline_of(const struct container_ctx *c, const char *id)
 }
 
 static void
-describe(struct rg_verdict *out, const struct rg_container *k, int restarts)
+describe(struct rg_verdict *out, const struct rg_container *k, int restarts, bool marked)
 {
-    gate_evidence(out, "%scontainer %s: %s, exit code %d, %d restart%s since the mark%s",
+    gate_evidence(out, "%scontainer %s: %s, exit code %d, %d restart%s%s%s",
                   out->evidence[0] ? "\n" : "", k->name, k->status, k->exit_code, restarts,
-                  restarts == 1 ? "" : "s", k->oom_killed ? ", OOM-killed" : "");
+                  restarts == 1 ? "" : "s", marked ? " since the step began" : "",
+                  k->oom_killed ? ", OOM-killed" : "");
     if (k->health)
         gate_evidence(out, ", health %s", k->health);
     if (k->health_output && k->health_output[0])
@@ -159,7 +160,7 @@ container_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
         if (v == RG_VERDICT_PASS)
             ready++;
         else
-            describe(out, &k, restarts);
+            describe(out, &k, restarts, c->env.mark_ms > 0);
         if (problem && !first_problem[0])
             snprintf(first_problem, sizeof(first_problem), "%s %s", k.name, problem);
         if (v == RG_VERDICT_FAIL || (v == RG_VERDICT_RETRY && worst == RG_VERDICT_PASS))

@@ -51,8 +51,13 @@ rg_gates_container_evidence(struct rg_buf *out, const struct rg_gate_env *env,
         if (k.health)
             rg_buf_addf(out, ", health %s", k.health);
         rg_buf_adds(out, "\n");
-        if (k.health_output && k.health_output[0])
-            rg_buf_addf(out, "  last health check: %.300s\n", k.health_output);
+        if (k.health_output && k.health_output[0]) {
+            size_t l = strlen(k.health_output);
+            while (l && (k.health_output[l - 1] == '\n' || k.health_output[l - 1] == ' '))
+                l--;
+            rg_buf_addf(out, "  last health check: %.*s\n", (int)(l > 300 ? 300 : l),
+                        k.health_output);
+        }
         rg_buf_reset(&logs);
         if (lines > 0 && rg_docker_logs(&logs, d, k.id, 0, lines, err) == 0 && logs.len) {
             const char *from = last_lines(logs.data, logs.len, lines);

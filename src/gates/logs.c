@@ -114,8 +114,8 @@ logs_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
     }
     out->latency_ms = gate_now_ms() - start;
     if (matches)
-        gate_verdict(out, RG_VERDICT_FAIL, "%zu log line%s match /%s/", matches,
-                     matches == 1 ? "" : "s", l->spec->pattern);
+        gate_verdict(out, RG_VERDICT_FAIL, "%zu log line%s /%s/", matches,
+                     matches == 1 ? " matches" : "s match", l->spec->pattern);
     else
         gate_verdict(out, RG_VERDICT_PASS, "no match in %zu line%s", lines,
                      lines == 1 ? "" : "s");

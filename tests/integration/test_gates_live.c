@@ -112,6 +112,27 @@ test_http_and_websocket(void **state)
 }
 
 static void
+test_image_digest_of_release(void **state)
+{
+    struct rg_err err;
+    char *digest = NULL;
+
+    (void)state;
+    live_up(&L, "v1");
+    assert_int_equal(rg_docker_image_digest(&digest, L.docker,
+                                            "127.0.0.1:5000/rollgate/demo-app:v1",
+                                            "127.0.0.1:5000/rollgate/demo-app", &err), 0);
+    assert_contains(digest, "127.0.0.1:5000/rollgate/demo-app@sha256:");
+    free(digest);
+    assert_int_equal(rg_docker_image_digest(&digest, L.docker,
+                                            "127.0.0.1:5000/rollgate/demo-app:no-such-tag",
+                                            "127.0.0.1:5000/rollgate/demo-app", &err),
+                     RG_ENOENT);
+    assert_string_equal(err.msg, "image '127.0.0.1:5000/rollgate/demo-app:no-such-tag' is not "
+                                 "on this host");
+}
+
+static void
 test_tcp_postgres_command(void **state)
 {
     struct rg_gate g;
@@ -370,6 +391,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_http_and_websocket),
+        cmocka_unit_test(test_image_digest_of_release),
         cmocka_unit_test(test_tcp_postgres_command),
         cmocka_unit_test(test_container_and_logs),
         cmocka_unit_test(test_crash_loop_caught_fast),
