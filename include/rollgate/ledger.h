@@ -1,0 +1,121 @@
+/* The ledger of a target: every deploy, every state transition (its intent written before the
+ * action, its outcome after) and the releases known to be good, in SQLite; and the lock that
+ * keeps one deploy per target. */
+#ifndef ROLLGATE_LEDGER_H
+#define ROLLGATE_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rollgate/err.h"
+
+#define RG_LEDGER_SCHEMA 1
+
+struct rg_ledger;
+
+struct rg_deploy_row {
+    int64_t id;
+    char target[80];
+    char kind[16];        /* deploy, rollback */
+    char tag[136];
+    char digest[200];     /* repo@sha256:… of the release, "" until known */
+    char prev_tag[136];   /* the release running when it began, "" when none */
+    char trigger[16];     /* cli, hook, ci */
+    char actor[80];
+    int64_t started_ms;
+    int64_t ended_ms;     /* 0 while running */
+    char outcome[24];     /* deployed, repaired, rolled_back, restored, unrecovered, aborted;
+                             "" while running */
+    int exit_code;        /* -1 while running */
+    char state[24];       /* the last state entered */
+    char error[512];
+};
+
+struct rg_transition_row {
+    int64_t id;
+    int64_t deploy_id;
+    int64_t at_ms;
+    char phase[8];        /* intent, done */
+    char state[24];
+    int rung;             /* 0: the deploy itself; i: the i-th recover rung */
+    char event[16];       /* done: ok, fail, timeout, cancel */
+    char detail[1024];    /* evidence, redacted */
+};
+
+struct rg_release_row {
+    char tag[136];
+    char digest[200];
+    int64_t deploy_id;
+    int64_t good_ms;      /* when it last passed verify and settle */
+};
+
+/* Opens (creating, migrating) the ledger <state_dir>/<target>.db: WAL, synchronous=FULL,
+ * busy_timeout. The directory is created (0750) when missing. */
+int rg_ledger_open(struct rg_ledger **out, const char *state_dir, const char *target,
+                   struct rg_err *err);
+void rg_ledger_close(struct rg_ledger *l);
+
+/* Records a new deploy; *id_out is its id. */
+int rg_ledger_begin(int64_t *id_out, struct rg_ledger *l, const char *kind, const char *tag,
+                    const char *prev_tag, const char *trigger, const char *actor,
+                    struct rg_err *err);
+/* Write-ahead: the intent to enter state (in rung, 0 for the deploy itself), before acting. */
+int rg_ledger_intent(struct rg_ledger *l, int64_t deploy_id, const char *state, int rung,
+                     const char *detail, struct rg_err *err);
+/* The outcome of that state: event ok, fail, timeout or cancel, with its evidence. */
+int rg_ledger_done(struct rg_ledger *l, int64_t deploy_id, const char *state, int rung,
+                   const char *event, const char *detail, struct rg_err *err);
+int rg_ledger_set_digest(struct rg_ledger *l, int64_t deploy_id, const char *digest,
+                         struct rg_err *err);
+/* Closes a deploy with its outcome and exit code. */
+int rg_ledger_finish(struct rg_ledger *l, int64_t deploy_id, const char *outcome, int exit_code,
+                     const char *error, struct rg_err *err);
+
+/* Marks tag (with its digest) known-good now. */
+int rg_ledger_mark_good(struct rg_ledger *l, const char *tag, const char *digest,
+                        int64_t deploy_id, struct rg_err *err);
+/* The most recent known-good release other than except_tag (NULL: none excluded).
+ * RG_ENOENT when there is none. */
+int rg_ledger_previous_good(struct rg_release_row *out, struct rg_ledger *l,
+                            const char *except_tag, struct rg_err *err);
+/* The known-good record of tag, or RG_ENOENT. */
+int rg_ledger_release(struct rg_release_row *out, struct rg_ledger *l, const char *tag,
+                      struct rg_err *err);
+
+/* The latest deploy (RG_ENOENT when none). */
+int rg_ledger_last(struct rg_deploy_row *out, struct rg_ledger *l, struct rg_err *err);
+/* Up to max deploys, newest first; *n is how many. */
+int rg_ledger_history(struct rg_deploy_row *out, size_t max, size_t *n, struct rg_ledger *l,
+                      struct rg_err *err);
+/* The transitions of a deploy in order; *out is an array of *n rows to free(). */
+int rg_ledger_transitions(struct rg_transition_row **out, size_t *n, struct rg_ledger *l,
+                          int64_t deploy_id, struct rg_err *err);
+/* The last intent of a deploy without its done row, if any: what was in flight. Returns 1 with
+ * *out filled, 0 when every intent has its outcome. */
+int rg_ledger_in_flight(struct rg_transition_row *out, struct rg_ledger *l, int64_t deploy_id,
+                        struct rg_err *err);
+/* ---- the lock: one deploy per target ---- */
+
+struct rg_lock;
+
+struct rg_lock_holder {
+    int pid;
+    int64_t deploy_id;
+    char actor[80];
+    int64_t since_ms;
+};
+
+/* Takes the target's lock <state_dir>/<target>.lock (flock, O_CLOEXEC so no child keeps it),
+ * waiting up to wait_ms (0: not at all). RG_EBUSY with *holder filled (and a message naming the
+ * deploy, actor and start) when another process holds it. The lock dies with its process. */
+int rg_lock_take(struct rg_lock **out, struct rg_lock_holder *holder, const char *state_dir,
+                 const char *target, const char *actor, int64_t wait_ms, struct rg_err *err);
+/* Records which deploy the holder runs, for the busy message of others. */
+int rg_lock_set_deploy(struct rg_lock *lk, int64_t deploy_id, struct rg_err *err);
+/* Reads who holds the lock without taking it: 1 with *holder when held, 0 when free. */
+int rg_lock_peek(struct rg_lock_holder *holder, const char *state_dir, const char *target,
+                 struct rg_err *err);
+void rg_lock_release(struct rg_lock *lk);
+
+#endif

@@ -1,0 +1,203 @@
+/* One deploy per target: flock on a separate lock file (never the SQLite file, whose POSIX locks
+ * vanish when any descriptor of it closes), opened O_CLOEXEC so that no child process keeps the
+ * lock alive after rollgate dies. The holder writes who it is into the file for the others. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rollgate/ledger.h"
+#include "rollgate/util.h"
+
+#define POLL_MS 100
+
+struct rg_lock {
+    int fd;
+    char *path;
+    struct rg_lock_holder me;
+};
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static void
+read_holder(struct rg_lock_holder *h, int fd)
+{
+    char buf[512];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+    memset(h, 0, sizeof(*h));
+    if (n <= 0)
+        return;
+    buf[n] = '\0';
+    for (char *line = buf; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        if (strncmp(line, "pid=", 4) == 0)
+            h->pid = (int)strtol(line + 4, NULL, 10);
+        else if (strncmp(line, "deploy=", 7) == 0)
+            h->deploy_id = strtoll(line + 7, NULL, 10);
+        else if (strncmp(line, "since=", 6) == 0)
+            h->since_ms = strtoll(line + 6, NULL, 10);
+        else if (strncmp(line, "actor=", 6) == 0)
+            snprintf(h->actor, sizeof(h->actor), "%s", line + 6);
+        line = nl ? nl + 1 : NULL;
+    }
+}
+
+static int
+write_holder(struct rg_lock *lk, struct rg_err *err)
+{
+    char buf[512];
+    int n = snprintf(buf, sizeof(buf), "pid=%d\ndeploy=%" PRId64 "\nsince=%" PRId64 "\nactor=%s\n",
+                     lk->me.pid, lk->me.deploy_id, lk->me.since_ms, lk->me.actor);
+
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return rg_err_set(err, RG_EINTERNAL, "lock holder record too long");
+    if (ftruncate(lk->fd, 0) < 0 || pwrite(lk->fd, buf, (size_t)n, 0) != n)
+        return rg_err_sys(err, RG_EIO, "cannot write the lock file '%s'", lk->path);
+    return 0;
+}
+
+static void
+busy_message(struct rg_err *err, const char *target, const struct rg_lock_holder *h)
+{
+    char when[64] = "an unknown time";
+    time_t t = (time_t)(h->since_ms / 1000);
+    struct tm tm;
+
+    if (h->since_ms && gmtime_r(&t, &tm))
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+    if (h->deploy_id)
+        rg_err_set(err, RG_EBUSY, "busy: deploy #%" PRId64 " of '%s' by %s since %s (pid %d)",
+                   h->deploy_id, target, h->actor[0] ? h->actor : "?", when, h->pid);
+    else
+        rg_err_set(err, RG_EBUSY, "busy: '%s' is locked by %s since %s (pid %d)", target,
+                   h->actor[0] ? h->actor : "?", when, h->pid);
+}
+
+static int
+open_lock(int *fd_out, char **path_out, const char *state_dir, const char *target,
+          struct rg_err *err)
+{
+    char *path;
+    int fd;
+
+    *fd_out = -1;
+    *path_out = NULL;
+    if (mkdir(state_dir, 0750) < 0 && errno != EEXIST)
+        return rg_err_sys(err, RG_EIO, "cannot create state directory '%s'", state_dir);
+    path = rg_asprintf("%s/%s.lock", state_dir, target);
+    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640)) < 0) {
+        int rc = rg_err_sys(err, RG_EIO, "cannot open lock file '%s'", path);
+        free(path);
+        return rc;
+    }
+    *fd_out = fd;
+    *path_out = path;
+    return 0;
+}
+
+int
+rg_lock_take(struct rg_lock **out, struct rg_lock_holder *holder, const char *state_dir,
+             const char *target, const char *actor, int64_t wait_ms, struct rg_err *err)
+{
+    struct rg_lock *lk = rg_calloc(1, sizeof(*lk));
+    int64_t deadline = wall_ms() + wait_ms;
+    int rc;
+
+    *out = NULL;
+    memset(holder, 0, sizeof(*holder));
+    if ((rc = open_lock(&lk->fd, &lk->path, state_dir, target, err)) < 0)
+        goto out;
+    while (flock(lk->fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno != EWOULDBLOCK) {
+            rc = rg_err_sys(err, RG_EIO, "cannot lock '%s'", lk->path);
+            goto out;
+        }
+        if (wall_ms() >= deadline) {
+            read_holder(holder, lk->fd);
+            busy_message(err, target, holder);
+            rc = RG_EBUSY;
+            goto out;
+        }
+        sleep_ms(POLL_MS);
+    }
+    lk->me.pid = (int)getpid();
+    lk->me.since_ms = wall_ms();
+    snprintf(lk->me.actor, sizeof(lk->me.actor), "%s", actor);
+    if ((rc = write_holder(lk, err)) < 0)
+        goto out;
+    *out = lk;
+    lk = NULL;
+out:
+    rg_lock_release(lk);
+    return rc;
+}
+
+int
+rg_lock_set_deploy(struct rg_lock *lk, int64_t deploy_id, struct rg_err *err)
+{
+    lk->me.deploy_id = deploy_id;
+    return write_holder(lk, err);
+}
+
+int
+rg_lock_peek(struct rg_lock_holder *holder, const char *state_dir, const char *target,
+             struct rg_err *err)
+{
+    char *path = NULL;
+    int fd = -1, rc;
+
+    memset(holder, 0, sizeof(*holder));
+    if ((rc = open_lock(&fd, &path, state_dir, target, err)) < 0)
+        return rc;
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        rc = 0; /* free: nobody holds it exclusively */
+    } else if (errno == EWOULDBLOCK) {
+        read_holder(holder, fd);
+        rc = 1;
+    } else {
+        rc = rg_err_sys(err, RG_EIO, "cannot look at lock '%s'", path);
+    }
+    close(fd); /* drops the shared lock too */
+    free(path);
+    return rc;
+}
+
+void
+rg_lock_release(struct rg_lock *lk)
+{
+    if (!lk)
+        return;
+    if (lk->fd >= 0) {
+        /* The holder record stays behind on purpose: harmless, and it tells who ran last. */
+        close(lk->fd);
+    }
+    free(lk->path);
+    free(lk);
+}
