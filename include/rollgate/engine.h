@@ -3,9 +3,12 @@
 #ifndef ROLLGATE_ENGINE_H
 #define ROLLGATE_ENGINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rollgate/err.h"
+#include "rollgate/gates.h"
 #include "rollgate/playbook.h"
 
 enum rg_state {
@@ -30,6 +33,8 @@ enum rg_state {
 
 /* The upper-case name of a state ("VERIFY"). */
 const char *rg_state_name(enum rg_state st);
+/* The state named name ("VERIFY"), or RG_ST_COUNT when there is none. */
+enum rg_state rg_state_from_name(const char *name);
 /* Whether the target may already have changed once this state has begun. */
 int rg_state_changes_target(enum rg_state st);
 
@@ -61,5 +66,91 @@ struct rg_plan {
 int rg_plan_build(struct rg_plan **out, const struct rg_playbook *pb, const char *tag,
                   struct rg_err *err);
 void rg_plan_free(struct rg_plan *plan);
+
+/* ---- the state machine ---- */
+
+enum rg_event {
+    RG_EV_OK,      /* the state's action succeeded */
+    RG_EV_FAIL,    /* it failed */
+    RG_EV_TIMEOUT, /* its deadline passed */
+    RG_EV_CANCEL,  /* SIGINT or SIGTERM arrived */
+    RG_EV_COUNT
+};
+
+/* Where an event leads from a state. The forward path itself (which state comes next) is the
+ * plan's; the table says whether to go on, abort with nothing changed, recover, or stop. */
+enum rg_move {
+    RG_MOVE_INVALID = 0, /* not allowed: a bug */
+    RG_MOVE_NEXT,        /* the next stage of the plan (or the end: the outcome) */
+    RG_MOVE_ABORT,       /* ABORTED: nothing changed on the target */
+    RG_MOVE_RECOVER,     /* the next rung of the ladder, or UNRECOVERED when none is left */
+    RG_MOVE_HALT,        /* stop where we are and leave the deploy in flight for resume */
+};
+
+/* The transition table, [state][event]. */
+enum rg_move rg_engine_move(enum rg_state st, enum rg_event ev);
+const char *rg_event_name(enum rg_event ev);
+
+/* ---- running a deploy ---- */
+
+enum rg_run_kind {
+    RG_RUN_DEPLOY,   /* a new release, with the recover ladder */
+    RG_RUN_ROLLBACK, /* by hand: back to a known-good release, through the same gates */
+    RG_RUN_RESUME,   /* finish or recover the deploy a crash left in flight */
+};
+
+enum rg_report_kind {
+    RG_REPORT_START,   /* a deploy began (deploy_id, tag) */
+    RG_REPORT_STATE,   /* a state was entered */
+    RG_REPORT_RESULT,  /* a state's event (message: why, on failure) */
+    RG_REPORT_GATE,    /* a gate verdict during verify or settle */
+    RG_REPORT_RUNG,    /* a rung of the ladder begins */
+    RG_REPORT_OUTCOME, /* the deploy ended */
+    RG_REPORT_NOTE,    /* anything else worth a line */
+};
+
+/* What the engine tells its caller as it goes, for progress lines and --json events. */
+struct rg_report {
+    enum rg_report_kind kind;
+    int64_t deploy_id;
+    enum rg_state state;
+    enum rg_event event;
+    int rung;                         /* 0: the deploy itself; i: rung i */
+    const char *rung_kind;            /* repair, rollback, restore */
+    const char *tag;
+    const struct rg_gate_result *gate;
+    enum rg_outcome outcome;
+    const char *message;
+    int64_t elapsed_ms;               /* since the deploy began */
+    int64_t deadline_ms;              /* of the state, 0 when none */
+};
+
+struct rg_run_opts {
+    enum rg_run_kind kind;
+    const char *tag;       /* deploy: the release; rollback: the target (NULL: previous) */
+    bool force;            /* rollback: allow a tag that never passed its gates */
+    const char *trigger;   /* cli, hook, ci */
+    const char *actor;
+    int64_t lock_wait_ms;  /* how long to wait for another deploy to finish */
+    int cancel_fd;         /* readable on SIGINT/SIGTERM (the CLI's self-pipe); -1: none */
+    void (*report)(const struct rg_report *r, void *data);
+    void *report_data;
+};
+
+struct rg_run_result {
+    int64_t deploy_id;
+    enum rg_outcome outcome;
+    bool halted;           /* stopped by a signal: in flight in the ledger, for resume */
+    bool nothing_to_do;    /* resume found no deploy in flight */
+    char tag[136];
+    char live_tag[136];    /* the release serving at the end */
+    char error[RG_ERR_MSG_MAX + 64];
+};
+
+/* Runs a deploy, a manual rollback or a resume of pb's target under its lock. Returns 0 when the
+ * run reached an outcome (look at out->outcome, including failed ones); RG_EBUSY when another
+ * deploy holds the lock; RG_EINVAL for a bad tag; other codes when the run could not start. */
+int rg_engine_run(struct rg_run_result *out, const struct rg_playbook *pb,
+                  const struct rg_run_opts *opts, struct rg_err *err);
 
 #endif

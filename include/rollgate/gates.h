@@ -81,10 +81,12 @@ const char *rg_verdict_name(enum rg_verdict_kind kind);
 
 /* A watch on the project's Docker events since env->mark_ms: rg_container_watch_check (an
  * rg_gate_watch_fn) fires when a container of one of services (all when empty) dies or is
- * OOM-killed. */
+ * OOM-killed — only containers of release tag when tag is given, so that the release being
+ * replaced dying on its way out does not count against the one being checked. */
 struct rg_container_watch;
 int rg_container_watch_open(struct rg_container_watch **out, const struct rg_gate_env *env,
-                            const struct rg_strv *services, struct rg_err *err);
+                            const struct rg_strv *services, const char *tag,
+                            struct rg_err *err);
 bool rg_container_watch_check(char *why, size_t size, void *watch);
 /* The event that fired the watch, or NULL. Borrowed. */
 const struct rg_docker_event *rg_container_watch_event(const struct rg_container_watch *w);
@@ -94,6 +96,7 @@ void rg_container_watch_close(struct rg_container_watch *w);
 struct rg_settle_opts {
     int64_t window_ms;        /* how long everything must stay up */
     int64_t every_ms;         /* how often containers are inspected; 0: 1s */
+    const char *tag;          /* the release judged: only its containers' events count */
     int cancel_fd;
     void (*progress)(const struct rg_gate_result *r, void *data);
     void *progress_data;

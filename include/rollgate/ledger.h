@@ -27,7 +27,6 @@ struct rg_deploy_row {
     int64_t ended_ms;     /* 0 while running */
     char outcome[24];     /* deployed, repaired, rolled_back, restored, unrecovered, aborted;
                              "" while running */
-    int exit_code;        /* -1 while running */
     char state[24];       /* the last state entered */
     char error[512];
 };
@@ -39,6 +38,7 @@ struct rg_transition_row {
     char phase[8];        /* intent, done */
     char state[24];
     int rung;             /* 0: the deploy itself; i: the i-th recover rung */
+    int stage;            /* index of the stage in the deploy's (or the rung's) plan */
     char event[16];       /* done: ok, fail, timeout, cancel */
     char detail[1024];    /* evidence, redacted */
 };
@@ -60,16 +60,17 @@ void rg_ledger_close(struct rg_ledger *l);
 int rg_ledger_begin(int64_t *id_out, struct rg_ledger *l, const char *kind, const char *tag,
                     const char *prev_tag, const char *trigger, const char *actor,
                     struct rg_err *err);
-/* Write-ahead: the intent to enter state (in rung, 0 for the deploy itself), before acting. */
+/* Write-ahead: the intent to enter state — stage `stage` of the deploy's plan (rung 0) or of
+ * recover rung `rung` — before acting. */
 int rg_ledger_intent(struct rg_ledger *l, int64_t deploy_id, const char *state, int rung,
-                     const char *detail, struct rg_err *err);
+                     int stage, const char *detail, struct rg_err *err);
 /* The outcome of that state: event ok, fail, timeout or cancel, with its evidence. */
 int rg_ledger_done(struct rg_ledger *l, int64_t deploy_id, const char *state, int rung,
-                   const char *event, const char *detail, struct rg_err *err);
+                   int stage, const char *event, const char *detail, struct rg_err *err);
 int rg_ledger_set_digest(struct rg_ledger *l, int64_t deploy_id, const char *digest,
                          struct rg_err *err);
-/* Closes a deploy with its outcome and exit code. */
-int rg_ledger_finish(struct rg_ledger *l, int64_t deploy_id, const char *outcome, int exit_code,
+/* Closes a deploy with its outcome (and the error that decided it, or NULL). */
+int rg_ledger_finish(struct rg_ledger *l, int64_t deploy_id, const char *outcome,
                      const char *error, struct rg_err *err);
 
 /* Marks tag (with its digest) known-good now. */
@@ -91,8 +92,8 @@ int rg_ledger_history(struct rg_deploy_row *out, size_t max, size_t *n, struct r
 /* The transitions of a deploy in order; *out is an array of *n rows to free(). */
 int rg_ledger_transitions(struct rg_transition_row **out, size_t *n, struct rg_ledger *l,
                           int64_t deploy_id, struct rg_err *err);
-/* The last intent of a deploy without its done row, if any: what was in flight. Returns 1 with
- * *out filled, 0 when every intent has its outcome. */
+/* The last transition of a deploy into *out. Returns 1 when it is an intent without its done
+ * row (the state was in flight), 0 otherwise (*out zeroed when there is none). */
 int rg_ledger_in_flight(struct rg_transition_row *out, struct rg_ledger *l, int64_t deploy_id,
                         struct rg_err *err);
 /* ---- the lock: one deploy per target ---- */

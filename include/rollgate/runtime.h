@@ -58,6 +58,7 @@ struct rg_docker_event {
     char id[65];
     char service[128];    /* compose service label, or "" */
     char name[128];
+    char image[256];      /* the image reference the container was created from */
     int exit_code;        /* die: the exitCode attribute, else -1 */
     int64_t time_ms;      /* Unix ms */
 };
@@ -94,6 +95,11 @@ int rg_docker_logs(struct rg_buf *out, struct rg_docker *d, const char *id, int6
  * RG_ENOENT when the image is not on the host. *out is newly allocated. */
 int rg_docker_image_digest(char **out, struct rg_docker *d, const char *image, const char *repo,
                            struct rg_err *err);
+
+/* Pulls repo:tag through the Engine API, reading the whole answer: a failed pull answers 200
+ * with an error line in its stream. RG_ERUNTIME with the registry's message. */
+int rg_docker_pull(struct rg_docker *d, const char *repo, const char *tag, int64_t timeout_ms,
+                   struct rg_err *err);
 
 /* Opens the event stream of a compose project's containers from since_ms (Unix ms; 0: now):
  * die, oom, restart, start, health_status, kill and stop events. */

@@ -12,8 +12,13 @@
 
 const struct rg_cmd *const rg_cmd_table[] = {
     &rg_cmd_check,
+    &rg_cmd_deploy,
     &rg_cmd_help,
+    &rg_cmd_history,
     &rg_cmd_plan,
+    &rg_cmd_resume,
+    &rg_cmd_rollback,
+    &rg_cmd_status,
     &rg_cmd_validate,
     NULL,
 };

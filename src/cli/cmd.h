@@ -48,6 +48,11 @@ extern const struct rg_cmd *const rg_cmd_table[];
 const struct rg_cmd *rg_cmd_find(const char *name);
 
 extern const struct rg_cmd rg_cmd_check;
+extern const struct rg_cmd rg_cmd_deploy;
+extern const struct rg_cmd rg_cmd_history;
+extern const struct rg_cmd rg_cmd_resume;
+extern const struct rg_cmd rg_cmd_rollback;
+extern const struct rg_cmd rg_cmd_status;
 extern const struct rg_cmd rg_cmd_help;
 extern const struct rg_cmd rg_cmd_plan;
 extern const struct rg_cmd rg_cmd_validate;

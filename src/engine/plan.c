@@ -45,6 +45,7 @@ plan_rung(struct rg_plan_rung *r, const struct rg_playbook *pb, const struct rg_
           enum rg_state on_fail)
 {
     r->rung = rung;
+    push(&r->stages, &r->n_stages, RG_ST_RECOVER, NULL, on_fail);
     switch (rung->kind) {
     case RG_RUNG_REPAIR:
         for (size_t i = 0; i < rung->n_steps; i++)
@@ -65,6 +66,7 @@ plan_rung(struct rg_plan_rung *r, const struct rg_playbook *pb, const struct rg_
         break;
     }
     push_checks(r, pb, on_fail);
+    push(&r->stages, &r->n_stages, RG_ST_COMMIT, NULL, on_fail);
 }
 
 int

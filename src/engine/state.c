@@ -1,4 +1,6 @@
 /* Names and properties of the engine's states. */
+#include <string.h>
+
 #include "rollgate/engine.h"
 
 const char *
@@ -16,6 +18,15 @@ rg_state_name(enum rg_state st)
     };
     _Static_assert(sizeof(names) / sizeof(names[0]) == RG_ST_COUNT, "state names");
     return (unsigned)st < RG_ST_COUNT ? names[st] : "?";
+}
+
+enum rg_state
+rg_state_from_name(const char *name)
+{
+    for (int s = 0; s < RG_ST_COUNT; s++)
+        if (strcmp(rg_state_name((enum rg_state)s), name) == 0)
+            return (enum rg_state)s;
+    return RG_ST_COUNT;
 }
 
 int

@@ -89,8 +89,19 @@ stop_all(struct poll_state *ps, const char *why)
     }
 }
 
+static void judge_verdict(struct poll_state *ps, struct slot *s);
+
+/* Judges a finished probe, then tells the caller (who then sees whether it decided the gate). */
 static void
 judge(struct poll_state *ps, struct slot *s)
+{
+    judge_verdict(ps, s);
+    if (ps->opts->progress)
+        ps->opts->progress(s->res, ps->opts->progress_data);
+}
+
+static void
+judge_verdict(struct poll_state *ps, struct slot *s)
 {
     const struct rg_poll_opts *o = ps->opts;
     int64_t now = gate_now_ms();
@@ -102,8 +113,6 @@ judge(struct poll_state *ps, struct slot *s)
         gate_verdict(&s->v, RG_VERDICT_RETRY, "%s", s->perr.msg);
     }
     s->res->last = s->v;
-    if (o->progress)
-        o->progress(s->res, o->progress_data);
     s->next_due = s->probe_started + s->gate->timing.every_ms;
     if (s->next_due < now)
         s->next_due = now;

@@ -52,7 +52,7 @@ rg_gates_settle(struct rg_settle_result *out, const struct rg_gate *const *gates
         all[n + i] = &out->synthetic[i];
     out->results = rg_calloc(total + 1, sizeof(*out->results));
     out->n = total;
-    if (env->project && (rc = rg_container_watch_open(&w, env, watch, err)) == 0) {
+    if (env->project && (rc = rg_container_watch_open(&w, env, watch, so->tag, err)) == 0) {
         po.watch = rg_container_watch_check;
         po.watch_data = w;
     } else if (env->project) {

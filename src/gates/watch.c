@@ -11,6 +11,7 @@ struct rg_container_watch {
     struct rg_docker *docker;
     struct rg_docker_events *events;
     struct rg_strv services;
+    char *tag_suffix;             /* ":TAG": only containers of this release count */
     struct rg_gate_env env;
     bool fired;
     char why[RG_ERR_MSG_MAX];
@@ -30,13 +31,14 @@ stopping(const struct rg_container_watch *w, const char *id)
 
 int
 rg_container_watch_open(struct rg_container_watch **out, const struct rg_gate_env *env,
-                        const struct rg_strv *services, struct rg_err *err)
+                        const struct rg_strv *services, const char *tag, struct rg_err *err)
 {
     struct rg_container_watch *w = rg_calloc(1, sizeof(*w));
     int rc;
 
     *out = NULL;
     w->env = *env;
+    w->tag_suffix = tag ? rg_asprintf(":%s", tag) : NULL;
     for (size_t i = 0; services && i < services->n; i++)
         rg_strv_push(&w->services, services->v[i]);
     if ((rc = rg_docker_open(&w->docker, env->docker_socket, err)) < 0 ||
@@ -57,13 +59,21 @@ rg_container_watch_close(struct rg_container_watch *w)
     rg_docker_events_close(w->events);
     rg_docker_close(w->docker);
     rg_strv_release(&w->services);
+    free(w->tag_suffix);
     free(w);
 }
 
 static bool
-watched(const struct rg_container_watch *w, const char *service)
+watched(const struct rg_container_watch *w, const struct rg_docker_event *ev)
 {
-    return w->services.n == 0 || rg_strv_contains(&w->services, service);
+    size_t il = strlen(ev->image), tl;
+
+    if (w->services.n && !rg_strv_contains(&w->services, ev->service))
+        return false;
+    if (!w->tag_suffix)
+        return true;
+    tl = strlen(w->tag_suffix);
+    return il >= tl && strcmp(ev->image + il - tl, w->tag_suffix) == 0;
 }
 
 bool
@@ -82,7 +92,7 @@ rg_container_watch_check(char *why, size_t size, void *data)
         return false;
     /* Drain what has arrived without waiting: the poller calls this between probes. */
     while ((rc = rg_docker_events_next(&ev, w->events, 0, &err)) == 1) {
-        if (!watched(w, ev.service))
+        if (!watched(w, &ev))
             continue;
         if (ev.kind == RG_DOCKER_EV_KILL) {
             /* compose up recreating a container, or restart: its death is no crash. */

@@ -26,13 +26,14 @@ static const char *const migrations[] = {
     "  digest TEXT NOT NULL DEFAULT '', prev_tag TEXT NOT NULL DEFAULT '',"
     "  trigger TEXT NOT NULL, actor TEXT NOT NULL,"
     "  started_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL DEFAULT 0,"
-    "  outcome TEXT NOT NULL DEFAULT '', exit_code INTEGER NOT NULL DEFAULT -1,"
+    "  outcome TEXT NOT NULL DEFAULT '',"
     "  state TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE transitions ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  deploy_id INTEGER NOT NULL REFERENCES deploys(id),"
     "  at_ms INTEGER NOT NULL, phase TEXT NOT NULL CHECK (phase IN ('intent', 'done')),"
-    "  state TEXT NOT NULL, rung INTEGER NOT NULL, event TEXT NOT NULL DEFAULT '',"
+    "  state TEXT NOT NULL, rung INTEGER NOT NULL, stage INTEGER NOT NULL,"
+    "  event TEXT NOT NULL DEFAULT '',"
     "  detail TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX transitions_by_deploy ON transitions(deploy_id, id);"
     "CREATE TABLE releases ("
@@ -201,17 +202,17 @@ rg_ledger_begin(int64_t *id_out, struct rg_ledger *l, const char *kind, const ch
 /* The transition row and the deploy's current state change together or not at all. */
 static int
 transition(struct rg_ledger *l, int64_t deploy_id, const char *phase, const char *state,
-           int rung, const char *event, const char *detail, struct rg_err *err)
+           int rung, int stage, const char *event, const char *detail, struct rg_err *err)
 {
     int rc;
 
     if ((rc = exec_sql(l, "BEGIN IMMEDIATE", "cannot begin", err)) < 0)
         return rc;
     if ((rc = run(NULL, l,
-                  "INSERT INTO transitions (deploy_id, at_ms, phase, state, rung, event, detail) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                  "iittitt", err, deploy_id, wall_ms(), phase, state, (int64_t)rung, event,
-                  detail ? detail : "")) < 0 ||
+                  "INSERT INTO transitions (deploy_id, at_ms, phase, state, rung, stage, event, "
+                  "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                  "iittiitt", err, deploy_id, wall_ms(), phase, state, (int64_t)rung,
+                  (int64_t)stage, event, detail ? detail : "")) < 0 ||
         (rc = run(NULL, l, "UPDATE deploys SET state = ? WHERE id = ?", "ti", err, state,
                   deploy_id)) < 0) {
         exec_sql(l, "ROLLBACK", "rollback", NULL);
@@ -221,17 +222,17 @@ transition(struct rg_ledger *l, int64_t deploy_id, const char *phase, const char
 }
 
 int
-rg_ledger_intent(struct rg_ledger *l, int64_t deploy_id, const char *state, int rung,
+rg_ledger_intent(struct rg_ledger *l, int64_t deploy_id, const char *state, int rung, int stage,
                  const char *detail, struct rg_err *err)
 {
-    return transition(l, deploy_id, "intent", state, rung, "", detail, err);
+    return transition(l, deploy_id, "intent", state, rung, stage, "", detail, err);
 }
 
 int
-rg_ledger_done(struct rg_ledger *l, int64_t deploy_id, const char *state, int rung,
+rg_ledger_done(struct rg_ledger *l, int64_t deploy_id, const char *state, int rung, int stage,
                const char *event, const char *detail, struct rg_err *err)
 {
-    return transition(l, deploy_id, "done", state, rung, event, detail, err);
+    return transition(l, deploy_id, "done", state, rung, stage, event, detail, err);
 }
 
 int
@@ -244,14 +245,12 @@ rg_ledger_set_digest(struct rg_ledger *l, int64_t deploy_id, const char *digest,
 }
 
 int
-rg_ledger_finish(struct rg_ledger *l, int64_t deploy_id, const char *outcome, int exit_code,
-                 const char *error, struct rg_err *err)
+rg_ledger_finish(struct rg_ledger *l, int64_t deploy_id, const char *outcome, const char *error,
+                 struct rg_err *err)
 {
     int rc = run(NULL, l,
-                 "UPDATE deploys SET outcome = ?, exit_code = ?, ended_ms = ?, error = ? "
-                 "WHERE id = ?",
-                 "tiiti", err, outcome, (int64_t)exit_code, wall_ms(), error ? error : "",
-                 deploy_id);
+                 "UPDATE deploys SET outcome = ?, ended_ms = ?, error = ? WHERE id = ?", "titi",
+                 err, outcome, wall_ms(), error ? error : "", deploy_id);
     return rc < 0 ? rc : 0;
 }
 
@@ -327,7 +326,7 @@ rg_ledger_release(struct rg_release_row *out, struct rg_ledger *l, const char *t
 
 #define DEPLOY_COLUMNS                                                                         \
     "id, target, kind, tag, digest, prev_tag, trigger, actor, started_ms, ended_ms, outcome, " \
-    "exit_code, state, error"
+    "state, error"
 
 static void
 deploy_row(struct rg_deploy_row *d, sqlite3_stmt *st)
@@ -343,9 +342,8 @@ deploy_row(struct rg_deploy_row *d, sqlite3_stmt *st)
     d->started_ms = sqlite3_column_int64(st, 8);
     d->ended_ms = sqlite3_column_int64(st, 9);
     copy_text(d->outcome, sizeof(d->outcome), st, 10);
-    d->exit_code = sqlite3_column_int(st, 11);
-    copy_text(d->state, sizeof(d->state), st, 12);
-    copy_text(d->error, sizeof(d->error), st, 13);
+    copy_text(d->state, sizeof(d->state), st, 11);
+    copy_text(d->error, sizeof(d->error), st, 12);
 }
 
 int
@@ -392,6 +390,7 @@ transition_row(struct rg_transition_row *t, sqlite3_stmt *st)
     t->rung = sqlite3_column_int(st, 5);
     copy_text(t->event, sizeof(t->event), st, 6);
     copy_text(t->detail, sizeof(t->detail), st, 7);
+    t->stage = sqlite3_column_int(st, 8);
 }
 
 int
@@ -404,7 +403,7 @@ rg_ledger_transitions(struct rg_transition_row **out, size_t *n, struct rg_ledge
     *out = NULL;
     *n = 0;
     if (sqlite3_prepare_v2(l->db,
-                           "SELECT id, deploy_id, at_ms, phase, state, rung, event, detail "
+                           "SELECT id, deploy_id, at_ms, phase, state, rung, event, detail, stage "
                            "FROM transitions WHERE deploy_id = ? ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
         return db_error(l, err, "cannot read transitions");
@@ -423,7 +422,7 @@ rg_ledger_in_flight(struct rg_transition_row *out, struct rg_ledger *l, int64_t 
 {
     sqlite3_stmt *st = NULL;
     int rc = run(&st, l,
-                 "SELECT id, deploy_id, at_ms, phase, state, rung, event, detail "
+                 "SELECT id, deploy_id, at_ms, phase, state, rung, event, detail, stage "
                  "FROM transitions WHERE deploy_id = ? ORDER BY id DESC LIMIT 1",
                  "i", err, deploy_id);
 

@@ -435,3 +435,48 @@ out:
     free(eimg);
     return rc;
 }
+
+int
+rg_docker_pull(struct rg_docker *d, const char *repo, const char *tag, int64_t timeout_ms,
+               struct rg_err *err)
+{
+    struct rg_buf body;
+    struct docker_sink sink = {.buf = &body};
+    char *erepo = docker_escape(d, repo), *etag = docker_escape(d, tag);
+    char *path = rg_asprintf("/images/create?fromImage=%s&tag=%s", erepo, etag);
+    char why[300];
+    long status;
+    int rc;
+
+    rg_buf_init(&body, BODY_MAX);
+    if ((rc = docker_request(&sink, &status, d, "POST", path, true, timeout_ms, err)) < 0)
+        goto out;
+    if (status != 200) {
+        docker_error_message(why, sizeof(why), &body);
+        rc = rg_err_set(err, status == 404 ? RG_ENOENT : RG_ERUNTIME,
+                        "pull of '%s:%s' answered %ld: %s", repo, tag, status, why);
+        goto out;
+    }
+    /* A failed pull still answers 200: the failure is a line of the stream. */
+    for (const char *p = body.data ? body.data : ""; *p;) {
+        size_t len = strcspn(p, "\n");
+        json_t *j = json_loadb(p, len, 0, NULL);
+        const char *msg = json_string_value(json_object_get(j, "error"));
+        if (msg) {
+            rc = rg_err_set(err, RG_ERUNTIME, "pull of '%s:%s' failed: %s", repo, tag, msg);
+            json_decref(j);
+            goto out;
+        }
+        json_decref(j);
+        p += len + (p[len] == '\n');
+    }
+    if (body.truncated)
+        rc = rg_err_set(err, RG_ERUNTIME, "pull of '%s:%s' printed more than %d bytes; its "
+                                          "result could not be read", repo, tag, BODY_MAX);
+out:
+    rg_buf_release(&body);
+    free(path);
+    free(erepo);
+    free(etag);
+    return rc;
+}

@@ -353,6 +353,8 @@ rg_docker_parse_event(struct rg_docker_event *out, const char *json, size_t len,
         copy_into(out->service, sizeof(out->service),
                   json_string_value(json_object_get(attrs, SERVICE_LABEL)));
         copy_into(out->name, sizeof(out->name), json_string_value(json_object_get(attrs, "name")));
+        copy_into(out->image, sizeof(out->image),
+                  json_string_value(json_object_get(attrs, "image")));
         if ((code = json_string_value(json_object_get(attrs, "exitCode")))) {
             long long v;
             struct rg_err ignored;

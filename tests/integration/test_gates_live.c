@@ -248,7 +248,7 @@ test_crash_loop_caught_fast(void **state)
     live_up(&L, "v1");
     rg_strv_push(&svc, "app");
     L.env.mark_ms = live_now_ms();
-    assert_int_equal(rg_container_watch_open(&w, &L.env, &svc, &err), 0);
+    assert_int_equal(rg_container_watch_open(&w, &L.env, &svc, "v2-crash", &err), 0);
     live_up(&L, "v2-crash");
     url(u, sizeof(u), "/health");
     live_gate(&g, "health", RG_GATE_HTTP, u);

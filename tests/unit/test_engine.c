@@ -48,21 +48,24 @@ test_odoo_plan(void **state)
         assert_int_equal(plan->stages[i].on_fail, fail[i]);
     }
     assert_int_equal(plan->n_rungs, 3);
-    /* repair: exec, restart, then the deploy's verify and settle */
-    assert_int_equal(plan->rungs[0].n_stages, 4);
-    assert_int_equal(plan->rungs[0].stages[0].state, RG_ST_EXEC);
-    assert_int_equal(plan->rungs[0].stages[1].state, RG_ST_RESTART);
-    assert_int_equal(plan->rungs[0].stages[2].state, RG_ST_VERIFY);
-    assert_int_equal(plan->rungs[0].stages[3].state, RG_ST_SETTLE);
-    assert_int_equal(plan->rungs[0].stages[0].on_fail, RG_ST_RECOVER);
-    /* rollback: switch, up, verify, settle */
-    assert_int_equal(plan->rungs[1].n_stages, 4);
-    assert_int_equal(plan->rungs[1].stages[0].state, RG_ST_SWITCH);
-    assert_null(plan->rungs[1].stages[0].step);
-    /* restore: restore, switch, up, verify, settle; the last rung fails to UNRECOVERED */
-    assert_int_equal(plan->rungs[2].n_stages, 5);
-    assert_int_equal(plan->rungs[2].stages[0].state, RG_ST_RESTORE);
-    assert_int_equal(plan->rungs[2].stages[4].on_fail, RG_ST_UNRECOVERED);
+    /* repair: recover, exec, restart, then the deploy's verify and settle, commit */
+    assert_int_equal(plan->rungs[0].n_stages, 6);
+    assert_int_equal(plan->rungs[0].stages[0].state, RG_ST_RECOVER);
+    assert_int_equal(plan->rungs[0].stages[1].state, RG_ST_EXEC);
+    assert_int_equal(plan->rungs[0].stages[2].state, RG_ST_RESTART);
+    assert_int_equal(plan->rungs[0].stages[3].state, RG_ST_VERIFY);
+    assert_int_equal(plan->rungs[0].stages[4].state, RG_ST_SETTLE);
+    assert_int_equal(plan->rungs[0].stages[5].state, RG_ST_COMMIT);
+    assert_int_equal(plan->rungs[0].stages[1].on_fail, RG_ST_RECOVER);
+    /* rollback: recover, switch, up, verify, settle, commit */
+    assert_int_equal(plan->rungs[1].n_stages, 6);
+    assert_int_equal(plan->rungs[1].stages[1].state, RG_ST_SWITCH);
+    assert_null(plan->rungs[1].stages[1].step);
+    /* restore: recover, restore, switch, up, verify, settle, commit; the last rung fails to
+     * UNRECOVERED */
+    assert_int_equal(plan->rungs[2].n_stages, 7);
+    assert_int_equal(plan->rungs[2].stages[1].state, RG_ST_RESTORE);
+    assert_int_equal(plan->rungs[2].stages[6].on_fail, RG_ST_UNRECOVERED);
     rg_plan_free(plan);
     rg_playbook_free(pb);
 }
@@ -99,6 +102,41 @@ test_plan_without_rungs_fails_unrecovered(void **state)
     rg_playbook_free(pb);
 }
 
+/* Every (state, event) pair: the forward path goes on, a failure before the switch aborts, after
+ * it recovers, a signal after it halts for resume; final states accept no event. */
+static void
+test_transition_table(void **state)
+{
+    static const enum rg_state before[] = {RG_ST_PREFLIGHT, RG_ST_BACKUP, RG_ST_PULL};
+    static const enum rg_state after[] = {RG_ST_SWITCH, RG_ST_UP,     RG_ST_EXEC,
+                                          RG_ST_RESTART, RG_ST_VERIFY, RG_ST_SETTLE,
+                                          RG_ST_RESTORE, RG_ST_COMMIT, RG_ST_RECOVER};
+    static const enum rg_state final[] = {RG_ST_DEPLOYED, RG_ST_RECOVERED, RG_ST_UNRECOVERED,
+                                          RG_ST_ABORTED};
+    int seen = 0;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(before) / sizeof(before[0]); i++, seen++) {
+        assert_int_equal(rg_engine_move(before[i], RG_EV_OK), RG_MOVE_NEXT);
+        assert_int_equal(rg_engine_move(before[i], RG_EV_FAIL), RG_MOVE_ABORT);
+        assert_int_equal(rg_engine_move(before[i], RG_EV_TIMEOUT), RG_MOVE_ABORT);
+        assert_int_equal(rg_engine_move(before[i], RG_EV_CANCEL), RG_MOVE_ABORT);
+    }
+    for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++, seen++) {
+        assert_int_equal(rg_engine_move(after[i], RG_EV_OK), RG_MOVE_NEXT);
+        assert_int_equal(rg_engine_move(after[i], RG_EV_FAIL), RG_MOVE_RECOVER);
+        assert_int_equal(rg_engine_move(after[i], RG_EV_TIMEOUT), RG_MOVE_RECOVER);
+        assert_int_equal(rg_engine_move(after[i], RG_EV_CANCEL), RG_MOVE_HALT);
+    }
+    for (size_t i = 0; i < sizeof(final) / sizeof(final[0]); i++, seen++)
+        for (int ev = 0; ev < RG_EV_COUNT; ev++)
+            assert_int_equal(rg_engine_move(final[i], (enum rg_event)ev), RG_MOVE_INVALID);
+    assert_int_equal(seen, RG_ST_COUNT); /* every state is covered above */
+    assert_int_equal(rg_engine_move(RG_ST_COUNT, RG_EV_OK), RG_MOVE_INVALID);
+    assert_int_equal(rg_engine_move(RG_ST_VERIFY, RG_EV_COUNT), RG_MOVE_INVALID);
+    assert_string_equal(rg_event_name(RG_EV_TIMEOUT), "timeout");
+}
+
 static void
 test_state_names(void **state)
 {
@@ -117,6 +155,7 @@ main(void)
         cmocka_unit_test(test_odoo_plan),
         cmocka_unit_test(test_plan_rejects_bad_tag),
         cmocka_unit_test(test_plan_without_rungs_fails_unrecovered),
+        cmocka_unit_test(test_transition_table),
         cmocka_unit_test(test_state_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,236 @@
+/* `rollgate deploy`, `rollgate rollback` and `rollgate resume`: one engine run each, with the
+ * same lock, progress output and exit codes. */
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "progress.h"
+#include "rollgate/engine.h"
+#include "signals.h"
+
+/* The options every run command shares; each command's table lists those it takes. */
+struct run_args {
+    const char *tag;
+    bool json;
+    const char *wait;
+    const char *actor;
+    const char *trigger;
+    bool force;
+};
+
+enum { OPT_TAG, OPT_JSON, OPT_WAIT, OPT_ACTOR, OPT_TRIGGER, OPT_FORCE };
+enum { RESUME_JSON, RESUME_WAIT, RESUME_ACTOR };
+
+static const struct rg_opt deploy_opts[] = {
+    [OPT_TAG] = {"tag", 't', "TAG", "the release to deploy (checked against tag_pattern)"},
+    [OPT_JSON] = {"json", 0, NULL, "print one JSON event per line (for CI)"},
+    [OPT_WAIT] = {"wait", 0, "DURATION", "wait this long for another deploy of the target to end "
+                                         "(default: fail at once with exit 4)"},
+    [OPT_ACTOR] = {"actor", 0, "NAME", "who triggers this, for the ledger (default: $USER)"},
+    [OPT_TRIGGER] = {"trigger", 0, "KIND", "cli, hook or ci, for the ledger (default: cli)"},
+    {0},
+};
+
+static const struct rg_opt rollback_opts[] = {
+    [OPT_TAG] = {"to", 0, "TAG", "the release to return to (default: the newest known-good one "
+                                 "other than what runs)"},
+    [OPT_JSON] = {"json", 0, NULL, "print one JSON event per line"},
+    [OPT_WAIT] = {"wait", 0, "DURATION", "wait this long for a running deploy to end"},
+    [OPT_ACTOR] = {"actor", 0, "NAME", "who does it, for the ledger (default: $USER)"},
+    [OPT_TRIGGER] = {"trigger", 0, "KIND", "cli, hook or ci (default: cli)"},
+    [OPT_FORCE] = {"force", 0, NULL, "allow a tag that never passed its gates on this target"},
+    {0},
+};
+
+static const struct rg_opt resume_opts[] = {
+    [RESUME_JSON] = {"json", 0, NULL, "print one JSON event per line"},
+    [RESUME_WAIT] = {"wait", 0, "DURATION", "wait this long for the lock"},
+    [RESUME_ACTOR] = {"actor", 0, "NAME", "who does it (default: $USER)"},
+    {0},
+};
+
+static const char *
+default_actor(void)
+{
+    const char *u = getenv("USER");
+    struct passwd *pw;
+
+    if (u && *u)
+        return u;
+    pw = getpwuid(getuid());
+    return pw ? pw->pw_name : "unknown";
+}
+
+/* The exit code of a run's outcome (docs/exit-codes.md). */
+static int
+exit_for_outcome(const struct rg_run_result *res, enum rg_run_kind kind)
+{
+    if (res->halted)
+        return RG_EXIT_UNRECOVERED;
+    switch (res->outcome) {
+    case RG_OUTCOME_DEPLOYED:
+        return RG_EXIT_OK;
+    case RG_OUTCOME_ROLLED_BACK:
+        /* A rollback asked for by hand that worked is a success. */
+        return kind == RG_RUN_ROLLBACK ? RG_EXIT_OK : RG_EXIT_RECOVERED;
+    case RG_OUTCOME_REPAIRED:
+    case RG_OUTCOME_RESTORED:
+        return RG_EXIT_RECOVERED;
+    case RG_OUTCOME_ABORTED:
+        return RG_EXIT_ABORTED;
+    case RG_OUTCOME_UNRECOVERED:
+    case RG_OUTCOME_COUNT:
+        break;
+    }
+    return RG_EXIT_UNRECOVERED;
+}
+
+static int
+run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args *a)
+{
+    struct rg_playbook *pb = NULL;
+    struct rg_run_result res;
+    struct rg_progress prog;
+    struct rg_run_opts o = {.kind = kind, .cancel_fd = -1};
+    struct rg_err err;
+    int rc;
+
+    if ((rc = rg_cli_load_playbook(&pb, ctx, ctx->args[0])) != 0)
+        return rc;
+    if (kind == RG_RUN_DEPLOY && !a->tag) {
+        rg_playbook_free(pb);
+        return rg_cli_usage_error(ctx->cmd, "--tag is required; usage: rollgate %s %s",
+                                  ctx->cmd->name, ctx->cmd->usage);
+    }
+    if (a->wait && rg_duration_parse(&o.lock_wait_ms, a->wait, &err) < 0) {
+        rg_playbook_free(pb);
+        return rg_cli_usage_error(ctx->cmd, "--wait: %s", err.msg);
+    }
+    if (a->trigger && strcmp(a->trigger, "cli") != 0 && strcmp(a->trigger, "hook") != 0 &&
+        strcmp(a->trigger, "ci") != 0) {
+        rg_playbook_free(pb);
+        return rg_cli_usage_error(ctx->cmd, "--trigger must be cli, hook or ci, not '%s'",
+                                  a->trigger);
+    }
+    o.tag = a->tag;
+    o.force = a->force;
+    o.actor = a->actor ? a->actor : default_actor();
+    o.trigger = a->trigger ? a->trigger : "cli";
+    o.cancel_fd = rg_signals_install();
+    rg_progress_init(&prog, ctx->out, a->json, pb->name);
+    o.report = rg_progress_report;
+    o.report_data = &prog;
+
+    rc = rg_engine_run(&res, pb, &o, &err);
+    if (rc < 0) {
+        fprintf(ctx->errout, "rollgate: %s: %s\n", ctx->cmd->name, err.msg);
+        rc = rc == RG_EBUSY ? RG_EXIT_BUSY
+             : rc == RG_EINVAL || rc == RG_ENOENT ? RG_EXIT_INVALID
+                                                  : RG_EXIT_INTERNAL;
+    } else if (kind == RG_RUN_RESUME && res.nothing_to_do) {
+        fprintf(ctx->out, "nothing to resume: the last deploy of '%s' finished\n", pb->name);
+        rc = RG_EXIT_OK;
+    } else {
+        rc = exit_for_outcome(&res, kind);
+        if (!prog.json) {
+            if (res.halted)
+                fprintf(ctx->out, "deploy #%lld interrupted: run 'rollgate resume %s'\n",
+                        (long long)res.deploy_id, ctx->args[0]);
+            else
+                fprintf(ctx->out, "%s #%lld: %s; serving %s (exit %d)\n",
+                        kind == RG_RUN_ROLLBACK ? "rollback" : "deploy",
+                        (long long)res.deploy_id, rg_outcome_name(res.outcome),
+                        res.live_tag[0] ? res.live_tag : "?", rc);
+        }
+    }
+    rg_playbook_free(pb);
+    return rc;
+}
+
+static int
+cmd_deploy(struct rg_cmd_ctx *ctx)
+{
+    struct run_args a = {
+        .tag = ctx->optval[OPT_TAG],
+        .json = ctx->optcount[OPT_JSON] > 0,
+        .wait = ctx->optval[OPT_WAIT],
+        .actor = ctx->optval[OPT_ACTOR],
+        .trigger = ctx->optval[OPT_TRIGGER],
+    };
+    return run_command(ctx, RG_RUN_DEPLOY, &a);
+}
+
+static int
+cmd_rollback(struct rg_cmd_ctx *ctx)
+{
+    struct run_args a = {
+        .tag = ctx->optval[OPT_TAG],
+        .json = ctx->optcount[OPT_JSON] > 0,
+        .wait = ctx->optval[OPT_WAIT],
+        .actor = ctx->optval[OPT_ACTOR],
+        .trigger = ctx->optval[OPT_TRIGGER],
+        .force = ctx->optcount[OPT_FORCE] > 0,
+    };
+    return run_command(ctx, RG_RUN_ROLLBACK, &a);
+}
+
+static int
+cmd_resume(struct rg_cmd_ctx *ctx)
+{
+    struct run_args a = {
+        .json = ctx->optcount[RESUME_JSON] > 0,
+        .wait = ctx->optval[RESUME_WAIT],
+        .actor = ctx->optval[RESUME_ACTOR],
+    };
+    return run_command(ctx, RG_RUN_RESUME, &a);
+}
+
+const struct rg_cmd rg_cmd_deploy = {
+    .name = "deploy",
+    .summary = "deploy a release; on failure repair, roll back or restore by the playbook",
+    .usage = "--tag TAG [--json] [--wait DURATION] PLAYBOOK",
+    .description =
+        "Runs the playbook's plan ('rollgate plan' shows it) under the target's lock: pull,\n"
+        "switch the tag, bring the services up, pass the verify gates, stay stable for the\n"
+        "settle window, mark the release known-good. Nothing changes before the pull works.\n"
+        "After a failure past the switch, the recover ladder runs, each rung judged by the\n"
+        "same gates. Every transition is in the ledger first. A deploy left in flight by a\n"
+        "crash is finished first. Exit: 0 deployed, 1 recovered, 2 unrecovered, 3 aborted\n"
+        "(nothing changed), 4 busy, 65 invalid tag or playbook.\n",
+    .opts = deploy_opts,
+    .min_args = 1,
+    .max_args = 1,
+    .run = cmd_deploy,
+};
+
+const struct rg_cmd rg_cmd_rollback = {
+    .name = "rollback",
+    .summary = "return a target to a known-good release, through the same lock and gates",
+    .usage = "[--to TAG] [--force] [--json] [--wait DURATION] PLAYBOOK",
+    .description =
+        "For the emergency by hand: switches the target to the newest release that passed\n"
+        "its gates other than the one serving (or --to TAG), makes sure its image is on the\n"
+        "host first, brings it up and runs the deploy's verify and settle. A tag that never\n"
+        "passed its gates here is refused unless --force. Exit: 0 rolled back, 2 the\n"
+        "rollback failed, 3 nothing changed, 4 busy, 65 unknown tag.\n",
+    .opts = rollback_opts,
+    .min_args = 1,
+    .max_args = 1,
+    .run = cmd_rollback,
+};
+
+const struct rg_cmd rg_cmd_resume = {
+    .name = "resume",
+    .summary = "finish or recover a deploy a crash or a signal left in flight",
+    .usage = "[--json] [--wait DURATION] PLAYBOOK",
+    .description =
+        "Reads the last intent in the ledger: a step in flight runs again (every step is\n"
+        "idempotent) and the plan goes on; a step that had failed leads to the recover ladder.\n"
+        "Exits as the deploy would have; 0 with a note when nothing is in flight.\n",
+    .opts = resume_opts,
+    .min_args = 1,
+    .max_args = 1,
+    .run = cmd_resume,
+};

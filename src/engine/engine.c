@@ -1,0 +1,166 @@
+/* rg_engine_run: what happens before the first state — the tag checked, the lock taken, the
+ * running release read, a deploy a crash left in flight finished first — and then the run. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_internal.h"
+
+/* Resumes the deploy a crash or a signal left in flight, if any; see resume.c. */
+int run_resume(struct run *r, bool *resumed, struct rg_err *err);
+
+static int
+open_target(struct run *r, struct rg_err *err)
+{
+    const struct rg_playbook *pb = r->pb;
+    struct rg_lock_holder holder;
+    int rc;
+
+    if ((rc = rg_ledger_open(&r->ledger, pb->state_dir, pb->name, err)) < 0)
+        return rc;
+    if ((rc = rg_lock_take(&r->lock, &holder, pb->state_dir, pb->name,
+                           r->o->actor ? r->o->actor : "?", r->o->lock_wait_ms, err)) < 0)
+        return rc;
+    if (pb->runtime.driver == RG_DRIVER_COMPOSE) {
+        struct rg_compose_spec spec = {
+            .project_name = pb->runtime.project_name,
+            .project_dir = pb->runtime.project_dir,
+            .compose_file = pb->runtime.compose_file,
+            .env_file = pb->runtime.env_file,
+        };
+        if ((rc = rg_compose_open(&r->compose, &spec, err)) < 0)
+            return rc;
+        r->project = rg_strdup(rg_compose_project(r->compose));
+    }
+    r->sc.compose = r->compose;
+    r->sc.project = r->project;
+    return 0;
+}
+
+/* The release serving now, from the env file ("" when there is none yet). */
+static void
+read_live_tag(struct run *r)
+{
+    struct rg_err err;
+    char *live = NULL;
+
+    r->prev_tag[0] = '\0';
+    if (rg_envfile_get(&live, r->pb->runtime.env_file, r->pb->runtime.tag_var, &err) == 0) {
+        /* A value that is not a valid tag was not written by rollgate: do not trust it. */
+        if (rg_playbook_check_tag(r->pb, live, &err) == 0)
+            snprintf(r->prev_tag, sizeof(r->prev_tag), "%s", live);
+        else
+            rg_log(RG_LOG_WARN, "the running release '%s' is not a valid tag: %s", live,
+                   err.msg);
+    }
+    free(live);
+}
+
+static int
+begin(struct run *r, const char *kind, struct rg_err *err)
+{
+    int rc;
+
+    snprintf(r->kind, sizeof(r->kind), "%s", kind);
+    if ((rc = rg_ledger_begin(&r->deploy_id, r->ledger, kind, r->tag, r->prev_tag,
+                              r->o->trigger ? r->o->trigger : "cli",
+                              r->o->actor ? r->o->actor : "?", err)) < 0 ||
+        (rc = rg_lock_set_deploy(r->lock, r->deploy_id, err)) < 0)
+        return rc;
+    r->res->deploy_id = r->deploy_id;
+    snprintf(r->res->tag, sizeof(r->res->tag), "%s", r->tag);
+    run_report(r, RG_REPORT_START, RG_ST_PREFLIGHT, RG_EV_OK, kind);
+    return 0;
+}
+
+static int
+start_deploy(struct run *r, struct rg_err *err)
+{
+    int rc;
+
+    if ((rc = rg_plan_build(&r->plan, r->pb, r->tag, err)) < 0 ||
+        (rc = begin(r, "deploy", err)) < 0)
+        return rc;
+    r->sc.tag = r->tag;
+    run_continue(r, 0, 0, false);
+    return 0;
+}
+
+static int
+start_rollback(struct run *r, struct rg_err *err)
+{
+    struct rg_release_row rel;
+    int rc;
+
+    if ((rc = rg_plan_build(&r->plan, r->pb, NULL, err)) < 0)
+        return rc;
+    if (r->o->tag) {
+        if ((rc = rg_playbook_check_tag(r->pb, r->o->tag, err)) < 0)
+            return rc;
+        if (!r->o->force && rg_ledger_release(&rel, r->ledger, r->o->tag, err) < 0)
+            return rg_err_set(err, RG_EINVAL,
+                              "release '%s' never passed its gates on '%s'; roll back to it "
+                              "anyway with --force", r->o->tag, r->pb->name);
+        snprintf(r->tag, sizeof(r->tag), "%s", r->o->tag);
+    } else {
+        /* The newest known-good release other than the one serving now. */
+        snprintf(r->tag, sizeof(r->tag), "%s", r->prev_tag);
+        if ((rc = run_rollback_target(r, "previous", r->tag, sizeof(r->tag), err)) < 0)
+            return rc;
+        if (strcmp(r->tag, r->prev_tag) == 0)
+            return rg_err_set(err, RG_ENOENT, "'%s' already runs %s, its last known-good "
+                                              "release; name another with --to", r->pb->name,
+                              r->tag);
+    }
+    run_build_rollback(r);
+    if ((rc = begin(r, "rollback", err)) < 0)
+        return rc;
+    r->sc.tag = r->tag;
+    run_continue(r, 0, 0, true);
+    return 0;
+}
+
+int
+rg_engine_run(struct rg_run_result *out, const struct rg_playbook *pb,
+              const struct rg_run_opts *opts, struct rg_err *err)
+{
+    struct run r;
+    bool resumed = false;
+    int rc;
+
+    run_init(&r, pb, opts, out);
+    /* A tag from outside is checked before anything is opened, locked or written. */
+    if (opts->kind == RG_RUN_DEPLOY) {
+        if (!opts->tag)
+            return rg_err_set(err, RG_EINVAL, "a deploy needs a tag");
+        if ((rc = rg_playbook_check_tag(pb, opts->tag, err)) < 0)
+            goto out;
+    }
+    if ((rc = open_target(&r, err)) < 0)
+        goto out;
+    /* Whatever a crash left in flight is finished first, under the same lock. */
+    if ((rc = run_resume(&r, &resumed, err)) < 0)
+        goto out;
+    if (opts->kind == RG_RUN_RESUME) {
+        out->nothing_to_do = !resumed;
+        goto out;
+    }
+    if (resumed && (out->halted || out->outcome == RG_OUTCOME_UNRECOVERED)) {
+        rc = rg_err_set(err, RG_EBUSY, "the interrupted deploy #%lld did not finish cleanly "
+                                       "(%s); not starting another",
+                        (long long)out->deploy_id, rg_outcome_name(out->outcome));
+        goto out;
+    }
+    if (resumed)
+        run_reset(&r); /* the same lock goes on to the new deploy */
+    read_live_tag(&r);
+    if (opts->kind == RG_RUN_DEPLOY) {
+        snprintf(r.tag, sizeof(r.tag), "%s", opts->tag);
+        rc = start_deploy(&r, err);
+    } else {
+        rc = start_rollback(&r, err);
+    }
+out:
+    run_release(&r);
+    return rc;
+}

@@ -1,0 +1,118 @@
+/* Resume: a deploy a crash, an OOM kill or a signal left in flight. Its last ledger row says
+ * where it was; every step is idempotent, so the step in flight runs again and the plan goes on
+ * from there — or, when that step had failed, the ladder does. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_internal.h"
+
+int run_resume(struct run *r, bool *resumed, struct rg_err *err);
+
+/* What the containers look like, for the person reading the resume. */
+static void
+reconcile_note(struct run *r)
+{
+    struct rg_gate_env env = {.project = r->project};
+    struct rg_buf seen;
+    struct rg_err ignored;
+
+    if (!r->project)
+        return;
+    rg_buf_init(&seen, 8192);
+    if (rg_gates_container_evidence(&seen, &env, &r->pb->runtime.services, 0, &ignored) == 0 &&
+        seen.len)
+        run_report(r, RG_REPORT_NOTE, RG_ST_COUNT, RG_EV_OK, seen.data);
+    rg_buf_release(&seen);
+}
+
+int
+run_resume(struct run *r, bool *resumed, struct rg_err *err)
+{
+    struct rg_deploy_row last;
+    struct rg_transition_row t;
+    enum rg_state st;
+    enum rg_move mv;
+    char note[RG_ERR_MSG_MAX];
+    bool manual, in_flight;
+    size_t from;
+    int rung, rc;
+
+    *resumed = false;
+    if ((rc = rg_ledger_last(&last, r->ledger, err)) == RG_ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (last.outcome[0])
+        return 0; /* finished: nothing in flight */
+    *resumed = true;
+    r->deploy_id = last.id;
+    r->res->deploy_id = last.id;
+    snprintf(r->kind, sizeof(r->kind), "%s", last.kind);
+    snprintf(r->tag, sizeof(r->tag), "%s", last.tag);
+    snprintf(r->prev_tag, sizeof(r->prev_tag), "%s", last.prev_tag);
+    snprintf(r->digest, sizeof(r->digest), "%s", last.digest);
+    snprintf(r->res->tag, sizeof(r->res->tag), "%s", last.tag);
+    r->sc.tag = r->tag;
+    manual = strcmp(last.kind, "rollback") == 0;
+    if ((rc = rg_lock_set_deploy(r->lock, r->deploy_id, err)) < 0 ||
+        (rc = rg_plan_build(&r->plan, r->pb, r->tag, err)) < 0)
+        return rc;
+    if (manual)
+        run_build_rollback(r);
+    if ((rc = rg_ledger_in_flight(&t, r->ledger, r->deploy_id, err)) < 0)
+        return rc;
+    in_flight = rc == 1;
+    snprintf(note, sizeof(note), "resuming %s #%lld of %s, interrupted %s %s%s", last.kind,
+             (long long)last.id, last.tag, in_flight ? "during" : "after",
+             t.state[0] ? t.state : "its start", t.rung ? " (recover)" : "");
+    run_report(r, RG_REPORT_NOTE, RG_ST_COUNT, RG_EV_OK, note);
+    reconcile_note(r);
+
+    rung = t.rung;
+    from = (size_t)t.stage;
+    st = rg_state_from_name(t.state);
+    if (!t.state[0] || in_flight) {
+        /* Nothing recorded yet, or a step in flight: (re)run it; every step is idempotent. */
+        mv = RG_MOVE_NEXT;
+    } else {
+        enum rg_event ev = strcmp(t.event, "ok") == 0        ? RG_EV_OK
+                           : strcmp(t.event, "timeout") == 0 ? RG_EV_TIMEOUT
+                           : strcmp(t.event, "cancel") == 0  ? RG_EV_CANCEL
+                                                             : RG_EV_FAIL;
+        mv = st == RG_ST_COUNT ? RG_MOVE_INVALID : rg_engine_move(st, ev);
+        if (mv == RG_MOVE_NEXT)
+            from++;
+        if (mv == RG_MOVE_HALT)
+            mv = RG_MOVE_NEXT; /* interrupted by a signal: that step runs again */
+    }
+    /* Inside a rollback rung past its preparation, the release it returns to is the same one
+     * the ledger still names as previous: the rung has not marked anything yet. */
+    if (rung > 0 && mv == RG_MOVE_NEXT && from > 0) {
+        const struct rg_rung *rg = &r->pb->recover[rung - 1];
+        if (rg->kind == RG_RUNG_ROLLBACK) {
+            if ((rc = run_rollback_target(r, rg->to, r->rung_tag, sizeof(r->rung_tag), err)) < 0)
+                return rc;
+            r->sc.tag = r->rung_tag;
+        }
+    }
+    switch (mv) {
+    case RG_MOVE_NEXT:
+        run_continue(r, rung, from, manual);
+        return 0;
+    case RG_MOVE_ABORT:
+        run_finish(r, RG_OUTCOME_ABORTED, t.detail);
+        return 0;
+    case RG_MOVE_RECOVER:
+        if (manual) {
+            run_finish(r, RG_OUTCOME_UNRECOVERED, t.detail);
+            return 0;
+        }
+        run_continue(r, rung + 1, 0, false);
+        return 0;
+    default:
+        run_finish(r, RG_OUTCOME_UNRECOVERED, "the ledger's last transition is not one rollgate "
+                                              "writes; inspect it with 'rollgate history'");
+        return 0;
+    }
+}

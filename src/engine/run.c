@@ -1,0 +1,405 @@
+/* The executor: runs a deploy's plan under the target's lock, writing every state's intent to
+ * the ledger before acting and its outcome after. One function changes state (enter); the
+ * transition table decides where an event leads. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+
+#include "run_internal.h"
+
+#define EVIDENCE_MAX (16 * 1024)
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+run_report(struct run *r, enum rg_report_kind kind, enum rg_state st, enum rg_event ev,
+           const char *message)
+{
+    struct rg_report rep = {
+        .kind = kind,
+        .deploy_id = r->deploy_id,
+        .state = st,
+        .event = ev,
+        .rung = r->rung,
+        .rung_kind = r->rung ? rg_rung_kind_name(r->pb->recover[r->rung - 1].kind) : NULL,
+        .tag = r->sc.tag ? r->sc.tag : r->tag,
+        .outcome = r->res->outcome,
+        .message = message,
+        .elapsed_ms = mono_ms() - r->started,
+    };
+
+    if (r->o->report)
+        r->o->report(&rep, r->o->report_data);
+}
+
+static void
+on_gate(const struct rg_gate_result *g, void *data)
+{
+    struct run *r = data;
+    struct rg_report rep = {
+        .kind = RG_REPORT_GATE,
+        .deploy_id = r->deploy_id,
+        .state = r->state,
+        .rung = r->rung,
+        .gate = g,
+        .elapsed_ms = mono_ms() - r->started,
+        .deadline_ms = g->gate->timing.within_ms,
+    };
+
+    if (r->o->report)
+        r->o->report(&rep, r->o->report_data);
+}
+
+/* A test hook: ROLLGATE_TEST_KILL_AT=STATE[:RUNG] kills rollgate right after the intent of that
+ * state is on disk, as a crash or an OOM kill would, so resume is tested at every transition. */
+static void
+test_kill_point(const struct run *r, enum rg_state st)
+{
+    const char *at = getenv("ROLLGATE_TEST_KILL_AT");
+    char want[64];
+
+    if (!at)
+        return;
+    if (r->rung)
+        snprintf(want, sizeof(want), "%s:%d", rg_state_name(st), r->rung);
+    else
+        snprintf(want, sizeof(want), "%s", rg_state_name(st));
+    if (strcmp(at, want) == 0)
+        raise(SIGKILL);
+}
+
+/* The one state setter: the intent goes to the ledger, a line to the caller, then the state
+ * changes. */
+static int
+enter(struct run *r, enum rg_state st, int stage, struct rg_err *err)
+{
+    int rc;
+
+    if ((rc = rg_ledger_intent(r->ledger, r->deploy_id, rg_state_name(st), r->rung, stage,
+                               r->sc.tag, err)) < 0)
+        return rc;
+    rg_log(RG_LOG_INFO, "deploy #%lld: %s%s", (long long)r->deploy_id, rg_state_name(st),
+           r->rung ? " (recover)" : "");
+    r->state = st;
+    run_report(r, RG_REPORT_STATE, st, RG_EV_OK, NULL);
+    test_kill_point(r, st);
+    return 0;
+}
+
+static enum rg_event
+event_of(int rc)
+{
+    switch (rc) {
+    case 0: return RG_EV_OK;
+    case RG_ETIMEOUT: return RG_EV_TIMEOUT;
+    case RG_ECANCELED: return RG_EV_CANCEL;
+    default: return RG_EV_FAIL;
+    }
+}
+
+static bool
+cancel_requested(const struct run *r)
+{
+    struct timespec zero = {0};
+    fd_set fds;
+
+    if (r->o->cancel_fd < 0)
+        return false;
+    FD_ZERO(&fds);
+    FD_SET(r->o->cancel_fd, &fds);
+    return pselect(r->o->cancel_fd + 1, &fds, NULL, NULL, &zero, NULL) > 0;
+}
+
+/* The engine's own stages: PREFLIGHT (the checks ran before the deploy was recorded), BACKUP,
+ * RECOVER (prepare a rung), COMMIT (the release is known-good), and a manual rollback's PULL
+ * (make sure the image is here). */
+static int
+engine_action(struct run *r, const struct rg_plan_stage *stage, struct rg_err *err)
+{
+    switch (stage->state) {
+    case RG_ST_PREFLIGHT:
+        return 0;
+    case RG_ST_BACKUP:
+        return rg_err_set(err, RG_ERUNTIME,
+                          "backups are not available yet in this rollgate; remove "
+                          "'backup.before_deploy' to deploy without one");
+    case RG_ST_RECOVER: {
+        const struct rg_rung *rung = &r->pb->recover[r->rung - 1];
+        int rc;
+        if (rung->kind == RG_RUNG_REPAIR) {
+            r->sc.tag = r->tag; /* repaired in place: the same release */
+            return 0;
+        }
+        if (rung->kind == RG_RUNG_RESTORE)
+            return rg_err_set(err, RG_ERUNTIME, "restore is not available yet in this rollgate");
+        if ((rc = run_rollback_target(r, rung->to, r->rung_tag, sizeof(r->rung_tag), err)) < 0)
+            return rc;
+        r->sc.tag = r->rung_tag;
+        rg_buf_addf(&r->evidence, "rolling back to %s\n", r->rung_tag);
+        return run_ensure_image(r, r->rung_tag, r->rung_digest, sizeof(r->rung_digest), err);
+    }
+    case RG_ST_PULL:
+        return run_ensure_image(r, r->sc.tag, r->digest, sizeof(r->digest), err);
+    case RG_ST_COMMIT:
+        return rg_ledger_mark_good(r->ledger, r->sc.tag,
+                                   strcmp(r->sc.tag, r->tag) == 0 ? r->digest : r->rung_digest,
+                                   r->deploy_id, err);
+    default:
+        return rg_err_set(err, RG_EINTERNAL, "no action for %s", rg_state_name(stage->state));
+    }
+}
+
+static bool
+engine_stage(const struct rg_plan_stage *s)
+{
+    return s->state == RG_ST_PREFLIGHT || s->state == RG_ST_BACKUP ||
+           s->state == RG_ST_RECOVER || s->state == RG_ST_COMMIT ||
+           (s->state == RG_ST_PULL && !s->step);
+}
+
+/* Records the digest of the release once it is pulled: what a later rollback pins. */
+static void
+record_digest(struct run *r)
+{
+    struct rg_docker *d = NULL;
+    struct rg_err err;
+    char *ref, *digest = NULL;
+
+    if (!r->pb->release.image || rg_docker_open(&d, NULL, &err) < 0)
+        return;
+    ref = rg_asprintf("%s:%s", r->pb->release.image, r->tag);
+    if (rg_docker_image_digest(&digest, d, ref, r->pb->release.image, &err) == 0) {
+        snprintf(r->digest, sizeof(r->digest), "%s", digest);
+        if (rg_ledger_set_digest(r->ledger, r->deploy_id, digest, &err) < 0)
+            rg_log(RG_LOG_WARN, "%s", err.msg);
+    } else {
+        rg_log(RG_LOG_WARN, "no digest for %s: %s", ref, err.msg);
+    }
+    free(digest);
+    free(ref);
+    rg_docker_close(d);
+}
+
+/* Runs one stage: intent, action, outcome. Returns the event. */
+static enum rg_event
+run_stage(struct run *r, const struct rg_plan_stage *stage, int index)
+{
+    struct rg_err err;
+    enum rg_event ev;
+    int rc;
+
+    rg_err_clear(&err);
+    rg_buf_reset(&r->evidence);
+    if (cancel_requested(r)) {
+        snprintf(r->last_error, sizeof(r->last_error), "interrupted before %s",
+                 rg_state_name(stage->state));
+        return RG_EV_CANCEL;
+    }
+    if ((rc = enter(r, stage->state, index, &err)) < 0) {
+        snprintf(r->last_error, sizeof(r->last_error), "%s", err.msg);
+        return RG_EV_FAIL;
+    }
+    if (engine_stage(stage))
+        rc = engine_action(r, stage, &err);
+    else
+        rc = rg_step_run(&r->sc, stage->state, stage->step, &err);
+    if (rc == 0 && stage->state == RG_ST_PULL && stage->step)
+        record_digest(r);
+    ev = event_of(rc);
+    if (rc < 0)
+        snprintf(r->last_error, sizeof(r->last_error), "%s: %s", rg_state_name(stage->state),
+                 err.msg);
+    /* The outcome is recorded even when the run stops here: it is what resume reads. */
+    if (rg_ledger_done(r->ledger, r->deploy_id, rg_state_name(stage->state), r->rung, index,
+                       rg_event_name(ev),
+                       rc < 0 ? (r->evidence.len ? r->evidence.data : err.msg) : NULL,
+                       &err) < 0)
+        rg_log(RG_LOG_ERROR, "cannot record the outcome of %s: %s", rg_state_name(stage->state),
+               err.msg);
+    run_report(r, RG_REPORT_RESULT, stage->state, ev,
+               rc < 0 ? (r->evidence.len ? r->evidence.data : r->last_error) : NULL);
+    return ev;
+}
+
+size_t
+run_stages(struct run *r, const struct rg_plan_stage *stages, size_t n, size_t from,
+           enum rg_move *move_out)
+{
+    for (size_t i = from; i < n; i++) {
+        enum rg_move mv = rg_engine_move(stages[i].state, run_stage(r, &stages[i], (int)i));
+        if (mv != RG_MOVE_NEXT) {
+            *move_out = mv;
+            return i;
+        }
+    }
+    *move_out = RG_MOVE_NEXT;
+    return n;
+}
+
+enum rg_outcome
+run_ladder(struct run *r, int first, size_t from, bool *halted)
+{
+    *halted = false;
+    for (int i = first; i <= (int)r->plan->n_rungs; i++, from = 0) {
+        const struct rg_plan_rung *pr = &r->plan->rungs[i - 1];
+        enum rg_move mv;
+
+        r->rung = i;
+        run_report(r, RG_REPORT_RUNG, RG_ST_RECOVER, RG_EV_OK, rg_rung_kind_name(pr->rung->kind));
+        run_stages(r, pr->stages, pr->n_stages, from, &mv);
+        if (mv == RG_MOVE_NEXT) {
+            switch (pr->rung->kind) {
+            case RG_RUNG_REPAIR: return RG_OUTCOME_REPAIRED;
+            case RG_RUNG_ROLLBACK: return RG_OUTCOME_ROLLED_BACK;
+            default: return RG_OUTCOME_RESTORED;
+            }
+        }
+        if (mv == RG_MOVE_HALT) {
+            *halted = true;
+            return RG_OUTCOME_UNRECOVERED;
+        }
+    }
+    return RG_OUTCOME_UNRECOVERED;
+}
+
+void
+run_finish(struct run *r, enum rg_outcome outcome, const char *error)
+{
+    struct rg_err err;
+    char *live = NULL;
+
+    r->res->outcome = outcome;
+    if (rg_ledger_finish(r->ledger, r->deploy_id, rg_outcome_name(outcome),
+                         outcome == RG_OUTCOME_DEPLOYED ? NULL : error, &err) < 0)
+        rg_log(RG_LOG_ERROR, "%s", err.msg);
+    if (error)
+        snprintf(r->res->error, sizeof(r->res->error), "%s", error);
+    if (rg_envfile_get(&live, r->pb->runtime.env_file, r->pb->runtime.tag_var, &err) == 0)
+        snprintf(r->res->live_tag, sizeof(r->res->live_tag), "%s", live);
+    free(live);
+    run_report(r, RG_REPORT_OUTCOME, RG_ST_COUNT, RG_EV_OK, error);
+    run_notify(r, outcome, error);
+}
+
+/* After the plan of a deploy (or a manual rollback) stopped at `stage` with `mv`. */
+static void
+conclude(struct run *r, enum rg_move mv, bool manual)
+{
+    enum rg_outcome outcome;
+    bool halted = false;
+    char why[RG_ERR_MSG_MAX + 64];
+
+    snprintf(why, sizeof(why), "%s", r->last_error);
+    switch (mv) {
+    case RG_MOVE_NEXT:
+        run_finish(r, manual ? RG_OUTCOME_ROLLED_BACK : RG_OUTCOME_DEPLOYED, NULL);
+        return;
+    case RG_MOVE_ABORT:
+        run_finish(r, RG_OUTCOME_ABORTED, why);
+        return;
+    case RG_MOVE_HALT:
+        r->res->halted = true;
+        snprintf(r->res->error, sizeof(r->res->error), "%s", why);
+        run_report(r, RG_REPORT_NOTE, r->state, RG_EV_CANCEL,
+                   "interrupted: the deploy stays in flight; run 'rollgate resume' to finish it");
+        return;
+    case RG_MOVE_RECOVER:
+        if (manual) {
+            run_finish(r, RG_OUTCOME_UNRECOVERED, why);
+            return;
+        }
+        outcome = run_ladder(r, 1, 0, &halted);
+        if (halted) {
+            r->res->halted = true;
+            snprintf(r->res->error, sizeof(r->res->error), "%s", r->last_error);
+            return;
+        }
+        run_finish(r, outcome, why);
+        return;
+    case RG_MOVE_INVALID:
+        break;
+    }
+    run_finish(r, RG_OUTCOME_UNRECOVERED, "internal: invalid transition");
+}
+
+void
+run_continue(struct run *r, int rung, size_t from, bool manual)
+{
+    enum rg_move mv;
+    bool halted;
+
+    if (rung > 0) {
+        enum rg_outcome outcome = run_ladder(r, rung, from, &halted);
+        char why[RG_ERR_MSG_MAX + 64];
+        if (halted) {
+            r->res->halted = true;
+            snprintf(r->res->error, sizeof(r->res->error), "%s", r->last_error);
+            return;
+        }
+        snprintf(why, sizeof(why), "%s", r->last_error);
+        run_finish(r, outcome, outcome == RG_OUTCOME_UNRECOVERED ? why : NULL);
+        return;
+    }
+    if (manual)
+        run_stages(r, r->rollback_stages, r->n_rollback_stages, from, &mv);
+    else
+        run_stages(r, r->plan->stages, r->plan->n_stages, from, &mv);
+    conclude(r, mv, manual);
+}
+
+void
+run_init(struct run *r, const struct rg_playbook *pb, const struct rg_run_opts *o,
+         struct rg_run_result *res)
+{
+    memset(r, 0, sizeof(*r));
+    memset(res, 0, sizeof(*res));
+    r->pb = pb;
+    r->o = o;
+    r->res = res;
+    r->started = mono_ms();
+    rg_buf_init(&r->evidence, EVIDENCE_MAX);
+    r->sc.pb = pb;
+    r->sc.cancel_fd = o->cancel_fd;
+    r->sc.on_gate = on_gate;
+    r->sc.on_gate_data = r;
+    r->sc.evidence = &r->evidence;
+}
+
+void
+run_reset(struct run *r)
+{
+    rg_plan_free(r->plan);
+    r->plan = NULL;
+    free(r->rollback_stages);
+    r->rollback_stages = NULL;
+    r->n_rollback_stages = 0;
+    r->deploy_id = 0;
+    r->rung = 0;
+    r->tag[0] = r->prev_tag[0] = r->digest[0] = r->rung_tag[0] = r->rung_digest[0] = '\0';
+    r->last_error[0] = '\0';
+    r->sc.tag = NULL;
+    memset(r->res, 0, sizeof(*r->res));
+    rg_buf_reset(&r->evidence);
+}
+
+void
+run_release(struct run *r)
+{
+    rg_plan_free(r->plan);
+    free(r->rollback_stages);
+    rg_compose_close(r->compose);
+    free(r->project);
+    rg_ledger_close(r->ledger);
+    rg_lock_release(r->lock);
+    rg_buf_release(&r->evidence);
+}

@@ -1,0 +1,67 @@
+/* Private to engine: the state of one run, shared by the executor, the ladder and resume. */
+#ifndef ROLLGATE_ENGINE_RUN_INTERNAL_H
+#define ROLLGATE_ENGINE_RUN_INTERNAL_H
+
+#include "rollgate/engine.h"
+#include "rollgate/ledger.h"
+#include "rollgate/runtime.h"
+#include "rollgate/steps.h"
+
+struct run {
+    const struct rg_playbook *pb;
+    const struct rg_run_opts *o;
+    struct rg_run_result *res;
+    struct rg_ledger *ledger;
+    struct rg_lock *lock;
+    struct rg_compose *compose;
+    char *project;
+    struct rg_plan *plan;          /* the deploy's plan (a manual rollback builds its own) */
+    struct rg_plan_stage *rollback_stages; /* the stages of a manual rollback */
+    size_t n_rollback_stages;
+    int64_t deploy_id;
+    char kind[16];                 /* deploy, rollback */
+    int64_t started;               /* monotonic ms */
+    char tag[136];                 /* the release this run moves to */
+    char prev_tag[136];            /* the release serving when it began, "" when none */
+    char digest[200];              /* of tag, once known */
+    char rung_tag[136];            /* the release a rollback rung returns to */
+    char rung_digest[200];         /* and its digest */
+    int rung;                      /* 0: the deploy itself; i: recover rung i */
+    enum rg_state state;
+    struct rg_step_ctx sc;
+    struct rg_buf evidence;
+    char last_error[RG_ERR_MSG_MAX + 64];
+};
+
+void run_report(struct run *r, enum rg_report_kind kind, enum rg_state st, enum rg_event ev,
+                const char *message);
+/* Runs stages [from, n) and returns the index of the one whose event did not lead on (n when
+ * all did), with *move_out what it led to. */
+size_t run_stages(struct run *r, const struct rg_plan_stage *stages, size_t n, size_t from,
+                  enum rg_move *move_out);
+/* Climbs the ladder from rung `first` (1-based), starting that rung at stage `from`. Returns
+ * the outcome. */
+enum rg_outcome run_ladder(struct run *r, int first, size_t from, bool *halted);
+/* Ends the run: ledger, notifications, result. */
+void run_finish(struct run *r, enum rg_outcome outcome, const char *error);
+/* The release a rollback goes to: to ("previous" or a tag) resolved against the ledger. */
+int run_rollback_target(struct run *r, const char *to, char *tag_out, size_t size,
+                        struct rg_err *err);
+/* Makes sure the image of tag is on the host, pulling it when missing; its digest goes to
+ * digest_out (size bytes) when given. */
+int run_ensure_image(struct run *r, const char *tag, char *digest_out, size_t size,
+                     struct rg_err *err);
+/* Builds the stages of a manual rollback. */
+void run_build_rollback(struct run *r);
+void run_init(struct run *r, const struct rg_playbook *pb, const struct rg_run_opts *o,
+              struct rg_run_result *res);
+void run_release(struct run *r);
+/* Forgets one deploy's state, keeping the ledger, the lock and the compose handle. */
+void run_reset(struct run *r);
+/* Runs the plan from stage `from` of rung `rung` (0: the deploy or manual rollback itself) to
+ * an outcome, or to a halt. */
+void run_continue(struct run *r, int rung, size_t from, bool manual);
+/* Sends the playbook's notifications for an outcome; never changes it. */
+void run_notify(struct run *r, enum rg_outcome outcome, const char *error);
+
+#endif

@@ -1,0 +1,100 @@
+/* verify and settle: the gates that decide whether a release (or a rung) works. A container of
+ * the release dying or being OOM-killed ends either at once, through the Docker event watch. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "steps_internal.h"
+
+#define EVIDENCE_LOG_LINES 15
+
+void
+step_mark(struct rg_step_ctx *ctx)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ctx->mark_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const struct rg_gate **
+gates_of(const struct rg_step_ctx *ctx, const struct rg_strv *names)
+{
+    const struct rg_gate **v = rg_calloc(names->n + 1, sizeof(*v));
+
+    /* The loader checked every name: the lookups cannot fail. */
+    for (size_t i = 0; i < names->n; i++)
+        v[i] = rg_playbook_gate(ctx->pb, names->v[i]);
+    return v;
+}
+
+/* The failing gates' verdicts, then what the containers look like. */
+static void
+record_failure(struct rg_step_ctx *ctx, const struct rg_gate_result *r, size_t n,
+               const struct rg_gate_env *env, const struct rg_strv *services)
+{
+    struct rg_err ignored;
+
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].outcome == RG_VERDICT_PASS)
+            continue;
+        rg_buf_addf(ctx->evidence, "gate %s: %s%s\n", r[i].gate->name, r[i].last.summary,
+                    r[i].timed_out ? " (deadline passed)" : "");
+        if (r[i].last.evidence[0])
+            rg_buf_addf(ctx->evidence, "  %s\n", r[i].last.evidence);
+    }
+    if (env->project)
+        rg_gates_container_evidence(ctx->evidence, env, services, EVIDENCE_LOG_LINES, &ignored);
+}
+
+int
+step_verify(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *err)
+{
+    const struct rg_gate **gates = gates_of(ctx, &step->gates);
+    struct rg_gate_result *results = rg_calloc(step->gates.n + 1, sizeof(*results));
+    struct rg_gate_env env = {.project = ctx->project, .mark_ms = ctx->mark_ms};
+    struct rg_poll_opts po = {.stop_on_fail = true, .cancel_fd = ctx->cancel_fd,
+                              .progress = ctx->on_gate, .progress_data = ctx->on_gate_data};
+    struct rg_container_watch *w = NULL;
+    struct rg_err werr;
+    int rc;
+
+    /* Events since the target changed: a crash between `up` and now still counts. */
+    if (ctx->project &&
+        rg_container_watch_open(&w, &env, &ctx->pb->runtime.services, ctx->tag, &werr) == 0) {
+        po.watch = rg_container_watch_check;
+        po.watch_data = w;
+    } else if (ctx->project) {
+        rg_log(RG_LOG_WARN, "verify without Docker events (slower to see a crash): %s",
+               werr.msg);
+    }
+    rc = rg_gates_poll(results, gates, step->gates.n, &env, &po, err);
+    if (rc < 0 && rc != RG_ECANCELED)
+        record_failure(ctx, results, step->gates.n, &env, &ctx->pb->runtime.services);
+    rg_container_watch_close(w);
+    free(results);
+    free(gates);
+    return rc;
+}
+
+int
+step_settle(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *err)
+{
+    const struct rg_gate **gates = gates_of(ctx, &step->gates);
+    struct rg_gate_env env = {.project = ctx->project};
+    struct rg_settle_opts so = {.window_ms = step->for_ms, .cancel_fd = ctx->cancel_fd,
+                                .tag = ctx->tag,
+                                .progress = ctx->on_gate, .progress_data = ctx->on_gate_data};
+    struct rg_settle_result sr;
+    int rc;
+
+    /* The window starts now; anything from here on counts. */
+    step_mark(ctx);
+    env.mark_ms = ctx->mark_ms;
+    rc = rg_gates_settle(&sr, gates, step->gates.n, &step->watch, &env, &so, err);
+    if (rc < 0 && rc != RG_ECANCELED)
+        record_failure(ctx, sr.results, sr.n, &env, &step->watch);
+    rg_settle_result_release(&sr);
+    free(gates);
+    return rc;
+}
