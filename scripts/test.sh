@@ -3,12 +3,14 @@
 # build and tests, and a time-boxed libFuzzer run. Every stage runs even after a failure, so the
 # summary at the end is complete; the exit status is non-zero when any stage failed.
 #
-#   RG_FUZZ_SECONDS=N   how long the fuzzer runs (default 60)
+#   RG_FUZZ_SECONDS=N   how long the playbook fuzzer runs (default 60)
+#   RG_FUZZ_DOCKER_SECONDS=N   how long the Docker answer decoders' fuzzer runs (default 30)
 #   RG_TEST_QUICK=1     skip the fuzz stages (local iteration only; CI never sets it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fuzz_seconds=${RG_FUZZ_SECONDS:-60}
+fuzz_docker_seconds=${RG_FUZZ_DOCKER_SECONDS:-30}
 quick=${RG_TEST_QUICK:-0}
 jobs=2
 
@@ -16,10 +18,14 @@ passed=0
 failed=0
 failed_stages=()
 corpus_dir=""
+docker_corpus_dir=""
 
 cleanup() {
     if [ -n "$corpus_dir" ]; then
         rm -rf -- "$corpus_dir"
+    fi
+    if [ -n "$docker_corpus_dir" ]; then
+        rm -rf -- "$docker_corpus_dir"
     fi
 }
 trap cleanup EXIT
@@ -89,11 +95,13 @@ stage_failed() {
     return 1
 }
 
-# Integration tests will need the local stack (dockerd, registry, PostgreSQL, nginx) running
-# before ctest. This is the place to start it and to export the variable that makes a missing
-# service fail its test instead of skipping it. No integration tests exist yet: a no-op.
+# The integration tests run against the real local stack (dockerd, registry with the test app's
+# images, PostgreSQL, nginx). scripts/stack.sh up prints the variables the tests read; when the
+# stack cannot start, this stage fails with the reason and the integration tests then fail too
+# (they never skip).
+stack_env=$(mktemp "${TMPDIR:-/tmp}/rollgate-stack-env.XXXXXX")
 start_stack() {
-    :
+    scripts/stack.sh up >"$stack_env"
 }
 
 configure_and_build() {
@@ -149,10 +157,47 @@ run_fuzz() {
     grep -E '^Done [0-9]+ runs|^#[0-9]+.*cov:' "$log" | tail -n 2 || true
 }
 
+# The Docker answer decoders start from the answers recorded from a real daemon, and from each
+# event line on its own (the event stream is decoded a line at a time). Artifacts are prefixed
+# docker- so they are not taken for the playbook fuzzer's.
+run_fuzz_docker() {
+    local log=build-fuzz/fuzz_docker.log rc=0 f line i=0
+
+    cp tests/fixtures/docker/* "$docker_corpus_dir"/
+    while IFS= read -r line; do
+        printf '%s\n' "$line" >"$docker_corpus_dir/event-$i.json"
+        i=$((i + 1))
+    done <tests/fixtures/docker/events.jsonl
+    rm -f build-fuzz/docker-crash-* build-fuzz/docker-leak-* build-fuzz/docker-timeout-* \
+          build-fuzz/docker-oom-*
+    echo "fuzz_docker for ${fuzz_docker_seconds}s from" \
+         "$(find "$docker_corpus_dir" -type f | wc -l) seeds (log: $log)"
+    build-fuzz/tests/fuzz/fuzz_docker -max_total_time="$fuzz_docker_seconds" -max_len=16384 \
+        -timeout=5 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/docker- \
+        -print_final_stats=1 "$docker_corpus_dir" >"$log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        tail -n 80 "$log" >&2
+        for f in build-fuzz/docker-crash-* build-fuzz/docker-leak-* build-fuzz/docker-timeout-* \
+                 build-fuzz/docker-oom-*; do
+            if [ -f "$f" ]; then
+                echo "fuzz: failing input: $f; reproduce: build-fuzz/tests/fuzz/fuzz_docker $f" >&2
+            fi
+        done
+        echo "fuzz: fuzz_docker exited with $rc" >&2
+        return 1
+    fi
+    grep -E '^Done [0-9]+ runs|^#[0-9]+.*cov:' "$log" | tail -n 2 || true
+}
+
 stage "setup" scripts/setup.sh
 stage "check banned functions" scripts/check-banned.sh
 
-start_stack
+stage "local stack" start_stack
+if ! stage_failed "local stack"; then
+    # shellcheck disable=SC1090 # written by scripts/stack.sh up just now
+    . "$stack_env"
+fi
+rm -f "$stack_env"
 
 stage "build (release)" configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DROLLGATE_TESTS=ON -DROLLGATE_SANITIZE=OFF -DROLLGATE_FUZZ=OFF
@@ -170,8 +215,10 @@ if [ "$quick" = 1 ]; then
     echo "!! ================================================================ !!"
 else
     corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus.XXXXXX")
+    docker_corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus-docker.XXXXXX")
     stage "build (fuzz)" build_fuzz
     stage_after "build (fuzz)" "fuzz (${fuzz_seconds}s)" run_fuzz
+    stage_after "build (fuzz)" "fuzz docker (${fuzz_docker_seconds}s)" run_fuzz_docker
 fi
 
 echo

@@ -93,7 +93,8 @@ states = [s["state"] for s in doc["deploy"]]
 assert states == ["PREFLIGHT", "BACKUP", "PULL", "SWITCH", "UP", "VERIFY", "SETTLE", "COMMIT"], states
 assert sorted(doc["gates"]) == sorted(["running", "health", "login", "assets", "live", "db", "errors"])
 assert [r["rung"] for r in doc["recover"]] == ["repair", "rollback", "restore"]
-assert doc["recover"][0]["stages"][0]["argv"][:3] == ["odoo", "-d", "odoo"]
+assert doc["recover"][0]["stages"][1]["argv"][:3] == ["odoo", "-d", "odoo"]
+assert [s["state"] for s in doc["recover"][1]["stages"]] == ["RECOVER", "SWITCH", "UP", "VERIFY", "SETTLE", "COMMIT"]
 assert doc["gates"]["login"]["expect"] == [200, 303]
 assert doc["deploy"][2]["on_fail"] == "ABORTED"
 assert doc["recover"][2]["on_fail"] == "UNRECOVERED"
