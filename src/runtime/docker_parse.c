@@ -363,34 +363,56 @@ rg_docker_parse_event(struct rg_docker_event *out, const char *json, size_t len,
         }
     }
     tn = json_object_get(root, "timeNano");
-    if (json_is_integer(tn))
+    /* A time that cannot be a Unix time in ms (negative, or overflowing) is left at 0. */
+    if (json_is_integer(tn) && json_integer_value(tn) > 0) {
         out->time_ms = json_integer_value(tn) / 1000000;
-    else if (json_is_integer(json_object_get(root, "time")))
-        out->time_ms = json_integer_value(json_object_get(root, "time")) * 1000;
+    } else if (json_is_integer(json_object_get(root, "time"))) {
+        json_int_t t = json_integer_value(json_object_get(root, "time"));
+        if (t > 0 && t < INT64_MAX / 1000)
+            out->time_ms = t * 1000;
+    }
 out:
     json_decref(root);
     return rc;
 }
 
+/* Reads up to max dot-separated numbers; returns where the numbers end (a suffix such as
+ * "-beta" or ""). Missing numbers are 0, so "1.41" equals "1.41.0". */
+static const char *
+version_numbers(const char *v, long *nums, size_t max)
+{
+    size_t i = 0;
+
+    memset(nums, 0, max * sizeof(*nums));
+    while (isdigit((unsigned char)*v)) {
+        long n = 0;
+        while (isdigit((unsigned char)*v)) {
+            if (n < 100000000)
+                n = n * 10 + (*v - '0');
+            v++;
+        }
+        if (i < max)
+            nums[i++] = n;
+        if (*v != '.' || !isdigit((unsigned char)v[1]))
+            break;
+        v++;
+    }
+    return v;
+}
+
 int
 rg_docker_version_cmp(const char *a, const char *b)
 {
-    while (*a || *b) {
-        long x = 0, y = 0;
-        while (isdigit((unsigned char)*a))
-            x = x * 10 + (*a++ - '0');
-        while (isdigit((unsigned char)*b))
-            y = y * 10 + (*b++ - '0');
-        if (x != y)
-            return x < y ? -1 : 1;
-        if (*a == '.')
-            a++;
-        else if (*a)
-            return *b ? 0 : 1;
-        if (*b == '.')
-            b++;
-        else if (*b)
-            return -1;
-    }
-    return 0;
+    long x[8], y[8];
+    const char *sa = version_numbers(a, x, 8), *sb = version_numbers(b, y, 8);
+    int c;
+
+    for (size_t i = 0; i < 8; i++)
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    /* Equal numbers: a suffix marks a pre-release, older than the plain version. */
+    if (!*sa || !*sb)
+        return *sa ? -1 : *sb ? 1 : 0;
+    c = strcmp(sa, sb);
+    return c < 0 ? -1 : c > 0;
 }

@@ -131,7 +131,8 @@ rg_envfile_set(const char *path, const char *var, const char *value, struct rg_e
     int fd = -1, rc;
 
     rg_buf_init(&text, ENVFILE_MAX);
-    rg_buf_init(&next, ENVFILE_MAX + 256);
+    /* Room for the whole file plus the new line: the rewrite must never lose a byte. */
+    rg_buf_init(&next, ENVFILE_MAX + strlen(var) + strlen(value) + 4);
     if (strchr(value, '\n') || strchr(var, '\n') || strchr(var, '=')) {
         rc = rg_err_set(err, RG_EINVAL, "refusing to write a value with a newline to '%s'", path);
         goto out;
@@ -158,10 +159,24 @@ rg_envfile_set(const char *path, const char *var, const char *value, struct rg_e
     }
     if (!found)
         rg_buf_addf(&next, "%s=%s\n", var, value);
+    if (next.truncated) {
+        rc = rg_err_set(err, RG_EINVAL, "env file '%s' would grow past %d bytes", path,
+                        ENVFILE_MAX);
+        goto out;
+    }
     tmp = rg_asprintf("%s.rollgate-tmp", path);
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                   st.st_mode & 07777)) < 0) {
+    /* A temporary file left by a crash is not trusted (its mode, its owner): start afresh. */
+    if (unlink(tmp) < 0 && errno != ENOENT) {
+        rc = rg_err_sys(err, RG_EIO, "cannot remove the stale '%s'", tmp);
+        goto out;
+    }
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
         rc = rg_err_sys(err, RG_EIO, "cannot create '%s'", tmp);
+        goto out;
+    }
+    /* The mode the file had, whatever the umask says. */
+    if (fchmod(fd, st.st_mode & 07777) < 0) {
+        rc = rg_err_sys(err, RG_EIO, "cannot set the mode of '%s'", tmp);
         goto out;
     }
     if (exists && fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM) {
