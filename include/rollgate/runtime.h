@@ -139,8 +139,11 @@ char *rg_compose_project_name(const char *explicit_name, const char *project_dir
 /* Each runs compose with a deadline; the output (both streams) is appended to log when given.
  * RG_ERUNTIME with compose's last line when it exits non-zero, RG_ETIMEOUT past the deadline,
  * RG_ECANCELED when cancel_fd became readable. */
+/* Pulls the services' images at release tag (tag_var=tag in compose's environment), before the
+ * env file is switched. */
 int rg_compose_pull(const struct rg_compose *c, const struct rg_strv *services,
-                    int64_t timeout_ms, int cancel_fd, struct rg_buf *log, struct rg_err *err);
+                    const char *tag_var, const char *tag, int64_t timeout_ms, int cancel_fd,
+                    struct rg_buf *log, struct rg_err *err);
 int rg_compose_up(const struct rg_compose *c, const struct rg_strv *services, int64_t timeout_ms,
                   int cancel_fd, struct rg_buf *log, struct rg_err *err);
 int rg_compose_restart(const struct rg_compose *c, const struct rg_strv *services,

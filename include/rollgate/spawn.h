@@ -17,6 +17,7 @@ struct rg_spawn_opts {
     const char *const *argv;  /* NULL-terminated; argv[0] is searched in PATH when it has no '/' */
     const char *const *env;   /* the child's whole environment ("K=V", NULL-terminated); NULL:
                                  the allowlisted part of rollgate's own environment */
+    const char *const *env_extra; /* with env NULL: "K=V" set on top of the allowlist */
     const char *cwd;          /* NULL: rollgate's working directory */
     int64_t timeout_ms;       /* required, > 0: then SIGTERM to the group, grace, SIGKILL */
     int64_t grace_ms;         /* 0: RG_SPAWN_DEFAULT_GRACE_MS */

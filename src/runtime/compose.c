@@ -5,6 +5,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rollgate/runtime.h"
 #include "rollgate/spawn.h"
@@ -139,7 +140,8 @@ head(struct rg_strv *argv, const struct rg_compose *c)
         rg_strv_push(argv, "--file");
         rg_strv_push(argv, c->compose_file);
     }
-    if (c->env_file) {
+    /* Before the first switch the env file may not exist yet: compose refuses a missing one. */
+    if (c->env_file && access(c->env_file, F_OK) == 0) {
         rg_strv_push(argv, "--env-file");
         rg_strv_push(argv, c->env_file);
     }
@@ -147,10 +149,12 @@ head(struct rg_strv *argv, const struct rg_compose *c)
 
 static int
 run(struct rg_spawn_result *res, const struct rg_compose *c, const struct rg_strv *argv,
-    int64_t timeout_ms, int cancel_fd, const char *what, struct rg_err *err)
+    const char *const *env_extra, int64_t timeout_ms, int cancel_fd, const char *what,
+    struct rg_err *err)
 {
     struct rg_spawn_opts o = {
         .argv = (const char *const *)argv->v,
+        .env_extra = env_extra,
         .cwd = c->project_dir,
         .timeout_ms = timeout_ms,
         .cancel_fd = cancel_fd,
@@ -180,8 +184,8 @@ run(struct rg_spawn_result *res, const struct rg_compose *c, const struct rg_str
 
 static int
 services_cmd(const struct rg_compose *c, const char *verb, const char *const *flags,
-             const struct rg_strv *services, int64_t timeout_ms, int cancel_fd,
-             struct rg_buf *log, struct rg_err *err)
+             const struct rg_strv *services, const char *const *env_extra, int64_t timeout_ms,
+             int cancel_fd, struct rg_buf *log, struct rg_err *err)
 {
     struct rg_strv argv = {0};
     struct rg_spawn_result res;
@@ -193,7 +197,7 @@ services_cmd(const struct rg_compose *c, const char *verb, const char *const *fl
         rg_strv_push(&argv, flags[i]);
     for (size_t i = 0; services && i < services->n; i++)
         rg_strv_push(&argv, services->v[i]);
-    rc = run(&res, c, &argv, timeout_ms, cancel_fd, verb, err);
+    rc = run(&res, c, &argv, env_extra, timeout_ms, cancel_fd, verb, err);
     if (log) {
         rg_buf_add(log, res.out.data ? res.out.data : "", res.out.len);
         rg_buf_add(log, res.err.data ? res.err.data : "", res.err.len);
@@ -204,10 +208,18 @@ services_cmd(const struct rg_compose *c, const char *verb, const char *const *fl
 }
 
 int
-rg_compose_pull(const struct rg_compose *c, const struct rg_strv *services, int64_t timeout_ms,
-                int cancel_fd, struct rg_buf *log, struct rg_err *err)
+rg_compose_pull(const struct rg_compose *c, const struct rg_strv *services, const char *tag_var,
+                const char *tag, int64_t timeout_ms, int cancel_fd, struct rg_buf *log,
+                struct rg_err *err)
 {
-    return services_cmd(c, "pull", NULL, services, timeout_ms, cancel_fd, log, err);
+    /* The new release is pulled before anything is switched: the tag goes to compose through
+     * its environment, which wins over the env file in both v1 and v2. */
+    char *assign = rg_asprintf("%s=%s", tag_var, tag);
+    const char *const extra[] = {assign, NULL};
+    int rc = services_cmd(c, "pull", NULL, services, extra, timeout_ms, cancel_fd, log, err);
+
+    free(assign);
+    return rc;
 }
 
 int
@@ -217,21 +229,21 @@ rg_compose_up(const struct rg_compose *c, const struct rg_strv *services, int64_
     /* No --wait: v1 lacks it; the gates wait, through the Engine API. */
     static const char *const flags[] = {"-d", NULL};
 
-    return services_cmd(c, "up", flags, services, timeout_ms, cancel_fd, log, err);
+    return services_cmd(c, "up", flags, services, NULL, timeout_ms, cancel_fd, log, err);
 }
 
 int
 rg_compose_restart(const struct rg_compose *c, const struct rg_strv *services,
                    int64_t timeout_ms, int cancel_fd, struct rg_buf *log, struct rg_err *err)
 {
-    return services_cmd(c, "restart", NULL, services, timeout_ms, cancel_fd, log, err);
+    return services_cmd(c, "restart", NULL, services, NULL, timeout_ms, cancel_fd, log, err);
 }
 
 int
 rg_compose_down(const struct rg_compose *c, int64_t timeout_ms, struct rg_buf *log,
                 struct rg_err *err)
 {
-    return services_cmd(c, "down", NULL, NULL, timeout_ms, -1, log, err);
+    return services_cmd(c, "down", NULL, NULL, NULL, timeout_ms, -1, log, err);
 }
 
 int
@@ -248,7 +260,7 @@ rg_compose_exec(struct rg_spawn_result *res, const struct rg_compose *c, const c
     rg_strv_push(&argv, service);
     for (size_t i = 0; i < cmd->n; i++)
         rg_strv_push(&argv, cmd->v[i]);
-    rc = run(res, c, &argv, timeout_ms, cancel_fd, "exec", err);
+    rc = run(res, c, &argv, NULL, timeout_ms, cancel_fd, "exec", err);
     rg_strv_release(&argv);
     return rc;
 }

@@ -159,7 +159,7 @@ rg_envfile_set(const char *path, const char *var, const char *value, struct rg_e
     }
     if (!found)
         rg_buf_addf(&next, "%s=%s\n", var, value);
-    if (next.truncated) {
+    if (next.truncated || next.len > ENVFILE_MAX) {
         rc = rg_err_set(err, RG_EINVAL, "env file '%s' would grow past %d bytes", path,
                         ENVFILE_MAX);
         goto out;

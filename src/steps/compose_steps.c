@@ -34,8 +34,8 @@ step_pull(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *er
 
     if ((rc = need_compose(ctx, "pull", err)) < 0)
         return rc;
-    return rg_compose_pull(ctx->compose, services_of(ctx, step), PULL_TIMEOUT_MS, ctx->cancel_fd,
-                           ctx->evidence, err);
+    return rg_compose_pull(ctx->compose, services_of(ctx, step), ctx->pb->runtime.tag_var,
+                           ctx->tag, PULL_TIMEOUT_MS, ctx->cancel_fd, ctx->evidence, err);
 }
 
 int

@@ -188,18 +188,37 @@ env_allowed(const char *kv)
     return false;
 }
 
-/* The allowlisted part of environ; the strings are borrowed from it. */
+/* Whether "K=V" strings a and b set the same variable. */
+static bool
+same_name(const char *a, const char *b)
+{
+    size_t la = strcspn(a, "="), lb = strcspn(b, "=");
+
+    return la == lb && strncmp(a, b, la) == 0;
+}
+
+/* The allowlisted part of environ, then extra ("K=V", replacing a variable of the same name);
+ * the strings are borrowed. */
 static const char **
-env_allowlisted(void)
+env_allowlisted(const char *const *extra)
 {
     const char **v = NULL;
     size_t n = 0, cap = 0;
 
     for (char **e = environ; e && *e; e++) {
+        bool replaced = false;
         if (!env_allowed(*e))
+            continue;
+        for (size_t i = 0; extra && extra[i] && !replaced; i++)
+            replaced = same_name(*e, extra[i]);
+        if (replaced)
             continue;
         v = rg_grow(v, &cap, n + 1, sizeof(*v));
         v[n++] = *e;
+    }
+    for (size_t i = 0; extra && extra[i]; i++) {
+        v = rg_grow(v, &cap, n + 1, sizeof(*v));
+        v[n++] = extra[i];
     }
     v = rg_grow(v, &cap, n + 1, sizeof(*v));
     v[n] = NULL;
@@ -633,7 +652,7 @@ rg_spawn_run(struct rg_spawn_result *res, const struct rg_spawn_opts *opts, stru
     if (opts->env) {
         env = opts->env;
     } else {
-        own_env = env_allowlisted();
+        own_env = env_allowlisted(opts->env_extra);
         env = own_env;
     }
     if (strchr(r.name, '/')) {

@@ -1334,6 +1334,24 @@ test_envfile_set_stale_temp(void **state)
         fail_msg("mode 0640 became %04o", (unsigned)(st.st_mode & 07777));
 }
 
+/* A directory where the temporary file goes: refused, the env file untouched. */
+static void
+test_envfile_set_stale_temp_dir(void **state)
+{
+    struct envtest *t = *state;
+    char tmp[PATH_MAX + 32], want[PATH_MAX * 2];
+
+    snprintf(tmp, sizeof(tmp), "%s.rollgate-tmp", t->path);
+    assert_int_equal(mkdir(tmp, 0755), 0);
+    write_file(t->path, "TAG=v1\n", 0640);
+    snprintf(want, sizeof(want), "cannot remove the stale '%s': Is a directory", tmp);
+    assert_int_equal(rg_envfile_set(t->path, "TAG", "v2", &t->err), RG_EIO);
+    assert_msg(&t->err, want);
+    assert_file(t->path, "TAG=v1\n");
+    assert_int_equal(rmdir(tmp), 0);
+    assert_only_env_file(t);
+}
+
 static void
 test_envfile_get_missing(void **state)
 {
@@ -1399,16 +1417,19 @@ test_envfile_too_large(void **state)
     free(big);
 }
 
-/* A file at the size limit plus a long assignment: the rewrite must be complete or refused,
- * never a cut file. */
+/* A file at the size limit plus a long assignment: either the rewrite is complete and reads
+ * back, or it is refused and the file left as it was; never a cut file, never one that get
+ * then refuses as too large. */
 static void
 test_envfile_set_never_cuts(void **state)
 {
     struct envtest *t = *state;
-    char *big = malloc(ENVFILE_MAX + 1), *value = malloc(1001), *got;
-    size_t len;
+    char *big = malloc(ENVFILE_MAX + 1), *value = malloc(1001), *got, *back = NULL;
+    char want[PATH_MAX + 128];
+    struct rg_err get_err;
+    size_t len = 0;
     bool ok;
-    int rc;
+    int rc, get_rc;
 
     memset(big, '#', ENVFILE_MAX);
     big[ENVFILE_MAX - 1] = '\n';
@@ -1417,23 +1438,30 @@ test_envfile_set_never_cuts(void **state)
     value[1000] = '\0';
     write_file(t->path, big, 0644);
     rc = rg_envfile_set(t->path, "TAG", value, &t->err);
-    len = 0;
     got = slurp(t->path, &len);
+    rg_err_clear(&get_err);
+    get_rc = rg_envfile_get(&back, t->path, "TAG", &get_err);
     /* Decided before any assertion so a failure leaks nothing. */
     if (!got)
         ok = false;
     else if (rc == 0)
         ok = len == ENVFILE_MAX + 4 + 1000 + 1 && memcmp(got + ENVFILE_MAX, "TAG=vvvv", 8) == 0 &&
-             got[len - 1] == '\n';
+             get_rc == 0 && strcmp(back, value) == 0;
     else
         ok = len == ENVFILE_MAX && strcmp(got, big) == 0; /* unchanged */
+    free(back);
     free(got);
     free(value);
     free(big);
     if (!ok)
-        fail_msg("set returned %d (%s) and left a file of %zu bytes, want %d bytes", rc,
-                 rc == 0 ? "success" : t->err.msg, len,
-                 rc == 0 ? ENVFILE_MAX + 4 + 1000 + 1 : ENVFILE_MAX);
+        fail_msg("set returned %d (%s) and left a file of %zu bytes; get then returned %d (%s)", rc,
+                 rc == 0 ? "success" : t->err.msg, len, get_rc,
+                 get_rc == 0 ? "success" : get_err.msg);
+    if (rc != 0) {
+        snprintf(want, sizeof(want), "env file '%s' would grow past 1048576 bytes", t->path);
+        assert_int_equal(rc, RG_EINVAL);
+        assert_msg(&t->err, want);
+    }
     assert_only_env_file(t);
 }
 
@@ -1486,6 +1514,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_envfile_set_keeps_group_write, env_setup,
                                         env_teardown),
         cmocka_unit_test_setup_teardown(test_envfile_set_stale_temp, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(test_envfile_set_stale_temp_dir, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_envfile_get_missing, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_envfile_io_errors, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_envfile_too_large, env_setup, env_teardown),
