@@ -85,8 +85,11 @@ rg_progress_report(const struct rg_report *r, void *data)
     case RG_REPORT_STATE:
         clear_live(p);
         p->state_started = r->elapsed_ms;
-        fprintf(out, "[%6.1fs] %-11s%s%s%s\n", t, rg_state_name(r->state),
-                r->rung ? "(rung " : "", r->rung ? r->rung_kind : "", r->rung ? ")" : "");
+        if (r->rung)
+            fprintf(out, "[%6.1fs] %-11s(rung %d, %s)\n", t, rg_state_name(r->state), r->rung,
+                    r->rung_kind);
+        else
+            fprintf(out, "[%6.1fs] %s\n", t, rg_state_name(r->state));
         break;
     case RG_REPORT_RESULT:
         clear_live(p);

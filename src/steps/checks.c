@@ -28,15 +28,18 @@ gates_of(const struct rg_step_ctx *ctx, const struct rg_strv *names)
     return v;
 }
 
-/* The failing gates' verdicts, then what the containers look like. */
+/* Why the step failed, the failed gates' verdicts (not those merely stopped because of it),
+ * then what the containers look like. */
 static void
 record_failure(struct rg_step_ctx *ctx, const struct rg_gate_result *r, size_t n,
-               const struct rg_gate_env *env, const struct rg_strv *services)
+               const struct rg_gate_env *env, const struct rg_strv *services,
+               const struct rg_err *why)
 {
     struct rg_err ignored;
 
+    rg_buf_addf(ctx->evidence, "%s\n", why->msg);
     for (size_t i = 0; i < n; i++) {
-        if (r[i].outcome == RG_VERDICT_PASS)
+        if (r[i].outcome != RG_VERDICT_FAIL)
             continue;
         rg_buf_addf(ctx->evidence, "gate %s: %s%s\n", r[i].gate->name, r[i].last.summary,
                     r[i].timed_out ? " (deadline passed)" : "");
@@ -70,7 +73,7 @@ step_verify(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *
     }
     rc = rg_gates_poll(results, gates, step->gates.n, &env, &po, err);
     if (rc < 0 && rc != RG_ECANCELED)
-        record_failure(ctx, results, step->gates.n, &env, &ctx->pb->runtime.services);
+        record_failure(ctx, results, step->gates.n, &env, &ctx->pb->runtime.services, err);
     rg_container_watch_close(w);
     free(results);
     free(gates);
@@ -93,7 +96,7 @@ step_settle(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *
     env.mark_ms = ctx->mark_ms;
     rc = rg_gates_settle(&sr, gates, step->gates.n, &step->watch, &env, &so, err);
     if (rc < 0 && rc != RG_ECANCELED)
-        record_failure(ctx, sr.results, sr.n, &env, &step->watch);
+        record_failure(ctx, sr.results, sr.n, &env, &step->watch, err);
     rg_settle_result_release(&sr);
     free(gates);
     return rc;
