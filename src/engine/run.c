@@ -200,9 +200,11 @@ run_stage(struct run *r, const struct rg_plan_stage *stage, int index)
 
     rg_err_clear(&err);
     rg_buf_reset(&r->evidence);
+    r->cancel_before_stage = false;
     if (cancel_requested(r)) {
         snprintf(r->last_error, sizeof(r->last_error), "interrupted before %s",
                  rg_state_name(stage->state));
+        r->cancel_before_stage = true;
         return RG_EV_CANCEL;
     }
     if ((rc = enter(r, stage->state, index, &err)) < 0) {
@@ -236,7 +238,15 @@ run_stages(struct run *r, const struct rg_plan_stage *stages, size_t n, size_t f
            enum rg_move *move_out)
 {
     for (size_t i = from; i < n; i++) {
-        enum rg_move mv = rg_engine_move(stages[i].state, run_stage(r, &stages[i], (int)i));
+        enum rg_event ev = run_stage(r, &stages[i], (int)i);
+        enum rg_move mv = rg_engine_move(stages[i].state, ev);
+
+        /* A signal noticed before a stage began is the previous stage's: before any change it
+         * aborts, after one it halts for resume. */
+        if (ev == RG_EV_CANCEL && r->cancel_before_stage)
+            mv = i > 0 ? rg_engine_move(stages[i - 1].state, ev)
+                 : r->rung ? RG_MOVE_HALT
+                           : RG_MOVE_ABORT;
         if (mv != RG_MOVE_NEXT) {
             *move_out = mv;
             return i;

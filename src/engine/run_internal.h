@@ -28,6 +28,7 @@ struct run {
     char rung_digest[200];         /* and its digest */
     int rung;                      /* 0: the deploy itself; i: recover rung i */
     enum rg_state state;
+    bool cancel_before_stage;      /* the last stage saw a signal before it began */
     struct rg_step_ctx sc;
     struct rg_buf evidence;
     char last_error[RG_ERR_MSG_MAX + 64];
