@@ -593,7 +593,7 @@ usage(FILE *fp)
             "  --reps N      repetitions of each measurement (default %d)\n"
             "  --write FILE  replace the section '%s' of FILE (docs/BENCHMARKS.md)\n"
             "exit: 0 target met, 1 ratio above %.1f, 2 the benchmark could not run\n",
-            DEFAULT_REPS, SECTION + 3, TARGET_RATIO);
+            DEFAULT_REPS, &SECTION[3], TARGET_RATIO);
 }
 
 int
@@ -646,7 +646,7 @@ main(int argc, char **argv)
     if (write_path) {
         if (write_doc(write_path, &section, why, sizeof(why)) < 0)
             goto out;
-        printf("\nwrote section '%s' of %s\n", SECTION + 3, write_path);
+        printf("\nwrote section '%s' of %s\n", &SECTION[3], write_path);
     }
     if (s.ratio > TARGET_RATIO) {
         snprintf(why, sizeof(why),

@@ -124,7 +124,7 @@ run_ctest_sanitized() {
 build_fuzz() {
     # The options are explicit because a cache left by an earlier configure would keep its own.
     CC=clang configure_and_build build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-        -DROLLGATE_FUZZ=ON -DROLLGATE_TESTS=OFF -DROLLGATE_SANITIZE=OFF
+        -DROLLGATE_FUZZ=ON -DROLLGATE_TESTS=OFF -DROLLGATE_SANITIZE=OFF -DROLLGATE_BENCH=OFF
 }
 
 # The fuzzer starts from the hand-written seeds and every real playbook, in a scratch directory

@@ -224,7 +224,8 @@ test_container_and_logs(void **state)
     assert_contains(r.last.evidence, "exit code 1");
     r = poll_one(&lg, &whole_life, true);
     assert_int_equal(r.outcome, RG_VERDICT_FAIL);
-    assert_contains(r.last.summary, "match /panic|fatal/");
+    assert_contains(r.last.summary, "log line");
+    assert_contains(r.last.summary, " /panic|fatal/");
     assert_contains(r.last.evidence, "fatal: crash mode");
 }
 
