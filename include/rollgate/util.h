@@ -91,6 +91,12 @@ char *rg_redact_url(const char *url);
  * kept so a person can tell which endpoint is probed). */
 char *rg_redact_userinfo(const char *url);
 
+/* ---- clocks, in milliseconds ---- */
+/* Monotonic: for deadlines and durations. */
+int64_t rg_mono_ms(void);
+/* Unix time: for what is recorded or compared with Docker's times. */
+int64_t rg_wall_ms(void);
+
 /* ---- logging: levels raised by -v; library layers report through rg_err instead ---- */
 enum rg_log_level { RG_LOG_ERROR, RG_LOG_WARN, RG_LOG_INFO, RG_LOG_DEBUG, RG_LOG_TRACE };
 void rg_log_set_level(enum rg_log_level level);

@@ -12,15 +12,6 @@
 
 #define EVIDENCE_MAX (16 * 1024)
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 run_report(struct run *r, enum rg_report_kind kind, enum rg_state st, enum rg_event ev,
            const char *message)
@@ -35,7 +26,7 @@ run_report(struct run *r, enum rg_report_kind kind, enum rg_state st, enum rg_ev
         .tag = r->sc.tag ? r->sc.tag : r->tag,
         .outcome = r->res->outcome,
         .message = message,
-        .elapsed_ms = mono_ms() - r->started,
+        .elapsed_ms = rg_mono_ms() - r->started,
     };
 
     if (r->o->report)
@@ -52,7 +43,7 @@ on_gate(const struct rg_gate_result *g, void *data)
         .state = r->state,
         .rung = r->rung,
         .gate = g,
-        .elapsed_ms = mono_ms() - r->started,
+        .elapsed_ms = rg_mono_ms() - r->started,
         .deadline_ms = g->gate->timing.within_ms,
     };
 
@@ -376,7 +367,7 @@ run_init(struct run *r, const struct rg_playbook *pb, const struct rg_run_opts *
     r->pb = pb;
     r->o = o;
     r->res = res;
-    r->started = mono_ms();
+    r->started = rg_mono_ms();
     rg_buf_init(&r->evidence, EVIDENCE_MAX);
     r->sc.pb = pb;
     r->sc.cancel_fd = o->cancel_fd;

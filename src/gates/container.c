@@ -103,7 +103,7 @@ container_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
     struct container_ctx *c = ctx;
     const struct rg_gate *g = c->spec;
     struct rg_container *list = NULL;
-    int64_t start = gate_now_ms();
+    int64_t start = rg_mono_ms();
     size_t n = 0, ready = 0;
     enum rg_verdict_kind worst = RG_VERDICT_PASS;
     char first_problem[512] = "";
@@ -167,7 +167,7 @@ container_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
             worst = v;
         rg_container_release(&k);
     }
-    out->latency_ms = gate_now_ms() - start;
+    out->latency_ms = rg_mono_ms() - start;
     if (worst == RG_VERDICT_PASS)
         gate_verdict(out, RG_VERDICT_PASS, "%zu container%s %s", ready, ready == 1 ? "" : "s",
                      g->state == RG_CONTAINER_HEALTHY ? "healthy" : "running");

@@ -41,7 +41,5 @@ void gate_evidence(struct rg_verdict *v, const char *fmt, ...)
 /* Appends an excerpt of text (at most max bytes, control characters shown as spaces). */
 void gate_evidence_excerpt(struct rg_verdict *v, const char *label, const char *text,
                            size_t len, size_t max);
-int64_t gate_now_ms(void);
-int64_t gate_wall_ms(void);
 
 #endif

@@ -86,7 +86,7 @@ logs_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
 {
     struct logs_ctx *l = ctx;
     struct rg_container *list = NULL;
-    int64_t start = gate_now_ms();
+    int64_t start = rg_mono_ms();
     size_t n = 0, lines = 0, matches = 0;
     struct rg_buf text;
     int rc;
@@ -112,7 +112,7 @@ logs_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
         if (text.data)
             matches += scan(out, l, list[i].name, text.data, &lines, matches);
     }
-    out->latency_ms = gate_now_ms() - start;
+    out->latency_ms = rg_mono_ms() - start;
     if (matches)
         gate_verdict(out, RG_VERDICT_FAIL, "%zu log line%s /%s/", matches,
                      matches == 1 ? " matches" : "s match", l->spec->pattern);

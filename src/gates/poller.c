@@ -70,7 +70,7 @@ finish_slot(struct poll_state *ps, struct slot *s, enum rg_verdict_kind outcome,
     s->done = true;
     s->res->outcome = outcome;
     s->res->timed_out = timed_out;
-    s->res->elapsed_ms = gate_now_ms() - ps->start;
+    s->res->elapsed_ms = rg_mono_ms() - ps->start;
     ps->open--;
 }
 
@@ -104,7 +104,7 @@ static void
 judge_verdict(struct poll_state *ps, struct slot *s)
 {
     const struct rg_poll_opts *o = ps->opts;
-    int64_t now = gate_now_ms();
+    int64_t now = rg_mono_ms();
 
     s->in_flight = false;
     s->res->probes++;
@@ -148,7 +148,7 @@ judge_verdict(struct poll_state *ps, struct slot *s)
 static int
 start_probe(struct poll_state *ps, struct slot *s, struct rg_err *err)
 {
-    s->probe_started = gate_now_ms();
+    s->probe_started = rg_mono_ms();
     memset(&s->v, 0, sizeof(s->v));
     rg_err_clear(&s->perr);
     if (s->ops->start) {
@@ -239,7 +239,7 @@ run(struct poll_state *ps, struct rg_err *err)
     int rc;
 
     while (ps->open > 0) {
-        int64_t now = gate_now_ms(), wait = TICK_MS;
+        int64_t now = rg_mono_ms(), wait = TICK_MS;
         unsigned nextra = 0;
         int running;
 
@@ -316,7 +316,7 @@ rg_gates_poll(struct rg_gate_result *results, const struct rg_gate *const *gates
     if (n > 255)
         return rg_err_set(err, RG_EINVAL, "a step may poll at most 255 gates, got %zu", n);
     ps.slots = rg_calloc(n ? n : 1, sizeof(*ps.slots));
-    ps.start = gate_now_ms();
+    ps.start = rg_mono_ms();
     for (size_t i = 0; i < n; i++) {
         struct slot *s = &ps.slots[i];
         memset(&results[i], 0, sizeof(results[i]));

@@ -58,7 +58,7 @@ pg_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
     const struct rg_gate *g = p->spec;
     const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
     const char *vals[] = {g->target, p->timeout, "rollgate-gate", NULL};
-    int64_t start = gate_now_ms();
+    int64_t start = rg_mono_ms();
     PGconn *conn = NULL;
     PGresult *res = NULL;
     char why[256];
@@ -81,7 +81,7 @@ pg_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
         goto done;
     }
     if (!g->query && g->max_connections_used < 0) {
-        out->latency_ms = gate_now_ms() - start;
+        out->latency_ms = rg_mono_ms() - start;
         gate_verdict(out, RG_VERDICT_PASS, "accepting connections (%lldms)",
                      (long long)out->latency_ms);
         goto done;
@@ -131,16 +131,16 @@ pg_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
                           g->max_connections_used / 100, g->max_connections_used % 100);
             goto done;
         }
-        out->latency_ms = gate_now_ms() - start;
+        out->latency_ms = rg_mono_ms() - start;
         gate_verdict(out, RG_VERDICT_PASS, "%ld of %ld connections in use (%lldms)", used, max,
                      (long long)out->latency_ms);
         goto done;
     }
-    out->latency_ms = gate_now_ms() - start;
+    out->latency_ms = rg_mono_ms() - start;
     gate_verdict(out, RG_VERDICT_PASS, "query true (%lldms)", (long long)out->latency_ms);
 done:
     if (!out->latency_ms)
-        out->latency_ms = gate_now_ms() - start;
+        out->latency_ms = rg_mono_ms() - start;
     PQclear(res);
     PQfinish(conn);
     return 0;

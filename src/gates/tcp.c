@@ -81,7 +81,7 @@ tcp_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
 {
     struct tcp_ctx *t = ctx;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
-    int64_t start = gate_now_ms(), left;
+    int64_t start = rg_mono_ms(), left;
     int gai, e = ETIMEDOUT;
 
     (void)err;
@@ -92,14 +92,14 @@ tcp_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
         return 0;
     }
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        left = t->spec->timing.timeout_ms - (gate_now_ms() - start);
+        left = t->spec->timing.timeout_ms - (rg_mono_ms() - start);
         if (left <= 0)
             break;
         if ((e = try_connect(ai, left)) == 0)
             break;
     }
     freeaddrinfo(res);
-    out->latency_ms = gate_now_ms() - start;
+    out->latency_ms = rg_mono_ms() - start;
     if (e == 0) {
         gate_verdict(out, RG_VERDICT_PASS, "connected in %lldms", (long long)out->latency_ms);
         return 0;

@@ -41,15 +41,6 @@ static const char *const migrations[] = {
     "  deploy_id INTEGER NOT NULL, good_ms INTEGER NOT NULL);",
 };
 
-static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 db_error(struct rg_ledger *l, struct rg_err *err, const char *what)
 {
@@ -190,7 +181,7 @@ rg_ledger_begin(int64_t *id_out, struct rg_ledger *l, const char *kind, const ch
                  "INSERT INTO deploys (target, kind, tag, prev_tag, trigger, actor, started_ms) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
                  "tttttti", err, l->target, kind, tag, prev_tag ? prev_tag : "", trigger, actor,
-                 wall_ms());
+                 rg_wall_ms());
 
     *id_out = 0;
     if (rc < 0)
@@ -211,7 +202,7 @@ transition(struct rg_ledger *l, int64_t deploy_id, const char *phase, const char
     if ((rc = run(NULL, l,
                   "INSERT INTO transitions (deploy_id, at_ms, phase, state, rung, stage, event, "
                   "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                  "iittiitt", err, deploy_id, wall_ms(), phase, state, (int64_t)rung,
+                  "iittiitt", err, deploy_id, rg_wall_ms(), phase, state, (int64_t)rung,
                   (int64_t)stage, event, detail ? detail : "")) < 0 ||
         (rc = run(NULL, l, "UPDATE deploys SET state = ? WHERE id = ?", "ti", err, state,
                   deploy_id)) < 0) {
@@ -250,7 +241,7 @@ rg_ledger_finish(struct rg_ledger *l, int64_t deploy_id, const char *outcome, co
 {
     int rc = run(NULL, l,
                  "UPDATE deploys SET outcome = ?, ended_ms = ?, error = ? WHERE id = ?", "titi",
-                 err, outcome, wall_ms(), error ? error : "", deploy_id);
+                 err, outcome, rg_wall_ms(), error ? error : "", deploy_id);
     return rc < 0 ? rc : 0;
 }
 
@@ -262,7 +253,7 @@ rg_ledger_mark_good(struct rg_ledger *l, const char *tag, const char *digest, in
                  "INSERT INTO releases (tag, digest, deploy_id, good_ms) VALUES (?, ?, ?, ?) "
                  "ON CONFLICT(tag) DO UPDATE SET digest = excluded.digest, "
                  "deploy_id = excluded.deploy_id, good_ms = excluded.good_ms",
-                 "ttii", err, tag, digest ? digest : "", deploy_id, wall_ms());
+                 "ttii", err, tag, digest ? digest : "", deploy_id, rg_wall_ms());
     return rc < 0 ? rc : 0;
 }
 

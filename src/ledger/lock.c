@@ -23,15 +23,6 @@ struct rg_lock {
     struct rg_lock_holder me;
 };
 
-static int64_t
-wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 sleep_ms(int64_t ms)
 {
@@ -125,7 +116,7 @@ rg_lock_take(struct rg_lock **out, struct rg_lock_holder *holder, const char *st
              const char *target, const char *actor, int64_t wait_ms, struct rg_err *err)
 {
     struct rg_lock *lk = rg_calloc(1, sizeof(*lk));
-    int64_t deadline = wall_ms() + wait_ms;
+    int64_t deadline = rg_wall_ms() + wait_ms;
     int rc;
 
     *out = NULL;
@@ -139,7 +130,7 @@ rg_lock_take(struct rg_lock **out, struct rg_lock_holder *holder, const char *st
             rc = rg_err_sys(err, RG_EIO, "cannot lock '%s'", lk->path);
             goto out;
         }
-        if (wall_ms() >= deadline) {
+        if (rg_wall_ms() >= deadline) {
             read_holder(holder, lk->fd);
             busy_message(err, target, holder);
             rc = RG_EBUSY;
@@ -148,7 +139,7 @@ rg_lock_take(struct rg_lock **out, struct rg_lock_holder *holder, const char *st
         sleep_ms(POLL_MS);
     }
     lk->me.pid = (int)getpid();
-    lk->me.since_ms = wall_ms();
+    lk->me.since_ms = rg_wall_ms();
     snprintf(lk->me.actor, sizeof(lk->me.actor), "%s", actor);
     if ((rc = write_holder(lk, err)) < 0)
         goto out;

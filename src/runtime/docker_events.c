@@ -30,15 +30,6 @@ on_events(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int
 rg_docker_events_open(struct rg_docker_events **out, struct rg_docker *d, const char *project,
                       int64_t since_ms, struct rg_err *err)
@@ -99,7 +90,7 @@ int
 rg_docker_events_next(struct rg_docker_event *ev, struct rg_docker_events *es,
                       int64_t timeout_ms, struct rg_err *err)
 {
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = rg_mono_ms() + timeout_ms;
     struct rg_buf line;
     int rc = 0;
 
@@ -135,7 +126,7 @@ rg_docker_events_next(struct rg_docker_event *ev, struct rg_docker_events *es,
         }
         if (es->ended || (es->pending.data && memchr(es->pending.data, '\n', es->pending.len)))
             continue;
-        wait = deadline - now_ms();
+        wait = deadline - rg_mono_ms();
         if (wait <= 0)
             goto out; /* 0: no event in time */
         curl_multi_poll(es->multi, NULL, 0, (int)(wait > 1000 ? 1000 : wait), NULL);

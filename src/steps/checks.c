@@ -11,10 +11,7 @@
 void
 step_mark(struct rg_step_ctx *ctx)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ctx->mark_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    ctx->mark_ms = rg_wall_ms();
 }
 
 static const struct rg_gate **

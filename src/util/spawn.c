@@ -97,15 +97,6 @@ struct run {
 };
 
 static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
 add_ms(int64_t t, int64_t ms)
 {
     return ms > INT64_MAX - t ? INT64_MAX : t + ms;
@@ -477,7 +468,7 @@ run_wait(struct run *r, struct rg_spawn_result *res, struct rg_err *err)
         struct pollfd pfd[5];
         int i_out = -1, i_err = -1, i_in = -1, i_pid = -1, i_cancel = -1;
         nfds_t n = 0;
-        int64_t now = now_ms(), wake;
+        int64_t now = rg_mono_ms(), wake;
         int timeout, ready;
 
         if (!r->reaped && r->pidfd < 0 && (rc = run_reap(r, WNOHANG, err)) < 0)
@@ -522,7 +513,7 @@ run_wait(struct run *r, struct rg_spawn_result *res, struct rg_err *err)
         else if (i_cancel >= 0 && pfd[i_cancel].revents && !r->reaped) {
             /* The caller's descriptor is left unread: it is how the caller knows, too. */
             res->cancelled = true;
-            run_stop(r, now_ms());
+            run_stop(r, rg_mono_ms());
         }
     }
     return rc;
@@ -685,7 +676,7 @@ rg_spawn_run(struct rg_spawn_result *res, const struct rg_spawn_opts *opts, stru
         (rc = open_pipe(&r.err_fd, &child_err, false, r.name, err)) < 0)
         goto out;
 
-    start = now_ms();
+    start = rg_mono_ms();
     if ((rc = spawn_child(&pid, path, opts->argv, env, child_in, child_out, child_err, dir_fd,
                           err)) < 0)
         goto out;
@@ -710,7 +701,7 @@ rg_spawn_run(struct rg_spawn_result *res, const struct rg_spawn_opts *opts, stru
         rc = run_wait_nosigpipe(&r, res, err);
     else
         rc = run_wait(&r, res, err);
-    res->elapsed_ms = now_ms() - start;
+    res->elapsed_ms = rg_mono_ms() - start;
     if (rc < 0)
         goto out;
     if (WIFEXITED(r.status))
