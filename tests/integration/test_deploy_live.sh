@@ -87,7 +87,8 @@ sql() { sqlite3 "$work/state/deploytest.db" "$1"; }
 expect_serving() {
     local got
     got=$(serving)
-    if [ "$got" = "$2" ]; then ok "$1"; else bad "$1" "serving '$got', want '$2'"; fi
+    if [ "$got" = "$2" ]; then ok "$1"
+    else bad "$1" "serving '$got', want '$2'; the run said:"; echo "${out:-}" | sed 's/^/    /'; fi
 }
 
 # The ledger is consistent: every deploy finished, and each one's last row is an outcome.
