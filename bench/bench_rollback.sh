@@ -10,8 +10,13 @@
 #   (b) recovery: start of the bad release's UP (rollgate) or of `docker service update`
 #       (Swarm) to the first GET /version answering the previous release again;
 #   (c) the rollback rung alone (rung 1, RECOVER start to VERIFY ok, rollgate's clock) over the
-#       floor: `docker-compose up -d` of the old tag over the same bad container plus polling
-#       GET /health until the first 200.
+#       floor: `docker-compose up -d` of the old tag over the same bad container, then GET
+#       /health back to back until the first 200.
+#
+# A client polls GET /version every 50 ms during every rollgate, floor and Swarm run: it is how
+# (b) is seen, and its requests during a switch cost the first answers after it up to 1 s (the
+# bridge's neighbour resolution), so the floor (c) compares against has the same client; the
+# floor without it is reported too.
 #
 # Needs root (the Docker socket), the local stack, a built build/rollgate (BUILD_DIR overrides
 # build/), docker-compose v1, jq, curl, bash >= 5. Uses 127.0.0.1:18097 (compose) and :18098

@@ -58,7 +58,27 @@ recover:
 $3
 YAML
 }
-playbook "$work/pb.yml" 2s "  - rollback: previous"
+# A webhook receiver standing in for Slack: it records each POST body.
+hook_port=18096
+python3 - "$hook_port" "$work/hook.log" <<'PY' &
+import http.server, sys
+port, log = int(sys.argv[1]), sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(log, "ab") as f:
+            f.write(self.path.encode() + b" " + body + b"\n")
+        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+hook_pid=$!
+trap 'kill $hook_pid 2>/dev/null; cleanup' EXIT
+export RG_TEST_HOOK="http://127.0.0.1:$hook_port/services/T000/B000/secret-token"
+
+playbook "$work/pb.yml" 2s "  - rollback: previous
+notify:
+  - {webhook: '\${RG_TEST_HOOK}', on: [rolled_back, unrecovered], timeout: 2s, retries: 1}"
 playbook "$work/slow-settle.yml" 6s "  - rollback: previous"
 playbook "$work/repair.yml" 2s "  - repair: {exec: {service: app, run: [/app, --repair]}, restart: [app]}
   - rollback: previous"
@@ -111,6 +131,14 @@ run deploy_v2 0 deploy "$work/pb.yml" --tag v2 && expect_serving deploy_v2_serve
 run crash_rolled_back 1 deploy "$work/pb.yml" --tag v2-crash && expect_serving crash_serves_previous v2
 grep -q "exited with code 1" <<<"$out" && ok crash_evidence || bad crash_evidence "no exit code in the output"
 [ "$(sql "select outcome from deploys order by id desc limit 1")" = rolled_back ] && ok ledger_rolled_back || bad ledger_rolled_back "outcome not rolled_back"
+
+# Notifications: the webhook got the outcome; the output never shows its secret path.
+sleep 0.5
+if grep -q '"outcome":"rolled_back"' "$work/hook.log" 2>/dev/null &&
+   grep -q "/services/T000/B000/secret-token" "$work/hook.log"; then ok notified
+else bad notified "the webhook did not receive the rolled_back outcome"; fi
+grep -q "notified http://127.0.0.1:$hook_port/\*\*\*" <<<"$out" && ok notify_redacted || bad notify_redacted "$out"
+grep -q "secret-token" <<<"$out" && bad notify_secret_shown "the webhook's path was printed" || ok notify_secret_hidden
 
 # 3. A release answering 500 is rolled back, with the body as evidence.
 run http500_rolled_back 1 deploy "$work/pb.yml" --tag v2-500 && expect_serving http500_serves_previous v2
