@@ -92,6 +92,8 @@ struct rg_gate {
     /* http */
     int *expect;            /* accepted status codes; websocket: 101 */
     size_t n_expect;
+    int *fail_on;           /* http: statuses that fail the gate at once, without retries */
+    size_t n_fail_on;
     char *body;             /* regex the body must match, or NULL */
     int64_t max_latency_ms; /* 0: no latency limit */
     struct rg_kv *headers;

@@ -46,6 +46,11 @@ rg_gate_summary(const struct rg_gate *g)
         rg_buf_addf(&b, "http GET %s expects ", target);
         for (size_t i = 0; i < g->n_expect; i++)
             rg_buf_addf(&b, "%s%d", i ? "|" : "", g->expect[i]);
+        if (g->n_fail_on) {
+            rg_buf_adds(&b, ", fails at once on ");
+            for (size_t i = 0; i < g->n_fail_on; i++)
+                rg_buf_addf(&b, "%s%d", i ? "|" : "", g->fail_on[i]);
+        }
         if (g->body)
             rg_buf_addf(&b, ", body matching /%s/", g->body);
         if (g->max_latency_ms)

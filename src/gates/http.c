@@ -219,8 +219,13 @@ http_finish(struct rg_verdict *out, void *ctx, CURLcode result)
         return;
     }
     if (!status_expected(g, h->status)) {
-        gate_verdict(out, RG_VERDICT_RETRY, "%ld in %lldms, expected %s", h->status,
-                     (long long)out->latency_ms, want);
+        bool fatal = false;
+        for (size_t i = 0; i < g->n_fail_on; i++)
+            fatal = fatal || g->fail_on[i] == h->status;
+        /* fail_on: the playbook says this answer will not get better by waiting. */
+        gate_verdict(out, fatal ? RG_VERDICT_FAIL : RG_VERDICT_RETRY,
+                     "%ld in %lldms, expected %s%s", h->status, (long long)out->latency_ms, want,
+                     fatal ? " (fail_on)" : "");
         gate_evidence(out, "GET %s answered %ld (expected %s)", h->url_shown, h->status, want);
         gate_evidence_excerpt(out, "body", h->body.data ? h->body.data : "", h->body.len,
                               EXCERPT);

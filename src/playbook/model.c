@@ -26,6 +26,7 @@ gate_release(struct rg_gate *g)
         free(g->target);
     rg_strv_release(&g->argv);
     free(g->expect);
+    free(g->fail_on);
     free(g->body);
     for (size_t i = 0; i < g->n_headers; i++) {
         free(g->headers[i].key);

@@ -200,11 +200,10 @@ decode_container_state(struct pb_ctx *c, const struct pb_node *n, void *field)
     return 0;
 }
 
+/* A status code or a list of them, 100 to 599, into *codes (replacing what was there). */
 static int
-decode_expect(struct pb_ctx *c, const struct pb_node *n, void *field)
+decode_statuses(struct pb_ctx *c, const struct pb_node *n, int **codes, size_t *count_out)
 {
-    struct rg_gate *g = field; /* off = 0: the gate itself */
-    const struct pb_node *one = n;
     size_t count = 1;
     int rc = 0;
 
@@ -219,19 +218,18 @@ decode_expect(struct pb_ctx *c, const struct pb_node *n, void *field)
                  pb_kind_noun(n));
         return -1;
     }
-    free(g->expect);
-    g->expect = rg_calloc(count, sizeof(*g->expect));
-    g->n_expect = 0;
+    free(*codes);
+    *codes = rg_calloc(count, sizeof(**codes));
+    *count_out = 0;
     for (size_t i = 0; i < count; i++) {
+        const struct pb_node *one = n->kind == PB_SEQ ? n->items[i] : n;
+        size_t mark = n->kind == PB_SEQ ? pb_path_push(c, NULL, i) : c->path_len;
         struct rg_err err;
         long long code;
-        size_t mark = n->kind == PB_SEQ ? pb_path_push(c, NULL, i) : c->path_len;
-        char *s;
+        char *s = pb_scalar_string(c, one, true, "an HTTP status code");
 
-        one = n->kind == PB_SEQ ? n->items[i] : n;
-        s = pb_scalar_string(c, one, true, "an HTTP status code");
         if (s && rg_int_parse(&code, s, 100, 599, &err) == 0) {
-            g->expect[g->n_expect++] = (int)code;
+            (*codes)[(*count_out)++] = (int)code;
         } else {
             if (s)
                 pb_error(c, one, "invalid HTTP status code '%s' (expected 100 to 599)", s);
@@ -241,6 +239,22 @@ decode_expect(struct pb_ctx *c, const struct pb_node *n, void *field)
         pb_path_pop(c, mark);
     }
     return rc;
+}
+
+static int
+decode_expect(struct pb_ctx *c, const struct pb_node *n, void *field)
+{
+    struct rg_gate *g = field; /* off = 0: the gate itself */
+
+    return decode_statuses(c, n, &g->expect, &g->n_expect);
+}
+
+static int
+decode_fail_on(struct pb_ctx *c, const struct pb_node *n, void *field)
+{
+    struct rg_gate *g = field;
+
+    return decode_statuses(c, n, &g->fail_on, &g->n_fail_on);
 }
 
 /* ---- section tables ---- */
@@ -257,6 +271,7 @@ decode_expect(struct pb_ctx *c, const struct pb_node *n, void *field)
 static const struct pb_field http_fields[] = {
     GATE_TIMING_FIELDS,
     {.key = "expect", .type = PB_T_CUSTOM, .off = 0, .decode = decode_expect},
+    {.key = "fail_on", .type = PB_T_CUSTOM, .off = 0, .decode = decode_fail_on},
     {.key = "body", .type = PB_T_REGEX, .off = offsetof(struct rg_gate, body),
      .flags = PB_NOINTERP},
     {.key = "max_latency", .type = PB_T_DURATION,
@@ -400,6 +415,15 @@ decode_gate(struct pb_ctx *c, const struct pb_node *n, struct rg_gate *g)
         g->expect = rg_calloc(1, sizeof(*g->expect));
         g->expect[0] = 200;
         g->n_expect = 1;
+    }
+    for (size_t i = 0; i < g->n_fail_on; i++) {
+        for (size_t k = 0; k < g->n_expect; k++) {
+            if (g->fail_on[i] == g->expect[k]) {
+                pb_error(c, pb_map_get(n, "fail_on"), "status %d is both expected and in "
+                                                      "fail_on", g->fail_on[i]);
+                rc = -1;
+            }
+        }
     }
     return rc;
 }

@@ -109,6 +109,17 @@ test_http_and_websocket(void **state)
     assert_contains(r.last.summary, "expected 200");
     assert_contains(r.last.evidence, "answered 500 (expected 200)");
     assert_contains(r.last.evidence, "body: database unavailable");
+
+    /* With fail_on the same answer fails at once, without waiting for the deadline. */
+    static int five_hundred[] = {500};
+    g.fail_on = five_hundred;
+    g.n_fail_on = 1;
+    g.timing.within_ms = 20000;
+    r = poll_one(&g, &L.env, false);
+    assert_int_equal(r.outcome, RG_VERDICT_FAIL);
+    assert_false(r.timed_out);
+    assert_int_equal(r.probes, 1);
+    assert_contains(r.last.summary, "expected 200 (fail_on)");
 }
 
 static void

@@ -230,6 +230,7 @@ test_every_gate_kind(void **state)
     assert_int_equal(g->n_headers, 1);
     assert_string_equal(g->headers[0].key, "Host");
     assert_false(g->tls_verify);
+    assert_int_equal(g->n_fail_on, 0);
     g = rg_playbook_gate(f->pb, "w");
     assert_int_equal(g->kind, RG_GATE_WEBSOCKET);
     assert_int_equal(g->expect[0], 101);
@@ -528,6 +529,23 @@ test_err_recover(void **state)
 }
 
 static void
+test_fail_on(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_str(f, HEAD "gates:\n  health: {http: 'http://h/', fail_on: [500, 502]}\n"
+                                 DEPLOY),
+                     0);
+    assert_int_equal(rg_playbook_gate(f->pb, "health")->n_fail_on, 2);
+    assert_int_equal(rg_playbook_gate(f->pb, "health")->fail_on[1], 502);
+    assert_one_diag(f, HEAD "gates:\n  health: {http: 'http://h/', fail_on: [200]}\n" DEPLOY,
+                    "t.yml:6:40: gates.health: status 200 is both expected and in fail_on");
+    assert_one_diag(f, HEAD "gates:\n  health: {http: 'http://h/', fail_on: [600]}\n" DEPLOY,
+                    "t.yml:6:41: gates.health.fail_on[0]: invalid HTTP status code '600' "
+                    "(expected 100 to 599)");
+}
+
+static void
 test_err_image_with_tag(void **state)
 {
     assert_one_diag(*state,
@@ -785,6 +803,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_err_deploy_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_recover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_image_with_tag, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fail_on, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_empty_and_zero, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_service_outside_runtime, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paths_normalised, setup, teardown),
