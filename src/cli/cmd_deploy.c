@@ -126,9 +126,7 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
     rc = rg_engine_run(&res, pb, &o, &err);
     if (rc < 0) {
         fprintf(ctx->errout, "rollgate: %s: %s\n", ctx->cmd->name, err.msg);
-        rc = rc == RG_EBUSY ? RG_EXIT_BUSY
-             : rc == RG_EINVAL || rc == RG_ENOENT ? RG_EXIT_INVALID
-                                                  : RG_EXIT_INTERNAL;
+        rc = rg_cli_exit_for(rc);
     } else if (kind == RG_RUN_RESUME && res.nothing_to_do) {
         fprintf(ctx->out, "nothing to resume: the last deploy of '%s' finished\n", pb->name);
         rc = RG_EXIT_OK;
@@ -149,21 +147,9 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
     return rc;
 }
 
-static int
-cmd_deploy(struct rg_cmd_ctx *ctx)
-{
-    struct run_args a = {
-        .tag = ctx->optval[OPT_TAG],
-        .json = ctx->optcount[OPT_JSON] > 0,
-        .wait = ctx->optval[OPT_WAIT],
-        .actor = ctx->optval[OPT_ACTOR],
-        .trigger = ctx->optval[OPT_TRIGGER],
-    };
-    return run_command(ctx, RG_RUN_DEPLOY, &a);
-}
-
-static int
-cmd_rollback(struct rg_cmd_ctx *ctx)
+/* deploy and rollback share their option table's layout (rollback adds --force). */
+static struct run_args
+shared_args(const struct rg_cmd_ctx *ctx)
 {
     struct run_args a = {
         .tag = ctx->optval[OPT_TAG],
@@ -173,6 +159,22 @@ cmd_rollback(struct rg_cmd_ctx *ctx)
         .trigger = ctx->optval[OPT_TRIGGER],
         .force = ctx->optcount[OPT_FORCE] > 0,
     };
+    return a;
+}
+
+static int
+cmd_deploy(struct rg_cmd_ctx *ctx)
+{
+    struct run_args a = shared_args(ctx);
+
+    return run_command(ctx, RG_RUN_DEPLOY, &a);
+}
+
+static int
+cmd_rollback(struct rg_cmd_ctx *ctx)
+{
+    struct run_args a = shared_args(ctx);
+
     return run_command(ctx, RG_RUN_ROLLBACK, &a);
 }
 

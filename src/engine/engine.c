@@ -6,9 +6,6 @@
 
 #include "run_internal.h"
 
-/* Resumes the deploy a crash or a signal left in flight, if any; see resume.c. */
-int run_resume(struct run *r, bool *resumed, struct rg_err *err);
-
 static int
 open_target(struct run *r, struct rg_err *err)
 {

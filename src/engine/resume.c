@@ -7,8 +7,6 @@
 
 #include "run_internal.h"
 
-int run_resume(struct run *r, bool *resumed, struct rg_err *err);
-
 /* What the containers look like, for the person reading the resume. */
 static void
 reconcile_note(struct run *r)

@@ -62,6 +62,9 @@ void run_reset(struct run *r);
 /* Runs the plan from stage `from` of rung `rung` (0: the deploy or manual rollback itself) to
  * an outcome, or to a halt. */
 void run_continue(struct run *r, int rung, size_t from, bool manual);
+/* Resumes the deploy a crash or a signal left in flight, if any (*resumed says whether there
+ * was one); see resume.c. */
+int run_resume(struct run *r, bool *resumed, struct rg_err *err);
 /* Sends the playbook's notifications for an outcome; never changes it. */
 void run_notify(struct run *r, enum rg_outcome outcome, const char *error);
 
