@@ -45,7 +45,6 @@ crash_tag=v2-crash
 http500_tag=v2-500
 every=100ms          # gate interval
 within_eq=1s         # VERIFY deadline of the main playbook: Swarm's 1 s x 1 retry healthcheck
-within_long=8s       # the deploy tests' VERIFY deadline (informational runs)
 settle=2s
 poll_s=0.05          # the /version poller's interval
 swarm_cap_s=120      # a Swarm run that has not served the previous release by then timed out
@@ -287,7 +286,7 @@ release: {image: $image, tag_pattern: '^v[0-9]+(-[a-z0-9]+)?\$'}
 defaults: {every: $every, within: $2, timeout: 2s}
 gates:
   running: {container: app}
-  health: {http: "http://127.0.0.1:$port/health"}
+  health: {http: "http://127.0.0.1:$port/health"$3}
   version: {http: "http://127.0.0.1:$port/version", body: '^v'}
 deploy:
   - pull
@@ -299,9 +298,9 @@ recover:
 YAML
 }
 pb_eq=$work/pb.yml
-pb_long=$work/pb-long.yml
+pb_failon=$work/pb-failon.yml
 playbook "$pb_eq" "$within_eq"
-playbook "$pb_long" "$within_long"
+playbook "$pb_failon" "$within_eq" ", fail_on: [500]"
 
 compose() { (cd "$work/stack" && docker-compose --project-name "$project" --project-directory "$work/stack" "$@"); }
 
@@ -539,7 +538,7 @@ for rep in $(seq "$reps"); do
     rg_once http500 "$http500_tag" "$pb_eq" "$rep"
     floor_once http500 "$http500_tag" "$rep" 1
     floor_once http500 "$http500_tag" "$rep" 0
-    rg_once http500long "$http500_tag" "$pb_long" "$rep"
+    rg_once http500failon "$http500_tag" "$pb_failon" "$rep"
 done
 compose down -t 1 >/dev/null 2>&1 || true
 
@@ -578,7 +577,7 @@ timeouts() { awk -v c="$1" '$1 == c && $2 == "timeouts" { n++ } END { print n + 
 a_med=$(med crash verdict_after_die_ms)
 rg_crash=$(med crash recovery_ms)
 rg_500=$(med http500 recovery_ms)
-rg_500l=$(med http500long recovery_ms)
+rg_500f=$(med http500failon recovery_ms)
 sw_crash_to=$(timeouts swarm_crash)
 sw_500_to=$(timeouts swarm_http500)
 # A timed-out Swarm run counts as the cap; with no finished run the median is the cap.
@@ -590,7 +589,7 @@ sw_500=$(med swarm_http500 recovery_ms)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 b_crash=$(ratio "$sw_crash" "$rg_crash")
 b_500=$(ratio "$sw_500" "$rg_500")
-b_500l=$(ratio "$sw_500" "$rg_500l")
+b_500f=$(ratio "$sw_500" "$rg_500f")
 c_crash=$(ratio "$(med crash rung_ms)" "$(med crash floor_ms)")
 c_500=$(ratio "$(med http500 rung_ms)" "$(med http500 floor_ms)")
 # What (b) could be with no detection time and no overhead at all: the bad release's compose up
@@ -626,16 +625,16 @@ $section
 
 What: a crash-looping release (\`$crash_tag\`: exits 1 at start) and one answering \`GET /health\` with 500 (\`$http500_tag\`) are deployed over a healthy \`$good\` by rollgate and by Docker Swarm, which must each bring \`$good\` back by themselves: same images from the local registry, same run, same machine. Throughout every run a client polls the service's \`GET /version\` every $(awk -v s="$poll_s" 'BEGIN { print s * 1000 }') ms with curl (a change is stamped when curl returns): that is how the recovery is seen, and it is client traffic arriving during the switch, as in production.
 
-- rollgate: a throwaway compose project (\`restart: unless-stopped\`, no compose healthcheck, 127.0.0.1:$port) and a playbook like the deploy tests' one: gates \`running\` (container), \`health\` (\`GET /health\` = 200), \`version\` (\`GET /version\` ~ \`^v\`), \`every: $every\`, \`within: $within_eq\`, \`timeout: 2s\`; deploy \`pull, up, verify: [running, health, version], settle: {for: $settle}\`; recover \`rollback: previous\`. \`within: $within_eq\` gives a release the time Swarm's healthcheck below gives it (one 1 s interval, one retry); the informational row with \`within: $within_long\` is the deploy tests' setting. Each deploy runs with \`--json\`, each line stamped with the wall clock as it arrives; container events come from a \`docker events\` stream opened before the deploy.
+- rollgate: a throwaway compose project (\`restart: unless-stopped\`, no compose healthcheck, 127.0.0.1:$port) and a playbook like the deploy tests' one: gates \`running\` (container), \`health\` (\`GET /health\` = 200), \`version\` (\`GET /version\` ~ \`^v\`), \`every: $every\`, \`within: $within_eq\`, \`timeout: 2s\`; deploy \`pull, up, verify: [running, health, version], settle: {for: $settle}\`; recover \`rollback: previous\`. \`within: $within_eq\` gives a release the time Swarm's healthcheck below gives it (one 1 s interval, one retry); the informational 500 row adds \`fail_on: [500]\` to the \`health\` gate (as the demo playbook does): a 500 fails the gate at once instead of at the deadline. Each deploy runs with \`--json\`, each line stamped with the wall clock as it arrives; container events come from a \`docker events\` stream opened before the deploy.
 - Swarm: \`docker swarm init --advertise-addr 127.0.0.1\`, one replica from \`docker stack deploy\` (a compose v3.8 file: the images are FROM scratch and only a stack file takes the exec-form healthcheck \`["CMD", "/app", "--probe"]\`; \`docker service create --health-cmd\` is shell form), healthcheck interval 1s, timeout 1s, retries 1, start_period 0s; \`update_config\` and \`rollback_config\`: parallelism 1, delay 0s, monitor 1s, max_failure_ratio 0, order stop-first (a host-mode port cannot be held by two tasks); update failure_action rollback; \`restart_policy: {condition: none}\` (with \`any\` the crashed task can be restarted before the rollback, which must then stop it first: slower); \`stop_grace_period: 1s\`; the port published with \`mode: host\` on $swarm_port (the ingress mesh does not route on these machines). A run is \`docker service update --detach --image …:TAG\`, capped at ${swarm_cap_s} s; the next starts once the service is back on a healthy \`$good\` with no update under way. The swarm is left at the end.
 
 Measures:
 
 - (a) crash verdict: the first \`die\` of the \`$crash_tag\` container (Docker's event time) to the arrival of rollgate's first non-ok \`result\` line. Target ≤ $((target_a_ms / 1000)) s.
 - (b) recovery: rollgate from the arrival of the bad release's \`state: UP\` line, Swarm from the start of \`docker service update\`, to the first \`GET /version\` answering \`$good\` after it stopped doing so. Target: Swarm / rollgate ≥ ${target_b}× (ratio of medians).
-- (c) the rollback rung alone: rung 1 from its \`RECOVER\` state to its \`VERIFY\` ok result, on rollgate's own clock (\`elapsed_ms\`): image check, tag switch, \`docker-compose up -d\`, first passing probes. The floor, measured after each rollgate run of the same case: the bad tag brought up and left in its bad state (crash: restarted once; 500: answering 500), \`.env\` set back to \`$good\`, then from the start of \`docker-compose --project-name P --project-directory D up -d app\` to the first 200 of \`GET /health\` polled back to back, with the same client polling \`/version\` as in the rollgate runs. Target: rung / floor ≤ $target_c (ratio of medians).
+- (c) the rollback rung alone: rung 1 from its \`RECOVER\` state to its \`VERIFY\` ok result, on rollgate's own clock (\`elapsed_ms\`): image check, tag switch, the containers of \`$good\` made again from their inspect documents taken before the deploy (remove the bad ones, create, start through the Engine API: no compose run), first passing probes. The floor, measured after each rollgate run of the same case: the bad tag brought up and left in its bad state (crash: restarted once; 500: answering 500), \`.env\` set back to \`$good\`, then from the start of \`docker-compose --project-name P --project-directory D up -d app\` to the first 200 of \`GET /health\` polled back to back, with the same client polling \`/version\` as in the rollgate runs. Target: rung / floor ≤ $target_c (ratio of medians).
 
-The floor without the client is shown for comparison. A request that arrives while the container is being replaced makes the kernel start resolving the container's address on the compose bridge (neighbour entry \`INCOMPLETE\`, seen with \`ip neigh\`); resolution is retried once a second (\`net.ipv4.neigh.<bridge>.retrans_time_ms\`, default 1000), so the first answers after \`up\` wait up to 1 s for it. rollgate, the floor and Swarm all pay it.
+The floor without the client is shown for comparison. A request that arrives while the container is being replaced makes the kernel start resolving the container's address on the compose bridge (neighbour entry \`INCOMPLETE\`, seen with \`ip neigh\`); resolution is retried once a second (\`net.ipv4.neigh.<bridge>.retrans_time_ms\`, default 1000), so the first answers after \`up\` wait up to 1 s for it (Docker 20.10 announces nothing when a container starts). The floor and Swarm pay it; rollgate writes the host's neighbour entry of each container it brought up (address and MAC from the Engine API, state \`STALE\`, over netlink), which sends the queued packets at once.
 
 Run: $date_s on $cpu, $(nproc) CPUs online, Linux $(uname -r), Docker $docker_v, docker-compose $compose_v; $rg_v, build ${build_type:-unknown}. $(rn "$reps") of each rollgate case and floor after one warm-up, $(rn "$swarm_reps") of each Swarm case.  
 Reproduce: \`$reproduce\`
@@ -647,7 +646,7 @@ $(row "(b) crash: rollgate, UP → \`$good\` served again" crash recovery_ms)
 $(row "(b) crash: Swarm, \`service update\` → \`$good\` served again$(to_note "$sw_crash_to")" swarm_crash recovery_ms)
 $(row "(b) 500: rollgate, UP → \`$good\` served again" http500 recovery_ms)
 $(row "(b) 500: Swarm, \`service update\` → \`$good\` served again$(to_note "$sw_500_to")" swarm_http500 recovery_ms)
-$(row "(b) 500, informational: rollgate with \`within: $within_long\`" http500long recovery_ms)
+$(row "(b) 500, informational: rollgate with \`fail_on: [500]\`" http500failon recovery_ms)
 $(row "(c) crash: rollback rung" crash rung_ms ms)
 $(row "(c) crash: floor (compose up + first 200)" crash floor_ms ms)
 $(row "(c) crash: floor without the client" crash floor_quiet_ms ms)
@@ -660,7 +659,7 @@ $(row "(c) 500: floor without the client" http500 floor_quiet_ms ms)
 | (a) crash verdict ≤ $((target_a_ms / 1000)) s | $(fmt_ms "$a_med") | $res_a |
 | (b) crash: Swarm / rollgate ≥ ${target_b}× | ${b_crash}× | $res_b_crash |
 | (b) 500: Swarm / rollgate ≥ ${target_b}× | ${b_500}× | $res_b_500 |
-| (b) 500 with \`within: $within_long\` (informational) | ${b_500l}× | — |
+| (b) 500 with \`fail_on: [500]\` (informational) | ${b_500f}× | — |
 | (c) crash: rung / floor ≤ $target_c | $c_crash | $res_c_crash |
 | (c) 500: rung / floor ≤ $target_c | $c_500 | $res_c_500 |
 
@@ -674,12 +673,12 @@ Where the time goes (medians, ms), rollgate from the bad release's UP:
 | verdict → rung start | $(medr crash verdict_to_rung_ms) | $(medr http500 verdict_to_rung_ms) |
 | rung RECOVER (image check) | $(medr crash rung_recover_ms) | $(medr http500 rung_recover_ms) |
 | rung SWITCH (env file) | $(medr crash rung_switch_ms) | $(medr http500 rung_switch_ms) |
-| rung UP (\`docker-compose up\` of \`$good\`) | $(medr crash rung_up_ms) | $(medr http500 rung_up_ms) |
+| rung UP (\`$good\`'s containers made again through the Engine API) | $(medr crash rung_up_ms) | $(medr http500 rung_up_ms) |
 | rung VERIFY (first passing probes) | $(medr crash rung_verify_ms) | $(medr http500 rung_verify_ms) |
 | floor: \`docker-compose up\` alone / whole floor | $(medr crash floor_up_ms) / $(medr crash floor_ms) | $(medr http500 floor_up_ms) / $(medr http500 floor_ms) |
 | floor without the client: \`docker-compose up\` / whole | $(medr crash floor_quiet_up_ms) / $(medr crash floor_quiet_ms) | $(medr http500 floor_quiet_up_ms) / $(medr http500 floor_quiet_ms) |
-| bound for (b): bad UP + floor (500: + the 1 s to turn healthy) | $(medr_of "$bound_crash") | $(medr_of "$bound_500") |
-| Swarm / that bound: the best (b) a compose-driven rollback reaches here | $(ratio "$sw_crash" "$bound_crash")× | $(ratio "$sw_500" "$bound_500")× |
+| bound for (b) of a compose-driven rollback: bad UP + floor (500: + the 1 s to turn healthy) | $(medr_of "$bound_crash") | $(medr_of "$bound_500") |
+| Swarm / that bound: the best (b) a rollback through \`docker-compose up\` reaches here | $(ratio "$sw_crash" "$bound_crash")× | $(ratio "$sw_500" "$bound_500")× |
 
 Swarm, from \`docker service update\` (container events), crash / 500: the old task's stop signal at $(medr swarm_crash sw_old_stop_ms) / $(medr swarm_http500 sw_old_stop_ms) ms (Swarm's executor takes a task out of its load balancer and waits a fixed 2 s, \`defaultGossipConvergeDelay\`, before it stops the container), the bad container started at $(medr swarm_crash sw_bad_start_ms) / $(medr swarm_http500 sw_bad_start_ms), failed (exit / \`unhealthy\`) at $(medr swarm_crash sw_bad_fail_ms) / $(medr swarm_http500 sw_bad_fail_ms), \`$good\` started again at $(medr swarm_crash sw_good_start_ms) / $(medr swarm_http500 sw_good_start_ms).
 

@@ -40,6 +40,8 @@ struct rg_container {
     char *health_output; /* output of the last health check, or NULL */
     int64_t started_at_ms;  /* Unix ms; 0 when never started */
     int64_t finished_at_ms; /* Unix ms; 0 when it has not stopped since it started */
+    char *ip;            /* IPv4 address on its first network with one, or NULL */
+    char *mac;           /* the MAC address of that endpoint, or NULL */
 };
 
 enum rg_docker_event_kind {
@@ -85,6 +87,33 @@ int rg_docker_inspect(struct rg_container *out, struct rg_docker *d, const char 
                       struct rg_err *err);
 void rg_container_release(struct rg_container *c);
 void rg_containers_free(struct rg_container *v, size_t n);
+
+/* The container's inspect document as the daemon wrote it (*out newly allocated): what
+ * rg_docker_create_like needs to make the same container again. */
+int rg_docker_inspect_raw(char **out, struct rg_docker *d, const char *id, struct rg_err *err);
+
+/* The body of POST /containers/create that makes a container like the one inspect_json
+ * describes: its Config (labels included, so compose sees its own container), HostConfig and
+ * network endpoints (aliases kept, the old container's id alias and hostname dropped). *name_out
+ * gets its name. A pure function, tested on recorded inspect documents. */
+int rg_docker_create_body(char **body_out, char **name_out, const char *inspect_json,
+                          struct rg_err *err);
+/* Creates (not starts) a container like the one inspect_json describes, under the same name;
+ * *id_out gets the new id. RG_ERUNTIME with the daemon's message (a name still taken, say). */
+int rg_docker_create_like(char **id_out, struct rg_docker *d, const char *inspect_json,
+                          struct rg_err *err);
+/* Starts a created or stopped container; starting a running one is no error. */
+int rg_docker_start(struct rg_docker *d, const char *id, struct rg_err *err);
+/* Removes a container, killing it first when it runs; its volumes are kept. A container already
+ * gone is no error. */
+int rg_docker_remove(struct rg_docker *d, const char *id, struct rg_err *err);
+
+/* Writes the host's neighbour entry (ARP) for a container's IPv4 address: Docker 20.10 sends no
+ * gratuitous ARP when a container starts, so connections queued on the entry left INCOMPLETE by
+ * the container it replaced (same address) wait for the next ARP retransmit, up to 1 s. The
+ * entry is written STALE, so the kernel confirms it on first use. Needs CAP_NET_ADMIN;
+ * RG_ENOENT when no interface of the host holds the address's subnet. */
+int rg_net_neigh_announce(const char *ip, const char *mac, struct rg_err *err);
 
 /* Appends the container's log lines (stdout and stderr, in order) since since_ms (Unix ms; 0:
  * all) to out, at most tail lines when tail > 0. out keeps its own maximum. */
@@ -192,8 +221,15 @@ struct rg_frame_decoder {
     size_t have;      /* header bytes collected */
     uint32_t remaining; /* payload bytes still to come of the current frame */
     bool raw;         /* TTY: no framing, everything is payload */
+    bool detect;      /* not known yet: decided by the first 8 bytes */
 };
 void rg_frame_decoder_init(struct rg_frame_decoder *fd, bool raw);
+/* A decoder that tells framed from raw by the first 8 bytes: a frame header starts with a stream
+ * byte 0-2 and three zero bytes, which no text log starts with. Saves the inspect call that
+ * would say whether the container has a TTY (and that waits while Docker restarts it). */
+void rg_frame_decoder_init_auto(struct rg_frame_decoder *fd);
+/* At the end of the stream: a raw stream shorter than 8 bytes is still in the header. */
+void rg_frame_decoder_flush(struct rg_frame_decoder *fd, struct rg_buf *out);
 int rg_frame_decoder_feed(struct rg_frame_decoder *fd, struct rg_buf *out, const void *data,
                           size_t len, struct rg_err *err);
 /* Whether the stream ended cleanly (not inside a header or a payload). */

@@ -4,12 +4,25 @@
 #ifndef ROLLGATE_STEPS_H
 #define ROLLGATE_STEPS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "rollgate/engine.h"
 #include "rollgate/gates.h"
 #include "rollgate/playbook.h"
 #include "rollgate/runtime.h"
+
+/* The containers that served before a deploy changed anything, as the daemon described them.
+ * Going back to that release makes them again through the Engine API (remove the new ones,
+ * create and start these), which takes a fraction of a compose run; compose still sees them as
+ * its own because their labels are unchanged. */
+struct rg_snapshot {
+    char *tag;                /* the release they ran; NULL: none to take */
+    bool taken;               /* the capture ran (it may have found nothing usable) */
+    struct rg_strv service;   /* service of each container */
+    struct rg_strv inspect;   /* inspect document of each container */
+};
+void rg_snapshot_release(struct rg_snapshot *s);
 
 struct rg_step_ctx {
     const struct rg_playbook *pb;
@@ -23,6 +36,8 @@ struct rg_step_ctx {
     void (*on_gate)(const struct rg_gate_result *r, void *data);
     void *on_gate_data;
     struct rg_buf *evidence;       /* what a failed step saw, for the ledger and the person */
+    struct rg_snapshot *before;    /* taken by the first `up` away from before->tag, used by an
+                                      `up` back to it; NULL: always compose */
 };
 
 /* Runs the action of state for step (NULL for the engine's own stages: a rollback's SWITCH and

@@ -59,6 +59,9 @@ begin(struct run *r, const char *kind, struct rg_err *err)
     int rc;
 
     snprintf(r->kind, sizeof(r->kind), "%s", kind);
+    rg_snapshot_release(&r->before);
+    if (r->prev_tag[0])
+        r->before.tag = rg_strdup(r->prev_tag);
     if ((rc = rg_ledger_begin(&r->deploy_id, r->ledger, kind, r->tag, r->prev_tag,
                               r->o->trigger ? r->o->trigger : "cli",
                               r->o->actor ? r->o->actor : "?", err)) < 0 ||

@@ -374,6 +374,7 @@ run_init(struct run *r, const struct rg_playbook *pb, const struct rg_run_opts *
     r->sc.on_gate = on_gate;
     r->sc.on_gate_data = r;
     r->sc.evidence = &r->evidence;
+    r->sc.before = &r->before;
 }
 
 void
@@ -389,6 +390,7 @@ run_reset(struct run *r)
     r->tag[0] = r->prev_tag[0] = r->digest[0] = r->rung_tag[0] = r->rung_digest[0] = '\0';
     r->last_error[0] = '\0';
     r->sc.tag = NULL;
+    rg_snapshot_release(&r->before);
     memset(r->res, 0, sizeof(*r->res));
     rg_buf_reset(&r->evidence);
 }
@@ -403,4 +405,5 @@ run_release(struct run *r)
     rg_ledger_close(r->ledger);
     rg_lock_release(r->lock);
     rg_buf_release(&r->evidence);
+    rg_snapshot_release(&r->before);
 }

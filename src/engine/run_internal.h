@@ -30,6 +30,7 @@ struct run {
     enum rg_state state;
     bool cancel_before_stage;      /* the last stage saw a signal before it began */
     struct rg_step_ctx sc;
+    struct rg_snapshot before;     /* the containers serving when the run began */
     struct rg_buf evidence;
     char last_error[RG_ERR_MSG_MAX + 64];
 };

@@ -127,6 +127,19 @@ container_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
         char buf[160];
         int restarts;
 
+        if (list[i].restarting) {
+            /* Inspect would wait for the container's lock, which Docker holds while it
+             * restarts it (hundreds of ms in a crash loop): the list says enough. The restart
+             * count is judged on a probe that finds it running; the event watch has usually
+             * failed the step before that. */
+            worst = worst == RG_VERDICT_FAIL ? worst : RG_VERDICT_RETRY;
+            gate_evidence(out, "%scontainer %s: restarting", out->evidence[0] ? "\n" : "",
+                          list[i].name);
+            if (!first_problem[0])
+                snprintf(first_problem, sizeof(first_problem), "%s is restarting",
+                         list[i].name);
+            continue;
+        }
         if (rg_docker_inspect(&k, c->docker, list[i].id, err) < 0) {
             worst = worst == RG_VERDICT_FAIL ? worst : RG_VERDICT_RETRY;
             continue;

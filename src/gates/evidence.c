@@ -24,6 +24,21 @@ last_lines(const char *text, size_t len, int lines)
     return p;
 }
 
+static void
+append_logs(struct rg_buf *out, struct rg_buf *logs, struct rg_docker *d, const char *id,
+            int lines, struct rg_err *err)
+{
+    rg_buf_reset(logs);
+    if (lines <= 0 || rg_docker_logs(logs, d, id, 0, lines, err) < 0 || !logs->len)
+        return;
+    rg_buf_addf(out, "  last log lines:\n");
+    for (const char *p = last_lines(logs->data, logs->len, lines); *p;) {
+        size_t l = strcspn(p, "\n");
+        rg_buf_addf(out, "    %.*s\n", (int)l, p);
+        p += l + (p[l] == '\n');
+    }
+}
+
 int
 rg_gates_container_evidence(struct rg_buf *out, const struct rg_gate_env *env,
                             const struct rg_strv *services, int lines, struct rg_err *err)
@@ -42,6 +57,15 @@ rg_gates_container_evidence(struct rg_buf *out, const struct rg_gate_env *env,
         struct rg_container k;
         if (services && services->n && !rg_strv_contains(services, list[i].service ? list[i].service : ""))
             continue;
+        if (list[i].restarting) {
+            /* Inspect waits for the container's lock, which Docker holds while it restarts
+             * the container: hundreds of ms for a crash loop. The list does not wait. */
+            rg_buf_addf(out, "container %s (service %s, image %s): restarting (it keeps "
+                        "exiting)\n", list[i].name, list[i].service ? list[i].service : "?",
+                        list[i].image ? list[i].image : "?");
+            append_logs(out, &logs, d, list[i].id, lines, err);
+            continue;
+        }
         if (rg_docker_inspect(&k, d, list[i].id, err) < 0)
             continue;
         rg_buf_addf(out, "container %s (service %s, image %s): %s, exit code %d, %d restart%s%s",
@@ -58,16 +82,7 @@ rg_gates_container_evidence(struct rg_buf *out, const struct rg_gate_env *env,
             rg_buf_addf(out, "  last health check: %.*s\n", (int)(l > 300 ? 300 : l),
                         k.health_output);
         }
-        rg_buf_reset(&logs);
-        if (lines > 0 && rg_docker_logs(&logs, d, k.id, 0, lines, err) == 0 && logs.len) {
-            const char *from = last_lines(logs.data, logs.len, lines);
-            rg_buf_addf(out, "  last log lines:\n");
-            for (const char *p = from; *p;) {
-                size_t l = strcspn(p, "\n");
-                rg_buf_addf(out, "    %.*s\n", (int)l, p);
-                p += l + (p[l] == '\n');
-            }
-        }
+        append_logs(out, &logs, d, k.id, lines, err);
         rg_container_release(&k);
     }
     rc = 0;

@@ -106,6 +106,7 @@ docker_request(struct docker_sink *sink, long *status, struct rg_docker *d, cons
                const char *path, bool versioned, int64_t timeout_ms, struct rg_err *err)
 {
     struct header_capture hc = {{0}};
+    struct curl_slist *headers = NULL;
     char url[2048];
     CURLcode cc;
     int n;
@@ -120,14 +121,21 @@ docker_request(struct docker_sink *sink, long *status, struct rg_docker *d, cons
     docker_setup_handle(d->curl, d, d->errbuf);
     curl_easy_setopt(d->curl, CURLOPT_URL, url);
     curl_easy_setopt(d->curl, CURLOPT_CUSTOMREQUEST, method);
-    if (strcmp(method, "POST") == 0)
+    if (d->request_body) {
+        curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, d->request_body);
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+        curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, headers);
+    } else if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, "");
+    }
     curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, sink);
     curl_easy_setopt(d->curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(d->curl, CURLOPT_HEADERDATA, &hc);
     cc = curl_easy_perform(d->curl);
+    curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(headers);
     if (sink->failed) {
         *err = sink->err;
         return err->code;
@@ -357,7 +365,6 @@ int
 rg_docker_logs(struct rg_buf *out, struct rg_docker *d, const char *id, int64_t since_ms,
                int tail, struct rg_err *err)
 {
-    struct rg_container c = {0};
     struct rg_frame_decoder dec;
     struct docker_sink sink = {.buf = out, .decoder = &dec};
     char why[300], tailarg[32] = "all";
@@ -366,10 +373,8 @@ rg_docker_logs(struct rg_buf *out, struct rg_docker *d, const char *id, int64_t 
     long status;
     int rc;
 
-    /* The stream is framed unless the container has a TTY. */
-    if ((rc = rg_docker_inspect(&c, d, id, err)) < 0)
-        goto out;
-    rg_frame_decoder_init(&dec, c.tty);
+    /* The stream is framed unless the container has a TTY; the decoder tells which. */
+    rg_frame_decoder_init_auto(&dec);
     if (tail > 0)
         snprintf(tailarg, sizeof(tailarg), "%d", tail);
     eid = docker_escape(d, id);
@@ -387,10 +392,10 @@ rg_docker_logs(struct rg_buf *out, struct rg_docker *d, const char *id, int64_t 
                         "docker logs of '%s' answered %ld: %s", id, status, why);
         goto out;
     }
+    rg_frame_decoder_flush(&dec, out);
     if (!rg_frame_decoder_done(&dec))
         rc = rg_err_set(err, RG_ERUNTIME, "docker logs of '%s' ended inside a frame", id);
 out:
-    rg_container_release(&c);
     free(path);
     free(eid);
     return rc;

@@ -11,12 +11,58 @@ rg_frame_decoder_init(struct rg_frame_decoder *fd, bool raw)
     fd->raw = raw;
 }
 
+void
+rg_frame_decoder_init_auto(struct rg_frame_decoder *fd)
+{
+    memset(fd, 0, sizeof(*fd));
+    fd->detect = true;
+}
+
+void
+rg_frame_decoder_flush(struct rg_frame_decoder *fd, struct rg_buf *out)
+{
+    if (fd->detect && fd->have) {
+        rg_buf_add(out, fd->header, fd->have);
+        fd->have = 0;
+        fd->detect = false;
+        fd->raw = true;
+    }
+}
+
+static bool
+looks_like_header(const unsigned char h[8])
+{
+    return h[0] <= 2 && !h[1] && !h[2] && !h[3];
+}
+
 int
 rg_frame_decoder_feed(struct rg_frame_decoder *fd, struct rg_buf *out, const void *data,
                       size_t len, struct rg_err *err)
 {
     const unsigned char *p = data;
 
+    if (fd->detect) {
+        size_t take = sizeof(fd->header) - fd->have;
+        if (take > len)
+            take = len;
+        memcpy(fd->header + fd->have, p, take);
+        fd->have += take;
+        p += take;
+        len -= take;
+        if (fd->have < sizeof(fd->header))
+            return 0;
+        fd->detect = false;
+        if (!looks_like_header(fd->header)) {
+            fd->raw = true;
+            rg_buf_add(out, fd->header, fd->have);
+            fd->have = 0;
+        } else {
+            /* The header is complete: let the framed path take it from here. */
+            fd->have = 0;
+            if (rg_frame_decoder_feed(fd, out, fd->header, sizeof(fd->header), err) < 0)
+                return err->code;
+        }
+    }
     if (fd->raw) {
         rg_buf_add(out, p, len);
         return 0;
@@ -55,5 +101,5 @@ rg_frame_decoder_feed(struct rg_frame_decoder *fd, struct rg_buf *out, const voi
 bool
 rg_frame_decoder_done(const struct rg_frame_decoder *fd)
 {
-    return fd->raw || (fd->have == 0 && fd->remaining == 0);
+    return fd->raw || fd->detect || (fd->have == 0 && fd->remaining == 0);
 }

@@ -13,6 +13,7 @@ struct rg_docker {
     char ping_api[16];       /* Api-Version header of /_ping */
     char daemon_version[32];
     char errbuf[CURL_ERROR_SIZE];
+    const char *request_body; /* JSON sent with the next request, or NULL */
 };
 
 /* Where a response body goes: a bounded buffer, through a frame decoder for logs. */

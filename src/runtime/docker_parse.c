@@ -33,6 +33,8 @@ rg_container_release(struct rg_container *c)
     free(c->status);
     free(c->health);
     free(c->health_output);
+    free(c->ip);
+    free(c->mac);
     memset(c, 0, sizeof(*c));
 }
 
@@ -194,6 +196,24 @@ health_into(struct rg_container *c, json_t *health)
     }
 }
 
+/* The first network endpoint with an IPv4 address: what the host's neighbour entry is for. */
+static void
+address_into(struct rg_container *c, json_t *networks)
+{
+    const char *key;
+    json_t *ep;
+
+    json_object_foreach(networks, key, ep) {
+        const char *ip = json_string_value(json_object_get(ep, "IPAddress"));
+        const char *mac = json_string_value(json_object_get(ep, "MacAddress"));
+        if (ip && ip[0] && mac && mac[0]) {
+            c->ip = rg_strdup(ip);
+            c->mac = rg_strdup(mac);
+            return;
+        }
+    }
+}
+
 int
 rg_docker_parse_inspect(struct rg_container *out, const char *json, size_t len,
                         struct rg_err *err)
@@ -234,6 +254,7 @@ rg_docker_parse_inspect(struct rg_container *out, const char *json, size_t len,
     if (c.finished_at_ms < c.started_at_ms)
         c.finished_at_ms = 0; /* Docker keeps the previous run's finish time while running */
     health_into(&c, json_object_get(state, "Health"));
+    address_into(&c, json_object_get(json_object_get(root, "NetworkSettings"), "Networks"));
     if (json_is_object(config)) {
         c.image = dup_string(config, "Image");
         if ((rc = bool_field(&c.tty, config, "Tty", err)) < 0)
@@ -290,6 +311,7 @@ rg_docker_parse_list(struct rg_container **out, size_t *n, const char *json, siz
         c->running = c->status && strcmp(c->status, "running") == 0;
         c->restarting = c->status && strcmp(c->status, "restarting") == 0;
         labels_into(c, json_object_get(item, "Labels"));
+        address_into(c, json_object_get(json_object_get(item, "NetworkSettings"), "Networks"));
     }
     *out = v;
     *n = count;

@@ -52,11 +52,25 @@ step_up(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *err)
 {
     int rc;
 
+    const struct rg_strv *services = services_of(ctx, step);
+    struct rg_err fast;
+
     if ((rc = need_compose(ctx, "up", err)) < 0)
         return rc;
+    step_snapshot_take(ctx, services);
     step_mark(ctx);
-    return rg_compose_up(ctx->compose, services_of(ctx, step), UP_TIMEOUT_MS, ctx->cancel_fd,
-                         ctx->evidence, err);
+    rc = step_snapshot_restore(ctx, services, &fast);
+    if (rc < 0 && rc != RG_ENOENT) {
+        rg_log(RG_LOG_WARN, "bringing back %s directly failed, compose will: %s", ctx->tag,
+               fast.msg);
+        rg_buf_addf(ctx->evidence, "direct switch failed: %s\n", fast.msg);
+    }
+    if (rc < 0)
+        rc = rg_compose_up(ctx->compose, services, UP_TIMEOUT_MS, ctx->cancel_fd, ctx->evidence,
+                           err);
+    if (rc == 0)
+        step_announce(ctx, services);
+    return rc;
 }
 
 int

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "rollgate/err.h"
 #include "rollgate/runtime.h"
@@ -1465,6 +1466,144 @@ test_envfile_set_never_cuts(void **state)
     assert_only_env_file(t);
 }
 
+/* Auto-detection: the framed and the TTY recordings decode as with the right flag, whole and
+ * byte by byte, and a raw stream shorter than a header comes out at the flush. */
+static void
+auto_decode(struct rg_buf *out, const char *data, size_t len, size_t piece)
+{
+    struct rg_frame_decoder fd;
+    struct rg_err err;
+
+    rg_frame_decoder_init_auto(&fd);
+    for (size_t off = 0; off < len; off += piece) {
+        size_t take = len - off < piece ? len - off : piece;
+        if (rg_frame_decoder_feed(&fd, out, data + off, take, &err) != 0)
+            fail_msg("feed at %zu: %s", off, err.msg);
+    }
+    rg_frame_decoder_flush(&fd, out);
+    assert_true(rg_frame_decoder_done(&fd));
+}
+
+static void
+test_frames_auto(void **state)
+{
+    size_t flen, tlen, pieces[] = {1, 3, 8, 4096};
+    char *framed = fixture("logs-framed.bin", &flen);
+    char *tty = fixture("logs-tty.bin", &tlen);
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+        struct rg_buf out;
+        rg_buf_init(&out, 1 << 20);
+        auto_decode(&out, framed, flen, pieces[i]);
+        assert_string_equal(out.data, framed_payload);
+        rg_buf_reset(&out);
+        auto_decode(&out, tty, tlen, pieces[i]);
+        assert_int_equal(out.len, tlen);
+        assert_memory_equal(out.data, tty, tlen);
+        rg_buf_reset(&out);
+        auto_decode(&out, "ok\n", 3, pieces[i]);
+        assert_string_equal(out.data, "ok\n");
+        rg_buf_release(&out);
+    }
+    free(framed);
+    free(tty);
+}
+
+/* The create body of a recorded container: its own config and host config, its network, and
+ * neither the hostname nor the alias Docker derived from the old id. */
+static void
+test_create_body(void **state)
+{
+    char *doc = fixture("inspect-running.json", NULL), *body = NULL, *name = NULL;
+    struct rg_err err;
+    json_t *b;
+
+    (void)state;
+    assert_int_equal(rg_docker_create_body(&body, &name, doc, &err), 0);
+    assert_string_equal(name, "rgrec-running");
+    b = json_loads(body, 0, NULL);
+    assert_non_null(b);
+    assert_null(json_object_get(b, "Hostname"));
+    assert_string_equal(json_string_value(json_object_get(b, "Image")),
+                        "127.0.0.1:5000/rollgate/demo-app:v1");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(b, "HostConfig"),
+                                                          "NetworkMode")), "default");
+    assert_non_null(json_object_get(json_object_get(json_object_get(b, "NetworkingConfig"),
+                                                    "EndpointsConfig"), "bridge"));
+    json_decref(b);
+    free(body);
+    free(name);
+    free(doc);
+}
+
+static char *
+with_networks(const char *networks_json)
+{
+    char *doc = fixture("inspect-running.json", NULL), *out;
+    json_t *root = json_loads(doc, 0, NULL);
+
+    json_object_set_new(json_object_get(root, "NetworkSettings"), "Networks",
+                        json_loads(networks_json, 0, NULL));
+    out = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    free(doc);
+    return out;
+}
+
+static void
+test_create_body_compose_aliases(void **state)
+{
+    char *doc = with_networks("{\"p_default\": {\"Aliases\": [\"app\", \"41743a9cc431\"],"
+                              " \"IPAddress\": \"172.18.0.2\", \"MacAddress\": "
+                              "\"02:42:ac:12:00:02\"}}");
+    char *body = NULL, *name = NULL, *aliases;
+    struct rg_err err;
+    json_t *b;
+
+    (void)state;
+    assert_int_equal(rg_docker_create_body(&body, &name, doc, &err), 0);
+    b = json_loads(body, 0, NULL);
+    aliases = json_dumps(json_object_get(json_object_get(json_object_get(json_object_get(
+                             b, "NetworkingConfig"), "EndpointsConfig"), "p_default"), "Aliases"),
+                         JSON_COMPACT);
+    assert_string_equal(aliases, "[\"app\"]");
+    free(aliases);
+    json_decref(b);
+    free(body);
+    free(name);
+    free(doc);
+}
+
+static void
+test_create_body_two_networks(void **state)
+{
+    char *doc = with_networks("{\"a\": {}, \"b\": {}}");
+    char *body = NULL, *name = NULL;
+    struct rg_err err;
+
+    (void)state;
+    assert_int_equal(rg_docker_create_body(&body, &name, doc, &err), RG_ERUNTIME);
+    assert_string_equal(err.msg, "container 'rgrec-running' is on 2 networks; only a container "
+                                 "on one network is made again directly");
+    assert_null(body);
+    assert_int_equal(rg_docker_create_body(&body, &name, "[1]", &err), RG_ERUNTIME);
+    assert_string_equal(err.msg, "container inspect is not a JSON object: not an object");
+    free(doc);
+}
+
+static void
+test_inspect_address(void **state)
+{
+    struct rg_container c;
+
+    (void)state;
+    parse_inspect_fixture(&c, "inspect-running.json");
+    assert_string_equal(c.ip, "172.17.0.2");
+    assert_string_equal(c.mac, "02:42:ac:11:00:02");
+    rg_container_release(&c);
+}
+
 int
 main(void)
 {
@@ -1519,6 +1658,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_envfile_io_errors, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_envfile_too_large, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(test_envfile_set_never_cuts, env_setup, env_teardown),
+        cmocka_unit_test(test_frames_auto),
+        cmocka_unit_test(test_create_body),
+        cmocka_unit_test(test_create_body_compose_aliases),
+        cmocka_unit_test(test_create_body_two_networks),
+        cmocka_unit_test(test_inspect_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
