@@ -1,0 +1,54 @@
+/* What the archive writer, reader and manifest code share: the member table with its path
+ * index, the manifest's JSON form, and small formatting helpers. */
+#ifndef ROLLGATE_BACKUP_ARCHIVE_INTERNAL_H
+#define ROLLGATE_BACKUP_ARCHIVE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rollgate/backup_archive.h"
+#include "rollgate/err.h"
+
+#define AR_MANIFEST_NAME "manifest.json"
+#define AR_FILESTORE "filestore"
+#define AR_PART_DIGITS 6
+#define AR_MAX_PARTS 999999
+
+enum ar_type { AR_FILE, AR_DIR };
+
+struct ar_member {
+    char *path;            /* as in the archive, without a directory's trailing '/' */
+    enum ar_type type;
+    uint64_t size;         /* files only */
+    char sha256[65];       /* files only */
+};
+
+/* Members in archive order with an open-addressing index by path (duplicates are refused). */
+struct ar_members {
+    struct ar_member *v;
+    size_t n, cap;
+    size_t *slots;         /* index + 1 into v; 0 is empty */
+    size_t nslots;         /* a power of two */
+};
+
+void ar_members_release(struct ar_members *ms);
+/* Appends a copy of path; returns the new member, or NULL when path is already there. */
+struct ar_member *ar_members_add(struct ar_members *ms, const char *path, enum ar_type type);
+struct ar_member *ar_members_find(const struct ar_members *ms, const char *path);
+
+/* manifest.json of a rollgate backup, members in order. Newly allocated. */
+char *ar_manifest_format(const struct rg_archive_manifest *m, const struct ar_members *ms);
+/* Parses and checks the shape of a rollgate manifest into m and ms; messages start with
+ * "backup '<archive>': ". m and ms are released by the caller whatever the result. */
+int ar_manifest_parse(struct rg_archive_manifest *m, struct ar_members *ms, const char *text,
+                      size_t len, const char *archive, struct rg_err *err);
+/* Reads db_name and pg_version from Odoo's manifest.json when they are there; never fails. */
+void ar_odoo_manifest_parse(struct rg_archive_manifest *m, const char *text, size_t len);
+
+/* "64 GiB", "32 MiB", "1000 bytes": a size for messages. */
+const char *ar_size_format(char *buf, size_t size, uint64_t n);
+/* The current time as RFC 3339 UTC ("2026-11-21T10:00:00Z"). Newly allocated. */
+char *ar_now_rfc3339(void);
+
+#endif
