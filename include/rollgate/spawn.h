@@ -48,6 +48,31 @@ struct rg_spawn_result {
 int rg_spawn_run(struct rg_spawn_result *res, const struct rg_spawn_opts *opts,
                  struct rg_err *err);
 
+/* ---- a child whose stdout is read as a stream (pg_dump into an archive) ---- */
+struct rg_spawn_child;
+
+/* Starts opts->argv as rg_spawn_run does, but hands the read end of the child's stdout to the
+ * caller as *stdout_fd (blocking, close-on-exec; owned by the handle: read it, never close it).
+ * Meanwhile a thread of the handle drains stderr into a bounded tail, writes stdin_data (copied),
+ * watches cancel_fd (which must stay open until rg_spawn_finish) and enforces the deadline,
+ * counted from the start: when it passes the group gets SIGTERM, the grace period, SIGKILL, so a
+ * caller blocked reading stdout sees end of file. On success *out is the handle, which must go to
+ * rg_spawn_finish or rg_spawn_abandon. Errors as rg_spawn_run (RG_ENOENT, RG_EIO, RG_EINVAL, and
+ * RG_EIO when the thread cannot be started); then *out is NULL, *stdout_fd -1 and nothing runs. */
+int rg_spawn_start(struct rg_spawn_child **out, int *stdout_fd, const struct rg_spawn_opts *opts,
+                   struct rg_err *err);
+
+/* Closes stdout (a child still writing gets EPIPE or SIGPIPE, so read it to end of file first
+ * unless you mean to stop it), waits for the child as rg_spawn_run does and fills res (res->out
+ * stays empty; res is always initialised and must be released), then frees the handle. Returns 0
+ * once the child has run whatever its exit status, RG_EIO when waiting failed. */
+int rg_spawn_finish(struct rg_spawn_child *child, struct rg_spawn_result *res, struct rg_err *err);
+
+/* For error paths: kills the child's process group at once (SIGKILL, no grace) if the child is
+ * still running, reaps it and frees the handle. A child that already exited on its own is only
+ * reaped, as after rg_spawn_run. Accepts NULL. */
+void rg_spawn_abandon(struct rg_spawn_child *child);
+
 /* Frees the output buffers. */
 void rg_spawn_result_release(struct rg_spawn_result *res);
 

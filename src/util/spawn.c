@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -79,6 +80,7 @@ struct run {
     int out_fd;
     int err_fd;
     int cancel_fd;
+    int abort_fd; /* rg_spawn_abandon's pipe: when readable, kill the group and stop; -1: none */
     const char *in_data;
     size_t in_len;
     size_t in_off;
@@ -94,6 +96,7 @@ struct run {
     bool killed;   /* SIGKILL sent */
     bool settled;  /* the leader is reaped and the group is dealt with */
     bool epipe;    /* a write to stdin raised SIGPIPE */
+    bool abandoned; /* abort_fd was readable: stop waiting as soon as the leader is reaped */
 };
 
 static int64_t
@@ -414,6 +417,17 @@ run_stop(struct run *r, int64_t now)
     r->kill_at = add_ms(now, r->grace_ms);
 }
 
+/* For rg_spawn_abandon: the group is killed at once, no grace. Once the leader is reaped its
+ * group id may only be signalled while members are left (see group_signal). */
+static void
+run_abandon(struct run *r)
+{
+    r->abandoned = true;
+    if (!r->reaped || group_alive(r->pid))
+        group_signal(r->pid, SIGKILL);
+    r->stopping = r->killed = true;
+}
+
 /* Advances the timed part of the state: deadline, SIGKILL, settling, end of reading. Returns
  * true when the wait is over; otherwise *wake is when to look again (-1: only on an event). */
 static bool
@@ -421,6 +435,8 @@ run_tick(struct run *r, struct rg_spawn_result *res, int64_t now, int64_t *wake,
          int *rc)
 {
     *wake = -1;
+    if (r->abandoned && r->reaped)
+        return true;
     if (!r->reaped && !r->stopping && now >= r->deadline) {
         /* It may have exited just now; that is not a timeout. */
         if ((*rc = run_reap(r, WNOHANG, err)) < 0)
@@ -465,8 +481,8 @@ run_wait(struct run *r, struct rg_spawn_result *res, struct rg_err *err)
     int rc = 0;
 
     for (;;) {
-        struct pollfd pfd[5];
-        int i_out = -1, i_err = -1, i_in = -1, i_pid = -1, i_cancel = -1;
+        struct pollfd pfd[6];
+        int i_out = -1, i_err = -1, i_in = -1, i_pid = -1, i_cancel = -1, i_abort = -1;
         nfds_t n = 0;
         int64_t now = rg_mono_ms(), wake;
         int timeout, ready;
@@ -488,6 +504,8 @@ run_wait(struct run *r, struct rg_spawn_result *res, struct rg_err *err)
             pfd[i_pid = (int)n++] = (struct pollfd){.fd = r->pidfd, .events = POLLIN};
         if (r->cancel_fd >= 0 && !r->reaped && !r->stopping)
             pfd[i_cancel = (int)n++] = (struct pollfd){.fd = r->cancel_fd, .events = POLLIN};
+        if (r->abort_fd >= 0 && !r->abandoned)
+            pfd[i_abort = (int)n++] = (struct pollfd){.fd = r->abort_fd, .events = POLLIN};
         if (wake < 0)
             timeout = -1;
         else
@@ -515,6 +533,8 @@ run_wait(struct run *r, struct rg_spawn_result *res, struct rg_err *err)
             res->cancelled = true;
             run_stop(r, rg_mono_ms());
         }
+        if (i_abort >= 0 && pfd[i_abort].revents)
+            run_abandon(r);
     }
     return rc;
 }
@@ -614,89 +634,162 @@ spawn_child(pid_t *pid_out, const char *path, const char *const *argv, const cha
     return rg_err_sys(err, e == ENOENT ? RG_ENOENT : RG_EIO, "cannot run '%s'", path);
 }
 
-int
-rg_spawn_run(struct rg_spawn_result *res, const struct rg_spawn_opts *opts, struct rg_err *err)
+/* What run_start looked up and opened for the child; released once it runs (or failed to). */
+struct prep {
+    const char **own_env;
+    char *path;
+    int child_in, child_out, child_err, dir_fd;
+};
+
+static void
+prep_release(struct prep *p)
 {
-    struct run r = {
-        .pid = -1, .pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1, .cancel_fd = -1};
-    int child_in = -1, child_out = -1, child_err = -1, dir_fd = -1;
-    const char **own_env = NULL;
+    close_fd(&p->child_in);
+    close_fd(&p->child_out);
+    close_fd(&p->child_err);
+    close_fd(&p->dir_fd);
+    free(p->own_env);
+    free(p->path);
+    p->own_env = NULL;
+    p->path = NULL;
+}
+
+/* Checks opts, opens the pipes and starts the child into r (whose name must outlive it). With
+ * stream, our end of stdout is left blocking, for a caller that reads it as a stream. On error
+ * nothing is running and r holds no descriptor the caller must not close. */
+static int
+run_start(struct run *r, int64_t *start_out, const struct rg_spawn_opts *opts, bool stream,
+          struct rg_err *err)
+{
+    struct prep p = {.child_in = -1, .child_out = -1, .child_err = -1, .dir_fd = -1};
     const char *const *env;
     const char *search;
-    char *path = NULL;
     size_t max;
-    int64_t start;
     pid_t pid;
     int rc;
 
-    assert(res && opts);
     max = opts->max_output ? opts->max_output : RG_SPAWN_DEFAULT_MAX_OUTPUT;
-    *res = (struct rg_spawn_result){.exit_code = -1, .timeout_ms = opts->timeout_ms};
-    rg_buf_init(&res->out, max);
-    rg_buf_init(&res->err, max);
     if ((rc = check_opts(opts, err)) < 0)
         goto out;
-    r.name = opts->argv[0];
 
     /* Everything is looked up and opened before the child exists, so each failure is reported
      * as itself rather than as a failed exec. */
     if (opts->env) {
         env = opts->env;
     } else {
-        own_env = env_allowlisted(opts->env_extra);
-        env = own_env;
+        p.own_env = env_allowlisted(opts->env_extra);
+        env = p.own_env;
     }
-    if (strchr(r.name, '/')) {
-        path = rg_strdup(r.name); /* relative: from the child's working directory */
+    if (strchr(opts->argv[0], '/')) {
+        p.path = rg_strdup(opts->argv[0]); /* relative: from the child's working directory */
     } else {
         search = env_get(env, "PATH");
-        if ((rc = path_search(&path, r.name, search ? search : DEFAULT_PATH, err)) < 0)
+        if ((rc = path_search(&p.path, opts->argv[0], search ? search : DEFAULT_PATH, err)) < 0)
             goto out;
     }
     if (opts->cwd) {
         /* O_PATH needs only search permission, like chdir; the access check makes a directory
          * we may not enter an error of its own. */
-        dir_fd = open(opts->cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0 || faccessat(dir_fd, ".", X_OK, AT_EACCESS) < 0 ||
-            fd_above_stdio(&dir_fd) < 0) {
+        p.dir_fd = open(opts->cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (p.dir_fd < 0 || faccessat(p.dir_fd, ".", X_OK, AT_EACCESS) < 0 ||
+            fd_above_stdio(&p.dir_fd) < 0) {
             rc = rg_err_sys(err, errno == ENOENT ? RG_ENOENT : RG_EIO,
                             "cannot use working directory '%s'", opts->cwd);
             goto out;
         }
     }
     if (opts->stdin_data) {
-        if ((rc = open_pipe(&r.in_fd, &child_in, true, r.name, err)) < 0)
+        if ((rc = open_pipe(&r->in_fd, &p.child_in, true, r->name, err)) < 0)
             goto out;
-    } else if ((child_in = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
-               fd_above_stdio(&child_in) < 0) {
-        rc = rg_err_sys(err, RG_EIO, "cannot run '%s': cannot open '/dev/null'", r.name);
+    } else if ((p.child_in = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
+               fd_above_stdio(&p.child_in) < 0) {
+        rc = rg_err_sys(err, RG_EIO, "cannot run '%s': cannot open '/dev/null'", r->name);
         goto out;
     }
-    if ((rc = open_pipe(&r.out_fd, &child_out, false, r.name, err)) < 0 ||
-        (rc = open_pipe(&r.err_fd, &child_err, false, r.name, err)) < 0)
+    if ((rc = open_pipe(&r->out_fd, &p.child_out, false, r->name, err)) < 0 ||
+        (rc = open_pipe(&r->err_fd, &p.child_err, false, r->name, err)) < 0)
         goto out;
+    if (stream && fcntl(r->out_fd, F_SETFL, fcntl(r->out_fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+        rc = rg_err_sys(err, RG_EIO, "cannot run '%s': cannot set up a pipe", r->name);
+        goto out;
+    }
 
-    start = rg_mono_ms();
-    if ((rc = spawn_child(&pid, path, opts->argv, env, child_in, child_out, child_err, dir_fd,
-                          err)) < 0)
+    *start_out = rg_mono_ms();
+    if ((rc = spawn_child(&pid, p.path, opts->argv, env, p.child_in, p.child_out, p.child_err,
+                          p.dir_fd, err)) < 0)
         goto out;
-    r.pid = pid;
-    close_fd(&child_in);
-    close_fd(&child_out);
-    close_fd(&child_err);
-    close_fd(&dir_fd);
+    r->pid = pid;
 #ifdef SYS_pidfd_open
     /* Race-free: the child is ours and unreaped, so its pid cannot have been reused. Without
      * pidfd_open (ENOSYS, seccomp) the loop polls waitpid instead. */
-    r.pidfd = (int)syscall(SYS_pidfd_open, r.pid, 0);
+    r->pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
 #endif
+    r->cancel_fd = opts->cancel_fd >= 0 ? opts->cancel_fd : -1;
+    r->in_data = opts->stdin_data;
+    r->in_len = opts->stdin_data ? opts->stdin_len : 0;
+    r->out.max = r->err.max = max;
+    r->deadline = add_ms(*start_out, opts->timeout_ms);
+    r->grace_ms = opts->grace_ms ? opts->grace_ms : RG_SPAWN_DEFAULT_GRACE_MS;
+out:
+    prep_release(&p);
+    return rc;
+}
 
-    r.cancel_fd = opts->cancel_fd >= 0 ? opts->cancel_fd : -1;
-    r.in_data = opts->stdin_data;
-    r.in_len = opts->stdin_data ? opts->stdin_len : 0;
-    r.out.max = r.err.max = max;
-    r.deadline = add_ms(start, opts->timeout_ms);
-    r.grace_ms = opts->grace_ms ? opts->grace_ms : RG_SPAWN_DEFAULT_GRACE_MS;
+/* Closes what r still holds and frees its tails; kills and reaps a child still unreaped. */
+static void
+run_release(struct run *r)
+{
+    run_abort(r);
+    close_fd(&r->pidfd);
+    close_fd(&r->in_fd);
+    close_fd(&r->out_fd);
+    close_fd(&r->err_fd);
+    close_fd(&r->abort_fd);
+    free(r->out.data);
+    free(r->err.data);
+    r->out.data = r->err.data = NULL;
+}
+
+/* Fills res from a child that has been waited for. */
+static void
+run_result(struct rg_spawn_result *res, struct run *r)
+{
+    if (WIFEXITED(r->status))
+        res->exit_code = WEXITSTATUS(r->status);
+    else if (WIFSIGNALED(r->status))
+        res->signal = WTERMSIG(r->status);
+    tail_finish(&res->out, &r->out);
+    tail_finish(&res->err, &r->err);
+}
+
+static void
+result_init(struct rg_spawn_result *res, const struct rg_spawn_opts *opts)
+{
+    size_t max = opts->max_output ? opts->max_output : RG_SPAWN_DEFAULT_MAX_OUTPUT;
+
+    *res = (struct rg_spawn_result){.exit_code = -1, .timeout_ms = opts->timeout_ms};
+    rg_buf_init(&res->out, max);
+    rg_buf_init(&res->err, max);
+}
+
+#define RUN_INIT                                                                                  \
+    {                                                                                             \
+        .pid = -1, .pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1, .cancel_fd = -1,         \
+        .abort_fd = -1                                                                            \
+    }
+
+int
+rg_spawn_run(struct rg_spawn_result *res, const struct rg_spawn_opts *opts, struct rg_err *err)
+{
+    struct run r = RUN_INIT;
+    int64_t start = 0;
+    int rc;
+
+    assert(res && opts);
+    result_init(res, opts);
+    r.name = opts->argv && opts->argv[0] ? opts->argv[0] : "";
+    if ((rc = run_start(&r, &start, opts, false, err)) < 0)
+        goto out;
     if (r.in_fd >= 0)
         rc = run_wait_nosigpipe(&r, res, err);
     else
@@ -704,27 +797,155 @@ rg_spawn_run(struct rg_spawn_result *res, const struct rg_spawn_opts *opts, stru
     res->elapsed_ms = rg_mono_ms() - start;
     if (rc < 0)
         goto out;
-    if (WIFEXITED(r.status))
-        res->exit_code = WEXITSTATUS(r.status);
-    else if (WIFSIGNALED(r.status))
-        res->signal = WTERMSIG(r.status);
-    tail_finish(&res->out, &r.out);
-    tail_finish(&res->err, &r.err);
+    run_result(res, &r);
 out:
-    run_abort(&r);
-    close_fd(&r.pidfd);
-    close_fd(&r.in_fd);
-    close_fd(&r.out_fd);
-    close_fd(&r.err_fd);
-    close_fd(&child_in);
-    close_fd(&child_out);
-    close_fd(&child_err);
-    close_fd(&dir_fd);
-    free(r.out.data);
-    free(r.err.data);
-    free(own_env);
-    free(path);
+    run_release(&r);
     return rc;
+}
+
+/* ---- a started child whose stdout the caller reads as a stream ----
+ * A thread does everything rg_spawn_run's loop does except read stdout: it drains stderr (a
+ * chatty child would otherwise block on a full pipe while the caller waits for stdout), feeds
+ * stdin, watches the cancel descriptor and enforces the deadline. So a caller blocked in read()
+ * on stdout is freed by the deadline too: the group is killed and the pipe reaches end of file. */
+struct rg_spawn_child {
+    struct run r;
+    struct rg_spawn_result res; /* timed_out, cancelled: written by the thread until joined */
+    struct rg_err err;          /* the thread's error */
+    char *name;                 /* argv[0], owned: opts need not outlive rg_spawn_start */
+    char *in_data;              /* a copy of opts->stdin_data */
+    pthread_t thread;
+    int64_t start;
+    int64_t end;
+    int abort_wr; /* written by rg_spawn_abandon: the thread kills the group and stops */
+    int stdout_fd;
+    int rc;
+};
+
+static void *
+child_thread(void *arg)
+{
+    struct rg_spawn_child *c = arg;
+    sigset_t set;
+
+    /* Process-directed signals (SIGINT, SIGTERM, SIGCHLD) are for rollgate's main thread.
+     * SIGPIPE is the exception: a write to the child's stdin raises it in this thread, and
+     * run_wait_nosigpipe blocks and consumes it itself. */
+    sigfillset(&set);
+    sigdelset(&set, SIGPIPE);
+    pthread_sigmask(SIG_SETMASK, &set, NULL);
+    c->rc = run_wait_nosigpipe(&c->r, &c->res, &c->err);
+    c->end = rg_mono_ms();
+    return NULL;
+}
+
+static void
+child_free(struct rg_spawn_child *c)
+{
+    run_release(&c->r);
+    close_fd(&c->abort_wr);
+    close_fd(&c->stdout_fd);
+    rg_spawn_result_release(&c->res);
+    free(c->name);
+    if (c->in_data)
+        rg_wipe(c->in_data, c->r.in_len);
+    free(c->in_data);
+    free(c);
+}
+
+int
+rg_spawn_start(struct rg_spawn_child **out, int *stdout_fd, const struct rg_spawn_opts *opts,
+               struct rg_err *err)
+{
+    struct rg_spawn_child *c = NULL;
+    sigset_t all, old;
+    int ab[2] = {-1, -1};
+    int rc, e;
+
+    assert(out && stdout_fd && opts);
+    *out = NULL;
+    *stdout_fd = -1;
+    c = rg_calloc(1, sizeof(*c));
+    c->r = (struct run)RUN_INIT;
+    c->abort_wr = c->stdout_fd = -1;
+    result_init(&c->res, opts);
+    c->name = rg_strdup(opts->argv && opts->argv[0] ? opts->argv[0] : "");
+    c->r.name = c->name;
+    if ((rc = run_start(&c->r, &c->start, opts, true, err)) < 0)
+        goto out;
+    if (opts->stdin_data) {
+        c->in_data = rg_malloc(opts->stdin_len ? opts->stdin_len : 1);
+        memcpy(c->in_data, opts->stdin_data, opts->stdin_len);
+        c->r.in_data = c->in_data;
+    }
+    c->stdout_fd = c->r.out_fd; /* the caller's, not the loop's */
+    c->r.out_fd = -1;
+    if (pipe2(ab, O_CLOEXEC | O_NONBLOCK) < 0) {
+        rc = rg_err_sys(err, RG_EIO, "cannot run '%s': cannot create a pipe", c->name);
+        goto out;
+    }
+    c->r.abort_fd = ab[0];
+    c->abort_wr = ab[1];
+    ab[0] = ab[1] = -1;
+    /* All signals blocked while the thread is created, so none lands on it before it has set
+     * its own mask. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    e = pthread_create(&c->thread, NULL, child_thread, c);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e != 0) {
+        errno = e;
+        rc = rg_err_sys(err, RG_EIO, "cannot run '%s': cannot start a thread", c->name);
+        goto out;
+    }
+    *stdout_fd = c->stdout_fd;
+    *out = c;
+    c = NULL;
+out:
+    close_fd(&ab[0]);
+    close_fd(&ab[1]);
+    if (c)
+        child_free(c); /* kills and reaps a started child: no thread runs */
+    return rc;
+}
+
+int
+rg_spawn_finish(struct rg_spawn_child *c, struct rg_spawn_result *res, struct rg_err *err)
+{
+    int rc;
+
+    assert(c && res);
+    /* A caller that stopped reading early must not make us wait for the deadline: the child
+     * gets EPIPE (or SIGPIPE) on its next write instead. */
+    close_fd(&c->stdout_fd);
+    pthread_join(c->thread, NULL);
+    *res = c->res;
+    memset(&c->res, 0, sizeof(c->res));
+    res->elapsed_ms = c->end - c->start;
+    rc = c->rc;
+    if (rc < 0) {
+        if (err)
+            *err = c->err;
+    } else {
+        run_result(res, &c->r);
+    }
+    child_free(c);
+    return rc;
+}
+
+void
+rg_spawn_abandon(struct rg_spawn_child *c)
+{
+    ssize_t n;
+
+    if (!c)
+        return;
+    do
+        n = write(c->abort_wr, "x", 1);
+    while (n < 0 && errno == EINTR);
+    close_fd(&c->stdout_fd);
+    pthread_join(c->thread, NULL);
+    child_free(c);
 }
 
 void

@@ -1,5 +1,6 @@
 /* Unit tests of spawn: exit statuses, output capture and tails, stdin, lookup errors, environment,
- * working directory, deadlines, cancellation and the killing of whole process groups. */
+ * working directory, deadlines, cancellation and the killing of whole process groups; a child
+ * whose stdout is read as a stream. */
 #define _GNU_SOURCE /* timerfd, prctl, pipe2 */
 
 #include <dirent.h>
@@ -912,6 +913,230 @@ test_describe(void **state)
     assert_string_equal(rg_spawn_describe(small, sizeof(small), &r), "cancell");
 }
 
+/* ---- streaming: rg_spawn_start / rg_spawn_finish / rg_spawn_abandon ---- */
+
+/* Reads fd to end of file; returns the byte count and whether every byte was zero. */
+static size_t
+read_all(int fd, bool *all_zero)
+{
+    static char buf[64 * 1024];
+    size_t total = 0;
+    ssize_t n;
+
+    *all_zero = true;
+    for (;;) {
+        n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        assert_true(n >= 0);
+        if (n == 0)
+            return total;
+        for (ssize_t i = 0; i < n && *all_zero; i++)
+            *all_zero = buf[i] == 0;
+        total += (size_t)n;
+    }
+}
+
+/* 50 MB through the pipe, far beyond any tail: nothing is kept, nothing is lost. */
+static void
+test_stream_large(void **state)
+{
+    const char *const argv[] = {"head", "-c", "52428800", "/dev/zero", NULL};
+    struct rg_spawn_opts o = opts_for(argv);
+    struct rg_spawn_child *c = NULL;
+    struct rg_spawn_result res;
+    struct rg_err err;
+    bool zero;
+    int fd = -1;
+
+    (void)state;
+    assert_int_equal(rg_spawn_start(&c, &fd, &o, &err), 0);
+    assert_non_null(c);
+    assert_true(fd > 2);
+    assert_true((fcntl(fd, F_GETFL) & O_NONBLOCK) == 0);
+    assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    assert_int_equal(read_all(fd, &zero), 52428800);
+    assert_true(zero);
+    assert_int_equal(rg_spawn_finish(c, &res, &err), 0);
+    assert_int_equal(res.exit_code, 0);
+    assert_int_equal(res.signal, 0);
+    assert_false(res.timed_out);
+    assert_int_equal(res.out.len, 0);
+    assert_string_equal(res.out.data, "");
+    assert_int_equal(res.err.len, 0);
+    rg_spawn_result_release(&res);
+}
+
+/* 2 MB of stderr before any stdout: unless stderr is drained while the caller waits on stdout,
+ * the child blocks on a full pipe and this ends only at the deadline. */
+static void
+test_stream_chatty_stderr(void **state)
+{
+    const char *const argv[] = {"sh", "-c",
+                                "head -c 2097152 /dev/zero | tr '\\0' e >&2; echo last >&2; "
+                                "head -c 1048576 /dev/zero; echo tail >&2",
+                                NULL};
+    struct rg_spawn_opts o = opts_for(argv);
+    struct rg_spawn_child *c = NULL;
+    struct rg_spawn_result res;
+    struct rg_err err;
+    bool zero;
+    int fd = -1;
+
+    (void)state;
+    o.max_output = 4096;
+    assert_int_equal(rg_spawn_start(&c, &fd, &o, &err), 0);
+    assert_int_equal(read_all(fd, &zero), 1048576);
+    assert_true(zero);
+    assert_int_equal(rg_spawn_finish(c, &res, &err), 0);
+    assert_int_equal(res.exit_code, 0);
+    assert_false(res.timed_out);
+    assert_true(res.elapsed_ms < 5000);
+    assert_int_equal(res.err.len, 4096);
+    assert_true(res.err.truncated);
+    assert_string_equal(res.err.data + 4096 - 10, "eeee\nlast\ntail\n" + 5);
+    rg_spawn_result_release(&res);
+}
+
+/* The deadline frees a caller blocked reading stdout: the group is killed, the pipe ends. */
+static void
+test_stream_timeout_while_reading(void **state)
+{
+    const char *const argv[] = {"sh", "-c", "echo started; exec sleep 30", NULL};
+    struct rg_spawn_opts o = opts_for(argv);
+    struct rg_spawn_child *c = NULL;
+    struct rg_spawn_result res;
+    struct rg_err err;
+    int64_t t0 = rg_mono_ms();
+    char buf[64];
+    size_t got = 0;
+    ssize_t n;
+    int fd = -1;
+
+    (void)state;
+    o.timeout_ms = 400;
+    o.grace_ms = 300;
+    assert_int_equal(rg_spawn_start(&c, &fd, &o, &err), 0);
+    while ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+        got += (size_t)n;
+    buf[got] = '\0';
+    assert_string_equal(buf, "started\n");
+    assert_true(rg_mono_ms() - t0 >= 400);
+    assert_true(rg_mono_ms() - t0 < 400 + SLACK_MS);
+    assert_int_equal(rg_spawn_finish(c, &res, &err), 0);
+    assert_true(res.timed_out);
+    assert_int_equal(res.signal, SIGTERM);
+    assert_int_equal(res.exit_code, -1);
+    assert_true(res.elapsed_ms >= 400);
+    rg_spawn_result_release(&res);
+}
+
+/* A caller that stops reading early and finishes does not wait for the deadline: the writer
+ * gets SIGPIPE. */
+static void
+test_stream_finish_unread(void **state)
+{
+    const char *const argv[] = {"head", "-c", "52428800", "/dev/zero", NULL};
+    struct rg_spawn_opts o = opts_for(argv);
+    struct rg_spawn_child *c = NULL;
+    struct rg_spawn_result res;
+    struct rg_err err;
+    char buf[1024];
+    int fd = -1;
+
+    (void)state;
+    assert_int_equal(rg_spawn_start(&c, &fd, &o, &err), 0);
+    assert_int_equal(read(fd, buf, sizeof(buf)) > 0, 1);
+    assert_int_equal(rg_spawn_finish(c, &res, &err), 0);
+    assert_int_equal(res.signal, SIGPIPE);
+    assert_false(res.timed_out);
+    assert_true(res.elapsed_ms < 5000);
+    rg_spawn_result_release(&res);
+}
+
+/* Abandoning kills the whole group at once, the grandchild that ignores SIGTERM included. */
+static void
+test_stream_abandon_kills_group(void **state)
+{
+    const char *dir = *state;
+    const char *const argv[] = {"sh",
+                                "-c",
+                                "echo $$ > \"$1/leader.pid\"; trap '' TERM; "
+                                "sleep 30 & echo $! > \"$1/gc.pid\"; echo ready; sleep 30",
+                                "sh",
+                                dir,
+                                NULL};
+    struct rg_spawn_opts o = opts_for(argv);
+    struct rg_spawn_child *c = NULL;
+    struct rg_err err;
+    int64_t t0;
+    char buf[16];
+    int fd = -1;
+
+    o.timeout_ms = 30000;
+    assert_int_equal(rg_spawn_start(&c, &fd, &o, &err), 0);
+    assert_int_equal(read(fd, buf, sizeof(buf)), 6); /* "ready\n": both pids are written */
+    t0 = rg_mono_ms();
+    rg_spawn_abandon(c);
+    assert_true(rg_mono_ms() - t0 < SLACK_MS);
+    assert_grandchild_killed(dir);
+    rg_spawn_abandon(NULL);
+}
+
+/* A start that fails leaves nothing behind and says why. */
+static void
+test_stream_start_errors(void **state)
+{
+    const char *const missing[] = {"rg-no-such-program-xyz", NULL};
+    const char *const ok[] = {"true", NULL};
+    struct rg_spawn_opts o = opts_for(missing);
+    struct rg_spawn_child *c = (struct rg_spawn_child *)&o;
+    struct rg_err err;
+    int fd = 42;
+
+    (void)state;
+    assert_int_equal(rg_spawn_start(&c, &fd, &o, &err), RG_ENOENT);
+    assert_null(c);
+    assert_int_equal(fd, -1);
+    assert_string_equal(err.msg, "cannot run 'rg-no-such-program-xyz': not found in PATH");
+    o = opts_for(ok);
+    o.timeout_ms = 0;
+    assert_int_equal(rg_spawn_start(&c, &fd, &o, &err), RG_EINVAL);
+    assert_null(c);
+    assert_int_equal(fd, -1);
+}
+
+/* stdin is fed by the handle's thread while the caller reads stdout. */
+static void
+test_stream_stdin(void **state)
+{
+    const char *const argv[] = {"cat", NULL};
+    struct rg_spawn_opts o = opts_for(argv);
+    struct rg_spawn_child *c = NULL;
+    struct rg_spawn_result res;
+    struct rg_err err;
+    struct rg_buf want;
+    char *got = rg_malloc(4 * 1024 * 1024);
+    size_t len = 0;
+    ssize_t n;
+    int fd = -1;
+
+    (void)state;
+    seq_text(&want, 1, 200000); /* about 1.3 MB: more than both pipes hold */
+    o.stdin_data = want.data;
+    o.stdin_len = want.len;
+    assert_int_equal(rg_spawn_start(&c, &fd, &o, &err), 0);
+    while ((n = read(fd, got + len, 4 * 1024 * 1024 - len)) > 0)
+        len += (size_t)n;
+    assert_int_equal(len, want.len);
+    assert_memory_equal(got, want.data, len);
+    assert_int_equal(rg_spawn_finish(c, &res, &err), 0);
+    assert_int_equal(res.exit_code, 0);
+    rg_spawn_result_release(&res);
+    rg_buf_release(&want);
+    free(got);
+}
+
 int
 main(void)
 {
@@ -944,6 +1169,13 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cwd_errors, setup_dir, teardown_dir),
         cmocka_unit_test(test_child_state),
         cmocka_unit_test(test_describe),
+        cmocka_unit_test(test_stream_large),
+        cmocka_unit_test(test_stream_chatty_stderr),
+        cmocka_unit_test(test_stream_timeout_while_reading),
+        cmocka_unit_test(test_stream_finish_unread),
+        cmocka_unit_test_setup_teardown(test_stream_abandon_kills_group, setup_dir, teardown_dir),
+        cmocka_unit_test(test_stream_start_errors),
+        cmocka_unit_test(test_stream_stdin),
     };
 
     /* Grandchildren orphaned by a killed child are re-parented to this process, so a test can
