@@ -1,0 +1,279 @@
+/* Restoring a dump into a scratch database beside the live one: created from template0 like the
+ * live one, filled by pg_restore or psql (stopping at the first error), checked by the
+ * playbook's verification query, and dropped again when anything fails. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "backup/pg_internal.h"
+
+/* What the scratch database copies of the live one. */
+struct live_db {
+    PGresult *res; /* encoding, collate, ctype, owner[, locprovider, icu locale] */
+    bool icu;
+};
+
+static int
+live_read(struct live_db *l, PGconn *conn, const char *name, struct rg_err *err)
+{
+    const char *params[1] = {name};
+    /* ICU as a database's locale provider is new in 15. */
+    bool v15 = PQserverVersion(conn) >= 150000;
+    const char *sql = v15 ? "select pg_encoding_to_char(encoding), datcollate, datctype, "
+                            "pg_get_userbyid(datdba), datlocprovider, daticulocale "
+                            "from pg_database where datname = $1"
+                          : "select pg_encoding_to_char(encoding), datcollate, datctype, "
+                            "pg_get_userbyid(datdba) from pg_database where datname = $1";
+    int rc;
+
+    if ((rc = pg_exec(&l->res, conn, sql, 1, params, "cannot read the live database", err)) < 0)
+        return rc;
+    if (PQntuples(l->res) != 1)
+        return rg_err_set(err, RG_ENOENT, "database '%s' does not exist", name);
+    l->icu = v15 && strcmp(PQgetvalue(l->res, 0, 4), "i") == 0 && !PQgetisnull(l->res, 0, 5);
+    return 0;
+}
+
+static int
+scratch_create(PGconn *conn, const char *scratch, const struct live_db *l, struct rg_err *err)
+{
+    char *name = pg_ident(conn, scratch), *enc = pg_literal(conn, PQgetvalue(l->res, 0, 0));
+    char *coll = pg_literal(conn, PQgetvalue(l->res, 0, 1));
+    char *ctype = pg_literal(conn, PQgetvalue(l->res, 0, 2));
+    char *owner = pg_ident(conn, PQgetvalue(l->res, 0, 3));
+    char *icu = l->icu ? pg_literal(conn, PQgetvalue(l->res, 0, 5)) : NULL;
+    char *sql, *what;
+    int rc;
+
+    sql = rg_asprintf("create database %s with template template0 encoding %s lc_collate %s "
+                      "lc_ctype %s owner %s%s%s",
+                      name, enc, coll, ctype, owner, icu ? " locale_provider icu icu_locale " : "",
+                      icu ? icu : "");
+    what = rg_asprintf("cannot create scratch database '%s'", scratch);
+    rc = pg_exec(NULL, conn, sql, 0, NULL, what, err);
+    free(what);
+    free(sql);
+    free(name);
+    free(enc);
+    free(coll);
+    free(ctype);
+    free(owner);
+    free(icu);
+    return rc;
+}
+
+/* Drops rollgate's own scratch database; FORCE (13 and later) ends what a killed pg_restore
+ * may have left connected. */
+static int
+scratch_drop(PGconn *conn, const char *scratch, struct rg_err *err)
+{
+    char *name = pg_ident(conn, scratch);
+    char *sql = rg_asprintf("drop database if exists %s%s", name,
+                            PQserverVersion(conn) >= 130000 ? " with (force)" : "");
+    int rc = pg_exec(NULL, conn, sql, 0, NULL, "cannot drop the scratch database", err);
+
+    free(sql);
+    free(name);
+    return rc;
+}
+
+/* Whether every role that owns something in the custom-format dump exists. `pg_restore -l`
+ * prints "id; tableoid oid TYPE schema name owner", the owner last and empty (a trailing space)
+ * for entries without one. An owner that cannot be told apart (a name with spaces) counts as
+ * missing, which only costs the owners. */
+static int
+owners_exist(bool *out, PGconn *conn, const struct pg_dsn *d, const char *dump_path,
+             int64_t timeout_ms, struct rg_err *err)
+{
+    const char *const argv[] = {"pg_restore", "--list", dump_path, NULL};
+    struct rg_strv seen = {0};
+    char *list = NULL, *what = rg_asprintf("listing of '%s'", dump_path);
+    PGresult *res = NULL;
+    int rc;
+
+    *out = true;
+    if ((rc = pg_tool_run(argv, d, timeout_ms, what, &list, err)) < 0)
+        goto out;
+    for (char *line = list; line && *line && *out;) {
+        char *end = line + strcspn(line, "\n"), *owner;
+        char saved = *end;
+        *end = '\0';
+        if (line[0] >= '0' && line[0] <= '9' && strchr(line, ';') && end > line &&
+            end[-1] != ' ' && (owner = strrchr(line, ' ')) && !rg_strv_contains(&seen, owner + 1)) {
+            const char *params[1] = {owner + 1};
+            rg_strv_push(&seen, owner + 1);
+            if ((rc = pg_exec(&res, conn, "select 1 from pg_roles where rolname = $1", 1, params,
+                              "cannot look up roles", err)) < 0)
+                goto out;
+            *out = PQntuples(res) == 1;
+            PQclear(res);
+            res = NULL;
+        }
+        *end = saved;
+        line = *end ? end + 1 : end;
+    }
+out:
+    PQclear(res);
+    rg_strv_release(&seen);
+    free(list);
+    free(what);
+    return rc;
+}
+
+static int
+restore_custom(PGconn *conn, const struct pg_dsn *d, const char *scratch, const char *dump_path,
+               int jobs, int64_t timeout_ms, struct rg_err *err)
+{
+    struct rg_strv argv = {0};
+    char *conninfo = pg_tool_conninfo(d, scratch);
+    char *jobs_arg = rg_asprintf("--jobs=%d", jobs < 1 ? 1 : jobs);
+    char *what = rg_asprintf("restore of '%s' into '%s'", dump_path, scratch);
+    int64_t start = rg_mono_ms();
+    bool owners = true;
+    int rc;
+
+    if ((rc = owners_exist(&owners, conn, d, dump_path, timeout_ms, err)) < 0)
+        goto out;
+    rg_strv_push(&argv, "pg_restore");
+    /* Parallel workers open the file themselves: a dump pg_dump wrote to a pipe has no data
+     * offsets, and 15's pg_restore then finds each worker's blocks by skipping through the file
+     * from where that worker last was. It works, at the cost of a skim per worker. */
+    rg_strv_push(&argv, jobs_arg);
+    rg_strv_push(&argv, "--exit-on-error");
+    rg_strv_push(&argv, "--no-password");
+    if (!owners)
+        rg_strv_push(&argv, "--no-owner");
+    rg_strv_push(&argv, "-d");
+    rg_strv_push(&argv, conninfo);
+    rg_strv_push(&argv, dump_path);
+    timeout_ms -= rg_mono_ms() - start;
+    rc = pg_tool_run((const char *const *)argv.v, d, timeout_ms > 0 ? timeout_ms : 1, what, NULL,
+                     err);
+out:
+    rg_strv_release(&argv);
+    free(conninfo);
+    free(jobs_arg);
+    free(what);
+    return rc;
+}
+
+static int
+restore_plain(const struct pg_dsn *d, const char *scratch, const char *dump_path,
+              int64_t timeout_ms, struct rg_err *err)
+{
+    char *conninfo = pg_tool_conninfo(d, scratch);
+    char *what = rg_asprintf("restore of '%s' into '%s'", dump_path, scratch);
+    /* Without ON_ERROR_STOP psql goes on after a failed statement and exits 0. */
+    const char *const argv[] = {"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                                "--single-transaction", "--no-password", "-f", dump_path,
+                                "-d", conninfo, NULL};
+    int rc = pg_tool_run(argv, d, timeout_ms, what, NULL, err);
+
+    free(conninfo);
+    free(what);
+    return rc;
+}
+
+static int
+verify(const struct pg_dsn *d, const char *scratch, const char *query, int64_t timeout_ms,
+       struct rg_err *err)
+{
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    char *set = NULL;
+    char why[400];
+    int rc;
+
+    if ((rc = pg_connect(&conn, d, scratch, err)) < 0)
+        goto out;
+    set = rg_asprintf("set statement_timeout = %lld", (long long)timeout_ms);
+    if ((rc = pg_exec(NULL, conn, set, 0, NULL, "cannot set a statement timeout", err)) < 0)
+        goto out;
+    res = PQexec(conn, query);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        pg_message(why, sizeof(why), conn);
+        rc = rg_err_set(err, RG_EDB, "verification query failed on '%s': %s", scratch, why);
+    } else if (PQntuples(res) < 1 || PQnfields(res) < 1) {
+        rc = rg_err_set(err, RG_EDB, "verification query returned no rows on '%s'", scratch);
+    } else if (PQgetisnull(res, 0, 0)) {
+        rc = rg_err_set(err, RG_EDB, "verification query returned null on '%s'", scratch);
+    } else if (strcmp(PQgetvalue(res, 0, 0), "f") == 0) {
+        rc = rg_err_set(err, RG_EDB, "verification query returned false on '%s'", scratch);
+    } else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        rc = rg_err_set(err, RG_EDB, "verification query returned '%.64s', not true, on '%s'",
+                        PQgetvalue(res, 0, 0), scratch);
+    }
+out:
+    PQclear(res);
+    PQfinish(conn);
+    free(set);
+    return rc;
+}
+
+int
+rg_pg_restore_scratch(char **scratch_out, const char *dsn, const char *dump_path,
+                      enum rg_pg_format format, int jobs, const char *verify_query,
+                      int64_t timeout_ms, struct rg_err *err)
+{
+    struct pg_dsn d;
+    struct live_db live = {0};
+    PGconn *conn = NULL;
+    char *scratch = NULL;
+    bool created = false;
+    struct stat st;
+    int rc;
+
+    *scratch_out = NULL;
+    if ((rc = pg_dsn_parse(&d, dsn, err)) < 0)
+        goto out;
+    if (timeout_ms <= 0) {
+        rc = rg_err_set(err, RG_EINVAL, "restore timeout must be positive");
+        goto out;
+    }
+    if (stat(dump_path, &st) < 0) {
+        rc = rg_err_sys(err, errno == ENOENT ? RG_ENOENT : RG_EIO, "cannot read dump '%s'",
+                        dump_path);
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = rg_err_set(err, RG_EINVAL, "dump '%s' is not a regular file", dump_path);
+        goto out;
+    }
+    if ((rc = pg_connect(&conn, &d, "postgres", err)) < 0 ||
+        (rc = live_read(&live, conn, d.dbname, err)) < 0 ||
+        (rc = pg_unique_dbname(&scratch, conn, d.dbname, "_rg_scratch_", err)) < 0 ||
+        (rc = scratch_create(conn, scratch, &live, err)) < 0)
+        goto out;
+    created = true;
+    if (format == RG_PG_CUSTOM)
+        rc = restore_custom(conn, &d, scratch, dump_path, jobs, timeout_ms, err);
+    else
+        rc = restore_plain(&d, scratch, dump_path, timeout_ms, err);
+    if (rc == 0 && verify_query)
+        rc = verify(&d, scratch, verify_query, timeout_ms, err);
+    if (rc < 0)
+        goto out;
+    *scratch_out = scratch;
+    scratch = NULL;
+out:
+    if (rc < 0 && created) {
+        struct rg_err derr;
+        /* The restore's error is the one to report; a failed drop is added to it. A long
+         * restore may have outlived the idle maintenance connection. */
+        if (PQstatus(conn) != CONNECTION_OK)
+            PQreset(conn);
+        if (scratch_drop(conn, scratch, &derr) < 0 && err) {
+            struct rg_err first = *err;
+            rg_err_set(err, first.code, "%s; scratch database '%s' was left behind: %s",
+                       first.msg, scratch, derr.msg);
+        }
+    }
+    pg_scrub_err(rc, err, &d);
+    PQclear(live.res);
+    PQfinish(conn);
+    free(scratch);
+    pg_dsn_release(&d);
+    return rc;
+}
