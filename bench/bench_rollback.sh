@@ -286,7 +286,7 @@ release: {image: $image, tag_pattern: '^v[0-9]+(-[a-z0-9]+)?\$'}
 defaults: {every: $every, within: $2, timeout: 2s}
 gates:
   running: {container: app}
-  health: {http: "http://127.0.0.1:$port/health"$3}
+  health: {http: "http://127.0.0.1:$port/health"${3:-}}
   version: {http: "http://127.0.0.1:$port/version", body: '^v'}
 deploy:
   - pull
