@@ -1,0 +1,692 @@
+/* Integration tests of the PostgreSQL half of the backup module on the local PostgreSQL of the
+ * stack: a streamed dump restored into a scratch database, plain SQL restores, verification,
+ * the swap under a connected client, and passwords kept out of argv and messages. Each test
+ * gets a throwaway database owned by a throwaway role; a stack that is down fails the tests. */
+#define _GNU_SOURCE /* mkdtemp */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "backup/pg_internal.h"
+#include "rollgate/backup_pg.h"
+
+#define TIMEOUT_MS 120000
+
+static PGconn *super;   /* postgres superuser on the maintenance database */
+static int pg_port;
+static char role[32];   /* owns every test database */
+static char password[64];
+static int serial;
+
+struct fx {
+    char db[64];
+    char *dsn;
+    char dir[64];
+};
+
+static char *
+dsn_for(const char *db)
+{
+    return rg_asprintf("host=127.0.0.1 port=%d dbname=%s user=%s password=%s", pg_port, db, role,
+                       password);
+}
+
+static void
+super_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+super_sql(const char *fmt, ...)
+{
+    struct rg_buf b;
+    va_list ap;
+    PGresult *res;
+
+    rg_buf_init(&b, 64 * 1024);
+    va_start(ap, fmt);
+    rg_buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    res = PQexec(super, b.data);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", b.data, PQerrorMessage(super));
+    PQclear(res);
+    rg_buf_release(&b);
+}
+
+/* A connection to db as the test role (as_super: as postgres). */
+static PGconn *
+connect_db(const char *db, bool as_super)
+{
+    char *conninfo = as_super ? rg_asprintf("host=127.0.0.1 port=%d dbname=%s user=postgres "
+                                            "connect_timeout=5", pg_port, db)
+                              : dsn_for(db);
+    PGconn *c = PQconnectdb(conninfo);
+
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("cannot connect to %s: %s", db, PQerrorMessage(c));
+    free(conninfo);
+    return c;
+}
+
+static void
+db_sql(const char *db, bool as_super, const char *sql)
+{
+    PGconn *c = connect_db(db, as_super);
+    PGresult *res = PQexec(c, sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("%s on %s: %s", sql, db, PQerrorMessage(c));
+    PQclear(res);
+    PQfinish(c);
+}
+
+/* The first value of a query as postgres on the maintenance database; newly allocated. */
+static char *
+super_value(const char *sql, const char *param)
+{
+    const char *params[1] = {param};
+    PGresult *res = PQexecParams(super, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
+    char *v;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1)
+        fail_msg("%s: %s", sql, PQerrorMessage(super));
+    v = rg_strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return v;
+}
+
+/* How many databases have names starting with prefix. */
+static long
+count_dbs(const char *prefix)
+{
+    char *like = rg_asprintf("%s%%", prefix);
+    char *v = super_value("select count(*) from pg_database where datname like $1", like);
+    long n = strtol(v, NULL, 10);
+
+    free(v);
+    free(like);
+    return n;
+}
+
+static char *
+checksum(const char *db)
+{
+    char *dsn = dsn_for(db), *sum = NULL;
+    struct rg_err err;
+
+    if (rg_pg_content_checksum(&sum, dsn, &err) < 0)
+        fail_msg("checksum of %s: %s", db, err.msg);
+    free(dsn);
+    return sum;
+}
+
+static int
+group_setup(void **state)
+{
+    const char *port = getenv("ROLLGATE_PG_PORT");
+    char *conninfo;
+    PGresult *res;
+
+    (void)state;
+    if (!port)
+        fail_msg("ROLLGATE_PG_PORT is not set: run the integration tests through "
+                 "scripts/test.sh, or after eval \"$(scripts/stack.sh env)\"");
+    pg_port = (int)strtol(port, NULL, 10);
+    conninfo = rg_asprintf("host=127.0.0.1 port=%d dbname=postgres user=postgres "
+                           "connect_timeout=5", pg_port);
+    super = PQconnectdb(conninfo);
+    free(conninfo);
+    if (PQstatus(super) != CONNECTION_OK)
+        fail_msg("the stack's PostgreSQL on 127.0.0.1:%d is not reachable (%s); start it with "
+                 "scripts/stack.sh up", pg_port, PQerrorMessage(super));
+    snprintf(role, sizeof(role), "rgt_%d", (int)getpid());
+    snprintf(password, sizeof(password), "S3cret-pw-%d-zq", (int)getpid());
+    res = PQexec(super, "set client_min_messages = warning");
+    PQclear(res);
+    super_sql("drop role if exists %s", role);
+    super_sql("create role %s login createdb password '%s'", role, password);
+    return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+    (void)state;
+    if (!super)
+        return 0;
+    super_sql("drop role if exists %s_gone", role);
+    super_sql("drop role if exists %s", role);
+    PQfinish(super);
+    super = NULL;
+    return 0;
+}
+
+/* A database owned by the role: three tables in two schemas, text that needs quoting. */
+static int
+setup(void **state)
+{
+    struct fx *f = rg_calloc(1, sizeof(*f));
+
+    snprintf(f->db, sizeof(f->db), "%s_%d", role, ++serial);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/rgt-pg-XXXXXX");
+    if (!mkdtemp(f->dir))
+        fail_msg("mkdtemp: %s", strerror(errno));
+    super_sql("create database %s owner %s", f->db, role);
+    db_sql(f->db, false,
+           "create table items(id int primary key, name text not null, price numeric(10,2));"
+           "insert into items select g, 'item ' || g, g * 1.25 from generate_series(1, 500) g;"
+           "create table notes(id serial primary key, body text, day date default '2024-01-01');"
+           "insert into notes(body) values ('héllo wörld'), ('quote '' and \\ backslash'), (null);"
+           "create schema extra;"
+           "create table extra.\"Odd Name\"(\"a b\" text, n int);"
+           "insert into extra.\"Odd Name\" values ('x', 1), ('y', 2);");
+    f->dsn = dsn_for(f->db);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    char *like = rg_asprintf("%s%%", f->db);
+    char cmd[128];
+    PGresult *res;
+
+    /* The test database and whatever was made of it (scratch, pre_restore); test-owned. */
+    res = PQexecParams(super, "select datname from pg_database where datname like $1", 1, NULL,
+                       (const char *const[]){like}, NULL, NULL, 0);
+    for (int i = 0; i < PQntuples(res); i++)
+        super_sql("drop database if exists \"%s\" with (force)", PQgetvalue(res, i, 0));
+    PQclear(res);
+    snprintf(cmd, sizeof(cmd), "%s/dump", f->dir);
+    unlink(cmd);
+    snprintf(cmd, sizeof(cmd), "%s/x.sql", f->dir);
+    unlink(cmd);
+    snprintf(cmd, sizeof(cmd), "%s/argv", f->dir);
+    unlink(cmd);
+    snprintf(cmd, sizeof(cmd), "%s/env", f->dir);
+    unlink(cmd);
+    snprintf(cmd, sizeof(cmd), "%s/pg_dump", f->dir);
+    unlink(cmd);
+    rmdir(f->dir);
+    free(like);
+    free(f->dsn);
+    free(f);
+    return 0;
+}
+
+/* Streams a dump of dsn through rg_pg_dump_start into path. */
+static void
+dump_to(const char *dsn, const char *path)
+{
+    struct rg_pg_dump *d = NULL;
+    struct rg_err err;
+    char buf[65536];
+    ssize_t n;
+    int fd = -1, out;
+
+    if (rg_pg_dump_start(&d, &fd, dsn, TIMEOUT_MS, &err) < 0)
+        fail_msg("dump start: %s", err.msg);
+    out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(out >= 0);
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    assert_int_equal(n, 0);
+    assert_int_equal(close(out), 0);
+    if (rg_pg_dump_finish(d, &err) < 0)
+        fail_msg("dump finish: %s", err.msg);
+}
+
+static void
+write_text(const char *path, const char *text, mode_t mode)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    assert_true(fputs(text, fp) >= 0);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static char *
+read_text(const char *path)
+{
+    struct rg_buf b;
+    char buf[4096];
+    size_t n;
+    FILE *fp = fopen(path, "r");
+
+    assert_non_null(fp);
+    rg_buf_init(&b, 1024 * 1024);
+    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+        rg_buf_add(&b, buf, n);
+    fclose(fp);
+    return rg_buf_detach(&b);
+}
+
+static bool
+starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static void
+test_server_version_and_name(void **state)
+{
+    struct fx *f = *state;
+    char *v = NULL, *name = NULL, *want, *uri;
+    struct rg_err err;
+    int num = PQserverVersion(super);
+
+    assert_int_equal(rg_pg_server_version(&v, f->dsn, &err), 0);
+    want = rg_asprintf("%d.%d", num / 10000, num % 10000);
+    assert_string_equal(v, want);
+    assert_true(starts_with(v, "15."));
+    assert_int_equal(rg_pg_dbname(&name, f->dsn, &err), 0);
+    assert_string_equal(name, f->db);
+    free(name);
+    uri = rg_asprintf("postgresql://%s:%s@127.0.0.1:%d/%s", role, password, pg_port, f->db);
+    assert_int_equal(rg_pg_dbname(&name, uri, &err), 0);
+    assert_string_equal(name, f->db);
+    free(name);
+    free(uri);
+    free(want);
+    free(v);
+}
+
+/* Unreachable servers and malformed strings are errors that never show the password. */
+static void
+test_connection_errors(void **state)
+{
+    struct fx *f = *state;
+    char *v = (char *)"x", *dsn;
+    struct rg_err err;
+
+    (void)f;
+    dsn = rg_asprintf("host=127.0.0.1 port=1 dbname=x user=%s password=%s connect_timeout=2",
+                      role, password);
+    assert_int_equal(rg_pg_server_version(&v, dsn, &err), RG_EDB);
+    assert_null(v);
+    assert_true(starts_with(err.msg, "cannot connect to database 'x': "));
+    assert_null(strstr(err.msg, password));
+    free(dsn);
+    dsn = rg_asprintf("host=127.0.0.1 %s", password); /* a password without its key */
+    assert_int_equal(rg_pg_server_version(&v, dsn, &err), RG_EINVAL);
+    assert_true(starts_with(err.msg, "invalid database connection string: "));
+    assert_null(strstr(err.msg, password));
+    free(dsn);
+    assert_int_equal(rg_pg_dbname(&v, "", &err), RG_EINVAL);
+}
+
+/* The streamed custom dump restores into a scratch database with the same content, owner,
+ * encoding and locale; the live database is untouched. */
+static void
+test_dump_restore_custom(void **state)
+{
+    struct fx *f = *state;
+    char *path = rg_asprintf("%s/dump", f->dir), *scratch = NULL, *prefix;
+    char *before = checksum(f->db), *after, *restored, *q;
+    char *live_props, *scratch_props;
+    struct rg_err err;
+
+    dump_to(f->dsn, path);
+    assert_int_equal(rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_CUSTOM, 2,
+                                           "select count(*) = 500 from items", TIMEOUT_MS, &err),
+                     0);
+    prefix = rg_asprintf("%s_rg_scratch_", f->db);
+    assert_true(starts_with(scratch, prefix));
+    assert_int_equal(strlen(scratch), strlen(prefix) + 14);
+    restored = checksum(scratch);
+    after = checksum(f->db);
+    assert_string_equal(restored, before);
+    assert_string_equal(after, before);
+    assert_true(starts_with(before, "3 tables, 505 rows, md5 "));
+    q = "select pg_encoding_to_char(encoding) || datcollate || datctype || "
+        "pg_get_userbyid(datdba) || datallowconn from pg_database where datname = $1";
+    live_props = super_value(q, f->db);
+    scratch_props = super_value(q, scratch);
+    assert_string_equal(scratch_props, live_props);
+    free(live_props);
+    free(scratch_props);
+    /* Owners kept: the role exists. */
+    {
+        PGconn *c = connect_db(scratch, false);
+        PGresult *res = PQexec(c, "select string_agg(distinct tableowner, ',') from pg_tables "
+                                  "where schemaname in ('public', 'extra')");
+        assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+        assert_string_equal(PQgetvalue(res, 0, 0), role);
+        PQclear(res);
+        PQfinish(c);
+    }
+    free(prefix);
+    free(before);
+    free(after);
+    free(restored);
+    free(scratch);
+    free(path);
+}
+
+/* A dump naming an owner role that no longer exists restores without owners. */
+static void
+test_restore_missing_owner(void **state)
+{
+    struct fx *f = *state;
+    char *path = rg_asprintf("%s/dump", f->dir), *scratch = NULL, *before = checksum(f->db);
+    char *restored, *sql;
+    struct rg_err err;
+    PGconn *c;
+    PGresult *res;
+
+    super_sql("create role %s_gone", role);
+    sql = rg_asprintf("alter table notes owner to %s_gone", role);
+    db_sql(f->db, true, sql);
+    free(sql);
+    /* Dumped as postgres: the role may not read a table it does not own. */
+    sql = rg_asprintf("host=127.0.0.1 port=%d dbname=%s user=postgres", pg_port, f->db);
+    dump_to(sql, path);
+    free(sql);
+    sql = rg_asprintf("reassign owned by %s_gone to %s", role, role);
+    db_sql(f->db, true, sql);
+    free(sql);
+    super_sql("drop role %s_gone", role);
+
+    assert_int_equal(rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_CUSTOM, 1, NULL,
+                                           TIMEOUT_MS, &err),
+                     0);
+    restored = checksum(scratch);
+    assert_string_equal(restored, before);
+    c = connect_db(scratch, false);
+    res = PQexec(c, "select tableowner from pg_tables where tablename = 'notes'");
+    assert_string_equal(PQgetvalue(res, 0, 0), role);
+    PQclear(res);
+    PQfinish(c);
+    free(restored);
+    free(before);
+    free(scratch);
+    free(path);
+}
+
+/* Plain SQL: a good file restores in one transaction; the first failing statement stops a bad
+ * one, with psql's exact error, and no scratch database is left. */
+static void
+test_plain_restore(void **state)
+{
+    struct fx *f = *state;
+    char *path = rg_asprintf("%s/x.sql", f->dir), *scratch = NULL, *prefix;
+    struct rg_err err;
+
+    prefix = rg_asprintf("%s_rg_scratch_", f->db);
+    write_text(path,
+               "create table t(x int);\n"
+               "insert into t values (1), (2);\n"
+               "select * from no_such_table;\n"
+               "insert into t values (3);\n",
+               0644);
+    assert_int_equal(rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_PLAIN, 4, NULL,
+                                           TIMEOUT_MS, &err),
+                     RG_EDB);
+    assert_null(scratch);
+    assert_non_null(strstr(err.msg, "failed (exited with 3)"));
+    assert_non_null(strstr(err.msg, "x.sql:3: ERROR:  relation \"no_such_table\" does not exist"));
+    assert_int_equal(count_dbs(prefix), 0);
+
+    write_text(path,
+               "create table t(x int);\n"
+               "insert into t values (1), (2), (3);\n",
+               0644);
+    assert_int_equal(rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_PLAIN, 1,
+                                           "select sum(x) = 6 from t", TIMEOUT_MS, &err),
+                     0);
+    assert_true(starts_with(scratch, prefix));
+    assert_int_equal(count_dbs(prefix), 1);
+    free(scratch);
+    free(prefix);
+    free(path);
+}
+
+/* A verification query that is false, fails or returns nothing drops the scratch database. */
+static void
+test_verify_fails(void **state)
+{
+    struct fx *f = *state;
+    char *path = rg_asprintf("%s/dump", f->dir), *scratch = NULL, *prefix;
+    struct rg_err err;
+
+    prefix = rg_asprintf("%s_rg_scratch_", f->db);
+    dump_to(f->dsn, path);
+    assert_int_equal(rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_CUSTOM, 2,
+                                           "select count(*) = 1 from items", TIMEOUT_MS, &err),
+                     RG_EDB);
+    assert_null(scratch);
+    assert_true(starts_with(err.msg, "verification query returned false on '"));
+    assert_int_equal(count_dbs(prefix), 0);
+    assert_int_equal(rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_CUSTOM, 2,
+                                           "select nonsense from items", TIMEOUT_MS, &err),
+                     RG_EDB);
+    assert_non_null(strstr(err.msg, "verification query failed on '"));
+    assert_non_null(strstr(err.msg, "column \"nonsense\" does not exist"));
+    assert_int_equal(rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_CUSTOM, 2,
+                                           "select true where false", TIMEOUT_MS, &err),
+                     RG_EDB);
+    assert_true(starts_with(err.msg, "verification query returned no rows"));
+    assert_int_equal(count_dbs(prefix), 0);
+    free(prefix);
+    free(path);
+}
+
+/* Missing things: the live database, the dump file; a dump of a missing database fails with
+ * pg_dump's own words. */
+static void
+test_missing(void **state)
+{
+    struct fx *f = *state;
+    char *path = rg_asprintf("%s/dump", f->dir), *scratch = NULL;
+    char *nodb = rg_asprintf("%s_nothere", f->db), *dsn = dsn_for(nodb);
+    struct rg_pg_dump *d = NULL;
+    struct rg_err err;
+    char buf[256];
+    int fd = -1;
+
+    assert_int_equal(rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_CUSTOM, 1, NULL,
+                                           TIMEOUT_MS, &err),
+                     RG_ENOENT);
+    assert_true(starts_with(err.msg, "cannot read dump '"));
+    dump_to(f->dsn, path);
+    assert_int_equal(rg_pg_restore_scratch(&scratch, dsn, path, RG_PG_CUSTOM, 1, NULL, TIMEOUT_MS,
+                                           &err),
+                     RG_ENOENT);
+    assert_null(scratch);
+    assert_true(strstr(err.msg, "does not exist") != NULL);
+
+    assert_int_equal(rg_pg_dump_start(&d, &fd, dsn, TIMEOUT_MS, &err), 0);
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+    assert_int_equal(rg_pg_dump_finish(d, &err), RG_EDB);
+    assert_true(starts_with(err.msg, "pg_dump of database '"));
+    assert_non_null(strstr(err.msg, "failed (exited with 1)"));
+    assert_non_null(strstr(err.msg, "does not exist"));
+    assert_null(strstr(err.msg, password));
+
+    /* Abandoning a running dump leaves nothing behind (and accepts NULL). */
+    assert_int_equal(rg_pg_dump_start(&d, &fd, f->dsn, TIMEOUT_MS, &err), 0);
+    rg_pg_dump_abandon(d);
+    rg_pg_dump_abandon(NULL);
+    free(dsn);
+    free(nodb);
+    free(path);
+}
+
+/* The swap under a client holding a session on the live database: the session is ended, the
+ * restored content becomes live, the old database is kept and both accept connections. */
+static void
+test_swap(void **state)
+{
+    struct fx *f = *state;
+    char *path = rg_asprintf("%s/dump", f->dir), *scratch = NULL, *replaced = NULL, *prefix;
+    char *original = checksum(f->db), *modified, *now_live, *kept, *allow;
+    struct rg_err err;
+    PGconn *client;
+    PGresult *res;
+
+    dump_to(f->dsn, path);
+    db_sql(f->db, false, "insert into items select g, 'late ' || g, 0 "
+                         "from generate_series(501, 600) g; delete from notes where id = 1");
+    modified = checksum(f->db);
+    assert_string_not_equal(modified, original);
+    assert_int_equal(rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_CUSTOM, 2,
+                                           "select count(*) = 500 from items", TIMEOUT_MS, &err),
+                     0);
+    client = connect_db(f->db, false);
+    res = PQexec(client, "select 1");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+
+    assert_int_equal(rg_pg_swap(&replaced, f->dsn, scratch, &err), 0);
+    prefix = rg_asprintf("%s_pre_restore_", f->db);
+    assert_true(starts_with(replaced, prefix));
+    /* The client's session was ended. */
+    res = PQexec(client, "select 1");
+    assert_int_not_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+    PQfinish(client);
+
+    now_live = checksum(f->db);
+    kept = checksum(replaced);
+    assert_string_equal(now_live, original);
+    assert_string_equal(kept, modified);
+    allow = super_value("select datallowconn::text from pg_database where datname = $1", f->db);
+    assert_string_equal(allow, "true");
+    free(allow);
+    allow = super_value("select datallowconn::text from pg_database where datname = $1",
+                        replaced);
+    assert_string_equal(allow, "true");
+    free(allow);
+    {
+        char *scratch_gone = super_value("select count(*) from pg_database where datname = $1",
+                                         scratch);
+        assert_string_equal(scratch_gone, "0");
+        free(scratch_gone);
+    }
+    free(prefix);
+    free(kept);
+    free(now_live);
+    free(modified);
+    free(original);
+    free(replaced);
+    free(scratch);
+    free(path);
+}
+
+/* A swap with a missing scratch database changes nothing. */
+static void
+test_swap_missing_scratch(void **state)
+{
+    struct fx *f = *state;
+    char *replaced = NULL, *allow, *missing = rg_asprintf("%s_rg_scratch_x", f->db);
+    struct rg_err err;
+
+    assert_int_equal(rg_pg_swap(&replaced, f->dsn, missing, &err), RG_ENOENT);
+    assert_null(replaced);
+    assert_true(starts_with(err.msg, "scratch database '"));
+    allow = super_value("select datallowconn::text from pg_database where datname = $1", f->db);
+    assert_string_equal(allow, "true");
+    free(allow);
+    assert_int_equal(rg_pg_swap(&replaced, f->dsn, f->db, &err), RG_EINVAL);
+    free(missing);
+}
+
+/* The password reaches a pg tool only through PGPASSWORD: a fake pg_dump first in PATH records
+ * its argv and environment and prints the password to stderr, which the error must not show. */
+static void
+test_password_not_in_argv_or_errors(void **state)
+{
+    struct fx *f = *state;
+    char *fake = rg_asprintf("%s/pg_dump", f->dir), *argv_path = rg_asprintf("%s/argv", f->dir);
+    char *env_path = rg_asprintf("%s/env", f->dir), *script, *text, *path_env;
+    const char *old_path = getenv("PATH");
+    char *saved = rg_strdup(old_path ? old_path : "/usr/bin:/bin");
+    struct rg_pg_dump *d = NULL;
+    struct rg_strv argv = {0};
+    struct pg_dsn dsn;
+    struct rg_err err;
+    char buf[64];
+    int fd = -1;
+
+    script = rg_asprintf("#!/bin/sh\n"
+                         "printf '%%s\\n' \"$0\" \"$@\" > '%s'\n"
+                         "printf 'PGPASSWORD=%%s\\n' \"$PGPASSWORD\" > '%s'\n"
+                         "echo \"pg_dump: error: fake failure, password was $PGPASSWORD\" >&2\n"
+                         "exit 2\n",
+                         argv_path, env_path);
+    write_text(fake, script, 0755);
+    path_env = rg_asprintf("%s:%s", f->dir, saved);
+    setenv("PATH", path_env, 1);
+    assert_int_equal(rg_pg_dump_start(&d, &fd, f->dsn, TIMEOUT_MS, &err), 0);
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+    assert_int_equal(rg_pg_dump_finish(d, &err), RG_EDB);
+    setenv("PATH", saved, 1);
+    assert_non_null(strstr(err.msg, "fake failure, password was ***"));
+    assert_null(strstr(err.msg, password));
+
+    text = read_text(argv_path);
+    assert_null(strstr(text, password));
+    assert_null(strstr(text, "password="));
+    assert_null(strstr(text, "password'"));
+    assert_non_null(strstr(text, "--no-password\n-d\n"));
+    assert_non_null(strstr(text, "dbname='"));
+    assert_non_null(strstr(text, "connect_timeout='10'"));
+    free(text);
+    text = read_text(env_path);
+    assert_non_null(strstr(text, password));
+    free(text);
+
+    /* The argv rg_pg_dump_start builds, directly. */
+    assert_int_equal(pg_dsn_parse(&dsn, f->dsn, &err), 0);
+    pg_dump_argv(&argv, &dsn);
+    for (size_t i = 0; i < argv.n; i++)
+        assert_null(strstr(argv.v[i], password));
+    assert_string_equal(argv.v[0], "pg_dump");
+    assert_string_equal(argv.v[1], "--format=custom");
+    assert_string_equal(argv.v[2], "--compress=0");
+    rg_strv_release(&argv);
+    pg_dsn_release(&dsn);
+
+    free(path_env);
+    free(saved);
+    free(script);
+    free(env_path);
+    free(argv_path);
+    free(fake);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_server_version_and_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dump_restore_custom, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restore_missing_owner, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_restore, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swap_missing_scratch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_password_not_in_argv_or_errors, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
