@@ -47,8 +47,7 @@ parse_error(struct rg_err *err, const char *msg)
             rg_buf_add(&b, p, 1);
         }
     }
-    rc = rg_err_set(err, RG_EINVAL, "invalid database connection string: %s",
-                    b.data ? b.data : "");
+    rc = rg_err_set(err, RG_EINVAL, "invalid database connection string: %s", b.data ? b.data : "");
     rg_buf_release(&b);
     return rc;
 }
@@ -337,8 +336,7 @@ utf8_cut(const char *s, size_t max)
 }
 
 int
-pg_unique_dbname(char **out, PGconn *conn, const char *base, const char *suffix,
-                 struct rg_err *err)
+pg_unique_dbname(char **out, PGconn *conn, const char *base, const char *suffix, struct rg_err *err)
 {
     char stamp[32], tail[64];
     char *name = NULL;
@@ -533,12 +531,11 @@ rg_pg_content_checksum(char **out, const char *dsn, struct rg_err *err)
     }
     {
         const char *params[1] = {all.data ? all.data : ""};
-        if ((rc = pg_exec(&res, conn, "select md5($1)", 1, params, "cannot compute md5", err)) <
-            0)
+        if ((rc = pg_exec(&res, conn, "select md5($1)", 1, params, "cannot compute md5", err)) < 0)
             goto out;
     }
-    *out = rg_asprintf("%d tables, %lld rows, md5 %s", PQntuples(tables), rows,
-                       PQgetvalue(res, 0, 0));
+    *out =
+        rg_asprintf("%d tables, %lld rows, md5 %s", PQntuples(tables), rows, PQgetvalue(res, 0, 0));
 out:
     PQclear(res);
     PQclear(tables);

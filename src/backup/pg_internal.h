@@ -13,12 +13,12 @@
 /* A DSN as libpq parsed it. The password is held apart (wiped on release), so nothing built from
  * keys/vals can carry it. */
 struct pg_dsn {
-    char **keys;     /* every option the DSN set, except password; NULL-terminated */
+    char **keys; /* every option the DSN set, except password; NULL-terminated */
     char **vals;
     size_t n;
-    char *password;  /* NULL: none */
-    char *dbname;    /* what the DSN connects to (see rg_pg_dbname) */
-    char *shown;     /* the DSN redacted, for messages */
+    char *password; /* NULL: none */
+    char *dbname;   /* what the DSN connects to (see rg_pg_dbname) */
+    char *shown;    /* the DSN redacted, for messages */
 };
 
 int pg_dsn_parse(struct pg_dsn *d, const char *dsn, struct rg_err *err);

@@ -100,8 +100,8 @@ owners_exist(bool *out, PGconn *conn, const struct pg_dsn *d, const char *dump_p
         char *end = line + strcspn(line, "\n"), *owner;
         char saved = *end;
         *end = '\0';
-        if (line[0] >= '0' && line[0] <= '9' && strchr(line, ';') && end > line &&
-            end[-1] != ' ' && (owner = strrchr(line, ' ')) && !rg_strv_contains(&seen, owner + 1)) {
+        if (line[0] >= '0' && line[0] <= '9' && strchr(line, ';') && end > line && end[-1] != ' ' &&
+            (owner = strrchr(line, ' ')) && !rg_strv_contains(&seen, owner + 1)) {
             const char *params[1] = {owner + 1};
             rg_strv_push(&seen, owner + 1);
             if ((rc = pg_exec(&res, conn, "select 1 from pg_roles where rolname = $1", 1, params,
@@ -166,9 +166,9 @@ restore_plain(const struct pg_dsn *d, const char *scratch, const char *dump_path
     char *conninfo = pg_tool_conninfo(d, scratch);
     char *what = rg_asprintf("restore of '%s' into '%s'", dump_path, scratch);
     /* Without ON_ERROR_STOP psql goes on after a failed statement and exits 0. */
-    const char *const argv[] = {"psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                                "--single-transaction", "--no-password", "-f", dump_path,
-                                "-d", conninfo, NULL};
+    const char *const argv[] = {
+        "psql",          "-X", "-q",      "-v", "ON_ERROR_STOP=1", "--single-transaction",
+        "--no-password", "-f", dump_path, "-d", conninfo,          NULL};
     int rc = pg_tool_run(argv, d, timeout_ms, what, NULL, err);
 
     free(conninfo);
@@ -266,8 +266,8 @@ out:
             PQreset(conn);
         if (scratch_drop(conn, scratch, &derr) < 0 && err) {
             struct rg_err first = *err;
-            rg_err_set(err, first.code, "%s; scratch database '%s' was left behind: %s",
-                       first.msg, scratch, derr.msg);
+            rg_err_set(err, first.code, "%s; scratch database '%s' was left behind: %s", first.msg,
+                       scratch, derr.msg);
         }
     }
     pg_scrub_err(rc, err, &d);

@@ -45,10 +45,10 @@ static int
 allow_connections(PGconn *conn, const char *db, bool allow, struct rg_err *err)
 {
     char *name = pg_ident(conn, db), state[6];
-    char *sql = rg_asprintf("alter database %s with allow_connections %s", name,
-                            allow ? "true" : "false");
-    char *what = rg_asprintf("cannot %s connections to database '%s'", allow ? "allow" : "refuse",
-                             db);
+    char *sql =
+        rg_asprintf("alter database %s with allow_connections %s", name, allow ? "true" : "false");
+    char *what =
+        rg_asprintf("cannot %s connections to database '%s'", allow ? "allow" : "refuse", db);
     int rc = exec_state(conn, sql, state, what, err);
 
     free(what);
@@ -83,8 +83,8 @@ rename_db(PGconn *conn, const char *from, const char *to, int64_t deadline, stru
             break;
         if (rg_mono_ms() >= deadline) {
             rc = rg_err_set(err, RG_EBUSY,
-                            "database '%s' is still in use after %ds of ending its sessions",
-                            from, BUSY_MS / 1000);
+                            "database '%s' is still in use after %ds of ending its sessions", from,
+                            BUSY_MS / 1000);
             break;
         }
         sleep_ms(RETRY_MS);
@@ -174,8 +174,7 @@ out:
                 rg_err_set(err, first.code, "%s (database '%s' was left as it was)", first.msg,
                            live);
             else
-                rg_err_set(err, first.code, "%s; undoing it failed too: %s", first.msg,
-                           uerr.msg);
+                rg_err_set(err, first.code, "%s; undoing it failed too: %s", first.msg, uerr.msg);
         }
     }
     pg_scrub_err(rc, err, &d);

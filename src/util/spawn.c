@@ -92,10 +92,10 @@ struct run {
     int64_t drain_end; /* when reading stops once the child is settled */
     int status;
     bool reaped;
-    bool stopping; /* SIGTERM sent */
-    bool killed;   /* SIGKILL sent */
-    bool settled;  /* the leader is reaped and the group is dealt with */
-    bool epipe;    /* a write to stdin raised SIGPIPE */
+    bool stopping;  /* SIGTERM sent */
+    bool killed;    /* SIGKILL sent */
+    bool settled;   /* the leader is reaped and the group is dealt with */
+    bool epipe;     /* a write to stdin raised SIGPIPE */
     bool abandoned; /* abort_fd was readable: stop waiting as soon as the leader is reaped */
 };
 
@@ -772,10 +772,10 @@ result_init(struct rg_spawn_result *res, const struct rg_spawn_opts *opts)
     rg_buf_init(&res->err, max);
 }
 
-#define RUN_INIT                                                                                  \
-    {                                                                                             \
-        .pid = -1, .pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1, .cancel_fd = -1,         \
-        .abort_fd = -1                                                                            \
+#define RUN_INIT                                                                                   \
+    {                                                                                              \
+        .pid = -1, .pidfd = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1, .cancel_fd = -1,          \
+        .abort_fd = -1                                                                             \
     }
 
 int

@@ -24,9 +24,9 @@
 
 #define TIMEOUT_MS 120000
 
-static PGconn *super;   /* postgres superuser on the maintenance database */
+static PGconn *super; /* postgres superuser on the maintenance database */
 static int pg_port;
-static char role[32];   /* owns every test database */
+static char role[32]; /* owns every test database */
 static char password[64];
 static int serial;
 
@@ -43,8 +43,7 @@ dsn_for(const char *db)
                        password);
 }
 
-static void
-super_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void super_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
 super_sql(const char *fmt, ...)
@@ -69,7 +68,8 @@ static PGconn *
 connect_db(const char *db, bool as_super)
 {
     char *conninfo = as_super ? rg_asprintf("host=127.0.0.1 port=%d dbname=%s user=postgres "
-                                            "connect_timeout=5", pg_port, db)
+                                            "connect_timeout=5",
+                                            pg_port, db)
                               : dsn_for(db);
     PGconn *c = PQconnectdb(conninfo);
 
@@ -144,12 +144,14 @@ group_setup(void **state)
                  "scripts/test.sh, or after eval \"$(scripts/stack.sh env)\"");
     pg_port = (int)strtol(port, NULL, 10);
     conninfo = rg_asprintf("host=127.0.0.1 port=%d dbname=postgres user=postgres "
-                           "connect_timeout=5", pg_port);
+                           "connect_timeout=5",
+                           pg_port);
     super = PQconnectdb(conninfo);
     free(conninfo);
     if (PQstatus(super) != CONNECTION_OK)
         fail_msg("the stack's PostgreSQL on 127.0.0.1:%d is not reachable (%s); start it with "
-                 "scripts/stack.sh up", pg_port, PQerrorMessage(super));
+                 "scripts/stack.sh up",
+                 pg_port, PQerrorMessage(super));
     snprintf(role, sizeof(role), "rgt_%d", (int)getpid());
     snprintf(password, sizeof(password), "S3cret-pw-%d-zq", (int)getpid());
     res = PQexec(super, "set client_min_messages = warning");
@@ -315,8 +317,8 @@ test_connection_errors(void **state)
     struct rg_err err;
 
     (void)f;
-    dsn = rg_asprintf("host=127.0.0.1 port=1 dbname=x user=%s password=%s connect_timeout=2",
-                      role, password);
+    dsn = rg_asprintf("host=127.0.0.1 port=1 dbname=x user=%s password=%s connect_timeout=2", role,
+                      password);
     assert_int_equal(rg_pg_server_version(&v, dsn, &err), RG_EDB);
     assert_null(v);
     assert_true(starts_with(err.msg, "cannot connect to database 'x': "));
@@ -402,9 +404,8 @@ test_restore_missing_owner(void **state)
     free(sql);
     super_sql("drop role %s_gone", role);
 
-    assert_int_equal(rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_CUSTOM, 1, NULL,
-                                           TIMEOUT_MS, &err),
-                     0);
+    assert_int_equal(
+        rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_CUSTOM, 1, NULL, TIMEOUT_MS, &err), 0);
     restored = checksum(scratch);
     assert_string_equal(restored, before);
     c = connect_db(scratch, false);
@@ -434,9 +435,9 @@ test_plain_restore(void **state)
                "select * from no_such_table;\n"
                "insert into t values (3);\n",
                0644);
-    assert_int_equal(rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_PLAIN, 4, NULL,
-                                           TIMEOUT_MS, &err),
-                     RG_EDB);
+    assert_int_equal(
+        rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_PLAIN, 4, NULL, TIMEOUT_MS, &err),
+        RG_EDB);
     assert_null(scratch);
     assert_non_null(strstr(err.msg, "failed (exited with 3)"));
     assert_non_null(strstr(err.msg, "x.sql:3: ERROR:  relation \"no_such_table\" does not exist"));
@@ -499,14 +500,14 @@ test_missing(void **state)
     char buf[256];
     int fd = -1;
 
-    assert_int_equal(rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_CUSTOM, 1, NULL,
-                                           TIMEOUT_MS, &err),
-                     RG_ENOENT);
+    assert_int_equal(
+        rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_CUSTOM, 1, NULL, TIMEOUT_MS, &err),
+        RG_ENOENT);
     assert_true(starts_with(err.msg, "cannot read dump '"));
     dump_to(f->dsn, path);
-    assert_int_equal(rg_pg_restore_scratch(&scratch, dsn, path, RG_PG_CUSTOM, 1, NULL, TIMEOUT_MS,
-                                           &err),
-                     RG_ENOENT);
+    assert_int_equal(
+        rg_pg_restore_scratch(&scratch, dsn, path, RG_PG_CUSTOM, 1, NULL, TIMEOUT_MS, &err),
+        RG_ENOENT);
     assert_null(scratch);
     assert_true(strstr(err.msg, "does not exist") != NULL);
 
@@ -541,8 +542,9 @@ test_swap(void **state)
     PGresult *res;
 
     dump_to(f->dsn, path);
-    db_sql(f->db, false, "insert into items select g, 'late ' || g, 0 "
-                         "from generate_series(501, 600) g; delete from notes where id = 1");
+    db_sql(f->db, false,
+           "insert into items select g, 'late ' || g, 0 "
+           "from generate_series(501, 600) g; delete from notes where id = 1");
     modified = checksum(f->db);
     assert_string_not_equal(modified, original);
     assert_int_equal(rg_pg_restore_scratch(&scratch, f->dsn, path, RG_PG_CUSTOM, 2,
@@ -569,13 +571,12 @@ test_swap(void **state)
     allow = super_value("select datallowconn::text from pg_database where datname = $1", f->db);
     assert_string_equal(allow, "true");
     free(allow);
-    allow = super_value("select datallowconn::text from pg_database where datname = $1",
-                        replaced);
+    allow = super_value("select datallowconn::text from pg_database where datname = $1", replaced);
     assert_string_equal(allow, "true");
     free(allow);
     {
-        char *scratch_gone = super_value("select count(*) from pg_database where datname = $1",
-                                         scratch);
+        char *scratch_gone =
+            super_value("select count(*) from pg_database where datname = $1", scratch);
         assert_string_equal(scratch_gone, "0");
         free(scratch_gone);
     }
