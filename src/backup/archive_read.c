@@ -160,7 +160,8 @@ sink_fs_begin(struct scan *s, const char *member, const char *rel, enum ar_type 
     const char *slash;
     int dfd;
 
-    if (!k || k->fs_fd < 0)
+    /* fs_dir itself keeps the 0700 it was made with. */
+    if (!k || k->fs_fd < 0 || rel[0] == '\0')
         return 0;
     if (type == AR_DIR) {
         dfd = open_dirs(k->fs_fd, rel, strlen(rel));
@@ -533,7 +534,9 @@ static int
 mismatch(struct scan *s, const char *member, const char *what, const char *says,
          const char *has)
 {
-    return refuse(s, member, "%s mismatch: manifest says %s, archive has %s", what, says, has);
+    return rg_err_set(s->err, RG_EINVAL,
+                      "backup '%s': member '%s': %s mismatch: manifest says %s, archive has %s",
+                      s->path, member, what, says, has);
 }
 
 static int

@@ -595,11 +595,10 @@ rg_archive_writer_free(struct rg_archive_writer *w)
 {
     if (!w)
         return;
-    if (w->a) {
-        if (w->state == W_OPEN || w->state == W_FAILED)
-            archive_write_fail(w->a); /* no close: nothing more should reach the file */
-        archive_write_free(w->a);
-    }
+    /* archive_write_free closes an unclosed archive, flushing into the partial file that is
+     * removed next; archive_write_fail would skip that but leaks the fd's client data in
+     * libarchive 3.6. */
+    archive_write_free(w->a);
     if (w->fd >= 0)
         close(w->fd);
     if (w->created && w->state != W_COMMITTED)
