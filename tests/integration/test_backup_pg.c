@@ -608,6 +608,35 @@ test_swap_missing_scratch(void **state)
     free(missing);
 }
 
+/* A step failing after the live database was renamed is undone: here the scratch database
+ * belongs to postgres, so the role may not rename it. The live database keeps its name and
+ * content, allows connections again, and no pre_restore copy remains. */
+static void
+test_swap_undone(void **state)
+{
+    struct fx *f = *state;
+    char *replaced = NULL, *allow, *before = checksum(f->db), *after, *prefix;
+    char *foreign = rg_asprintf("%s_rg_scratch_foreign", f->db);
+    struct rg_err err;
+
+    super_sql("create database %s owner postgres", foreign);
+    assert_int_equal(rg_pg_swap(&replaced, f->dsn, foreign, &err), RG_EDB);
+    assert_null(replaced);
+    assert_non_null(strstr(err.msg, "must be owner of database"));
+    assert_non_null(strstr(err.msg, "was left as it was"));
+    allow = super_value("select datallowconn::text from pg_database where datname = $1", f->db);
+    assert_string_equal(allow, "true");
+    after = checksum(f->db);
+    assert_string_equal(after, before);
+    prefix = rg_asprintf("%s_pre_restore_", f->db);
+    assert_int_equal(count_dbs(prefix), 0);
+    free(prefix);
+    free(after);
+    free(allow);
+    free(before);
+    free(foreign);
+}
+
 /* The password reaches a pg tool only through PGPASSWORD: a fake pg_dump first in PATH records
  * its argv and environment and prints the password to stderr, which the error must not show. */
 static void
@@ -686,6 +715,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swap_missing_scratch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swap_undone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password_not_in_argv_or_errors, setup, teardown),
     };
 
