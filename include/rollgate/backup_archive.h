@@ -144,7 +144,7 @@ void rg_archive_info_release(struct rg_archive_info *info);
  *   backup 'P': member 'M' appears twice
  *   backup 'P': member 'M' is not part of a rollgate backup   (or: of an odoo backup)
  *   backup 'P': member 'M' is a directory where a file is expected   (and the reverse)
- *   backup 'P': member 'M' is out of order (expected 'E')
+ *   backup 'P': member 'M' is out of order (expected 'E')   (or: the database parts come first)
  *   backup 'P': member 'M' comes after the manifest
  *   backup 'P': member 'M' is not listed in the manifest
  *   backup 'P': member 'M' is listed in the manifest but missing from the archive

@@ -348,8 +348,9 @@ classify_rollgate(struct scan *s, const char *name, enum ar_type type, enum role
     if (is_part(name, &stem)) {
         if (s->phase != PH_DB || (s->stem && strcmp(stem, s->stem) != 0) ||
             s->next_part != strtoul(name + strlen(stem) + 1, NULL, 10))
-            return refuse(s, name, "is out of order (expected '%s')",
-                          s->phase == PH_DB ? expected : "filestore/...");
+            return s->phase == PH_DB
+                       ? refuse(s, name, "is out of order (expected '%s')", expected)
+                       : refuse(s, name, "is out of order (the database parts come first)");
         s->stem = stem;
         s->next_part++;
         s->have_dump = true;

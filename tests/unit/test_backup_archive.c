@@ -553,6 +553,7 @@ struct rewrite {
     const char *edit_to;          /* ... with this */
     void (*insert)(struct archive *a, const void *arg); /* before manifest.json */
     const void *insert_arg;
+    bool gzip;                    /* tar.gz, as a writer without zstd makes */
 };
 
 static void
@@ -607,7 +608,10 @@ rewrite_backup(const char *src, const char *dst, const struct rewrite *rw)
     archive_read_support_format_tar(in);
     assert_int_equal(archive_read_open_filename(in, src, 65536), ARCHIVE_OK);
     archive_write_set_format_pax_restricted(out);
-    archive_write_add_filter_zstd(out);
+    if (rw->gzip)
+        archive_write_add_filter_gzip(out);
+    else
+        archive_write_add_filter_zstd(out);
     assert_int_equal(archive_write_open_filename(out, dst), ARCHIVE_OK);
     while (archive_read_next_header(in, &e) == ARCHIVE_OK) {
         const char *name = archive_entry_pathname(e);
@@ -1047,6 +1051,114 @@ test_plain_sql(void **state)
     free(sql);
 }
 
+static void
+test_hostile_part_out_of_order(void **state)
+{
+    struct intruder in = {"database.dump.000001", AE_IFREG, NULL, NULL};
+
+    refuse_intruder(*state, &in,
+                    "backup '%s': member 'database.dump.000001' is out of order (the database "
+                    "parts come first)");
+}
+
+/* Cut inside the data of the first member: the member is named. */
+static void
+test_hostile_truncated_member(void **state)
+{
+    struct fx *fx = *state;
+    struct rg_archive_writer *w = NULL;
+    struct rg_err err;
+    char *src = tpath(fx, "random.dump"), *data = rg_malloc(1 << 20);
+    uint64_t x = 88172645463325252ULL;
+    struct stat st;
+    size_t i;
+    int fd;
+
+    for (i = 0; i < (1 << 20); i += 8) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        memcpy(data + i, &x, 8);
+    }
+    write_file(src, data, 1 << 20, 0600);
+    fd = open(src, O_RDONLY);
+    assert_int_equal(rg_archive_writer_open(&w, fx->backup, &err), 0);
+    assert_int_equal(rg_archive_writer_add_database(w, fd, "custom", &err), 0);
+    assert_int_equal(rg_archive_writer_commit(w, &base_manifest, NULL, &err), 0);
+    rg_archive_writer_free(w);
+    close(fd);
+    assert_int_equal(stat(fx->backup, &st), 0);
+    assert_int_equal(truncate(fx->backup, st.st_size / 2), 0);
+    assert_refused(fx, fx->backup, NULL,
+                   "backup '%s': member 'database.dump.000000' is truncated or corrupt: "
+                   "Truncated zstd input");
+    free(data);
+    free(src);
+}
+
+static void
+test_tar_gz(void **state)
+{
+    struct fx *fx = *state;
+    struct rg_archive_info info;
+    struct rg_err err;
+    char *good = tpath(fx, "good.tar.zst"), *gz = tpath(fx, "b.tar.gz");
+    struct rewrite rw = {.gzip = true};
+
+    make_small_backup(fx, good);
+    rewrite_backup(good, gz, &rw);
+    assert_int_equal(rg_archive_verify(&info, gz, NULL, &err), 0);
+    assert_int_equal(info.kind, RG_ARCHIVE_ROLLGATE);
+    assert_int_equal(info.manifest.fs_files, 3);
+    rg_archive_info_release(&info);
+    free(good);
+    free(gz);
+}
+
+static void
+test_hostile_zip_dotdot(void **state)
+{
+    struct fx *fx = *state;
+    char *zip = tpath(fx, "odoo.zip");
+    struct archive *a = archive_write_new();
+
+    archive_write_set_format_zip(a);
+    assert_int_equal(archive_write_open_filename(a, zip), ARCHIVE_OK);
+    put_entry(a, "dump.sql", AE_IFREG, "select 1;\n", 10, NULL, NULL);
+    put_entry(a, "filestore/../../sentinel", AE_IFREG, "gone", 4, NULL, NULL);
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    assert_refused(fx, zip,
+                   NULL, "backup '%s': member 'filestore/../../sentinel' escapes the archive (a "
+                   "'..' component)");
+    free(zip);
+}
+
+static void
+test_plain_sql_gz(void **state)
+{
+    struct fx *fx = *state;
+    struct rg_archive_info info;
+    struct rg_err err;
+    char *sql = tpath(fx, "prod.sql.gz"), *got;
+    struct archive *a = archive_write_new();
+    size_t len;
+
+    archive_write_add_filter_gzip(a);
+    archive_write_set_format_raw(a);
+    assert_int_equal(archive_write_open_filename(a, sql), ARCHIVE_OK);
+    put_entry(a, "data", AE_IFREG, "select 2;\n", 10, NULL, NULL);
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    assert_int_equal(rg_archive_extract(sql, fx->db, NULL, NULL, &info, &err), 0);
+    assert_int_equal(info.kind, RG_ARCHIVE_PLAIN_SQL);
+    assert_int_equal(info.manifest.db_size, 10);
+    rg_archive_info_release(&info);
+    got = read_file(fx->db, &len);
+    assert_int_equal(len, 10);
+    assert_memory_equal(got, "select 2;\n", 10);
+    free(got);
+    free(sql);
+}
+
 int
 main(void)
 {
@@ -1078,6 +1190,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_odoo_zip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_odoo_zip_without_dump, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_sql, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_part_out_of_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_truncated_member, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tar_gz, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_zip_dotdot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_plain_sql_gz, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
