@@ -9,7 +9,7 @@ packages=(
     libyaml-dev libcurl4-openssl-dev libpq-dev        # libraries rollgate links
     libarchive-dev libgit2-dev libjansson-dev libsqlite3-dev
     libcmocka-dev                                     # unit tests
-    git python3 jq curl sqlite3                       # test and demo tooling
+    git python3 jq curl sqlite3 zip                   # test and demo tooling
     docker.io docker-compose docker-registry          # the local stack of integration tests
     postgresql nginx zstd                             # and of the demo
 )

@@ -10,7 +10,7 @@
 
 #include "rollgate/err.h"
 
-#define RG_LEDGER_SCHEMA 1
+#define RG_LEDGER_SCHEMA 2
 
 struct rg_ledger;
 
@@ -96,6 +96,38 @@ int rg_ledger_transitions(struct rg_transition_row **out, size_t *n, struct rg_l
  * row (the state was in flight), 0 otherwise (*out zeroed when there is none). */
 int rg_ledger_in_flight(struct rg_transition_row *out, struct rg_ledger *l, int64_t deploy_id,
                         struct rg_err *err);
+/* ---- backups: archives of the database and filestore, each with its release ---- */
+
+struct rg_backup_row {
+    int64_t id;
+    char path[1024];      /* the archive */
+    char tag[136];        /* the release the data belongs to ("" when unknown) */
+    char digest[200];
+    int64_t deploy_id;    /* the deploy it was taken before; 0: taken by hand */
+    int64_t created_ms;
+    int64_t size;         /* bytes of the archive */
+    int64_t verified_ms;  /* last full check of its checksums; 0: never after writing */
+    int64_t deleted_ms;   /* removed by retention; 0: present */
+};
+
+/* Records a new backup (row->id is ignored); *id_out is its id. */
+int rg_ledger_backup_add(int64_t *id_out, struct rg_ledger *l, const struct rg_backup_row *row,
+                         struct rg_err *err);
+/* One backup by id; RG_ENOENT naming the id when there is none (or it was deleted). */
+int rg_ledger_backup_get(struct rg_backup_row *out, struct rg_ledger *l, int64_t id,
+                         struct rg_err *err);
+/* The present backups, newest first; *out is an array of *n rows to free(). */
+int rg_ledger_backups(struct rg_backup_row **out, size_t *n, struct rg_ledger *l,
+                      struct rg_err *err);
+/* The backup taken before deploy_id; RG_ENOENT when none was. */
+int rg_ledger_backup_of_deploy(struct rg_backup_row *out, struct rg_ledger *l, int64_t deploy_id,
+                               struct rg_err *err);
+/* The newest present backup of release tag (NULL: of any release); RG_ENOENT when none. */
+int rg_ledger_backup_latest(struct rg_backup_row *out, struct rg_ledger *l, const char *tag,
+                            struct rg_err *err);
+int rg_ledger_backup_verified(struct rg_ledger *l, int64_t id, struct rg_err *err);
+int rg_ledger_backup_deleted(struct rg_ledger *l, int64_t id, struct rg_err *err);
+
 /* ---- the lock: one deploy per target ---- */
 
 struct rg_lock;

@@ -11,11 +11,14 @@
 #include "rollgate_version.h"
 
 const struct rg_cmd *const rg_cmd_table[] = {
+    &rg_cmd_backup,
+    &rg_cmd_backups,
     &rg_cmd_check,
     &rg_cmd_deploy,
     &rg_cmd_help,
     &rg_cmd_history,
     &rg_cmd_plan,
+    &rg_cmd_restore,
     &rg_cmd_resume,
     &rg_cmd_rollback,
     &rg_cmd_status,

@@ -47,9 +47,12 @@ struct rg_cmd_ctx {
 extern const struct rg_cmd *const rg_cmd_table[];
 const struct rg_cmd *rg_cmd_find(const char *name);
 
+extern const struct rg_cmd rg_cmd_backup;
+extern const struct rg_cmd rg_cmd_backups;
 extern const struct rg_cmd rg_cmd_check;
 extern const struct rg_cmd rg_cmd_deploy;
 extern const struct rg_cmd rg_cmd_history;
+extern const struct rg_cmd rg_cmd_restore;
 extern const struct rg_cmd rg_cmd_resume;
 extern const struct rg_cmd rg_cmd_rollback;
 extern const struct rg_cmd rg_cmd_status;

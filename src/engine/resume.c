@@ -85,13 +85,17 @@ run_resume(struct run *r, bool *resumed, struct rg_err *err)
             mv = RG_MOVE_NEXT; /* interrupted by a signal: that step runs again */
     }
     /* Inside a rollback rung past its preparation, the release it returns to is the same one
-     * the ledger still names as previous: the rung has not marked anything yet. */
+     * the ledger still names as previous: the rung has not marked anything yet. A restore rung
+     * finds the same backup again (that of this deploy, or the newest). */
     if (rung > 0 && mv == RG_MOVE_NEXT && from > 0) {
         const struct rg_rung *rg = &r->pb->recover[rung - 1];
         if (rg->kind == RG_RUNG_ROLLBACK) {
             if ((rc = run_rollback_target(r, rg->to, r->rung_tag, sizeof(r->rung_tag), err)) < 0)
                 return rc;
             r->sc.tag = r->rung_tag;
+        } else if (rg->kind == RG_RUNG_RESTORE &&
+                   (rc = run_restore_target(r, rg->to, err)) < 0) {
+            return rc;
         }
     }
     switch (mv) {

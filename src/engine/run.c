@@ -121,9 +121,9 @@ engine_action(struct run *r, const struct rg_plan_stage *stage, struct rg_err *e
     case RG_ST_PREFLIGHT:
         return 0;
     case RG_ST_BACKUP:
-        return rg_err_set(err, RG_ERUNTIME,
-                          "backups are not available yet in this rollgate; remove "
-                          "'backup.before_deploy' to deploy without one");
+        return run_backup(r, err);
+    case RG_ST_RESTORE:
+        return run_restore(r, err);
     case RG_ST_RECOVER: {
         const struct rg_rung *rung = &r->pb->recover[r->rung - 1];
         int rc;
@@ -132,7 +132,7 @@ engine_action(struct run *r, const struct rg_plan_stage *stage, struct rg_err *e
             return 0;
         }
         if (rung->kind == RG_RUNG_RESTORE)
-            return rg_err_set(err, RG_ERUNTIME, "restore is not available yet in this rollgate");
+            return run_prepare_restore(r, rung->to, err);
         if ((rc = run_rollback_target(r, rung->to, r->rung_tag, sizeof(r->rung_tag), err)) < 0)
             return rc;
         r->sc.tag = r->rung_tag;
@@ -153,7 +153,7 @@ engine_action(struct run *r, const struct rg_plan_stage *stage, struct rg_err *e
 static bool
 engine_stage(const struct rg_plan_stage *s)
 {
-    return s->state == RG_ST_PREFLIGHT || s->state == RG_ST_BACKUP ||
+    return s->state == RG_ST_PREFLIGHT || s->state == RG_ST_BACKUP || s->state == RG_ST_RESTORE ||
            s->state == RG_ST_RECOVER || s->state == RG_ST_COMMIT ||
            (s->state == RG_ST_PULL && !s->step);
 }
@@ -388,6 +388,7 @@ run_reset(struct run *r)
     r->deploy_id = 0;
     r->rung = 0;
     r->tag[0] = r->prev_tag[0] = r->digest[0] = r->rung_tag[0] = r->rung_digest[0] = '\0';
+    memset(&r->rung_backup, 0, sizeof(r->rung_backup));
     r->last_error[0] = '\0';
     r->sc.tag = NULL;
     rg_snapshot_release(&r->before);

@@ -26,6 +26,7 @@ struct run {
     char digest[200];              /* of tag, once known */
     char rung_tag[136];            /* the release a rollback rung returns to */
     char rung_digest[200];         /* and its digest */
+    struct rg_backup_row rung_backup; /* the backup a restore rung brings back */
     int rung;                      /* 0: the deploy itself; i: recover rung i */
     enum rg_state state;
     bool cancel_before_stage;      /* the last stage saw a signal before it began */
@@ -53,6 +54,15 @@ int run_rollback_target(struct run *r, const char *to, char *tag_out, size_t siz
  * digest_out (size bytes) when given. */
 int run_ensure_image(struct run *r, const char *tag, char *digest_out, size_t size,
                      struct rg_err *err);
+/* BACKUP: the data of the release serving now, before anything changes (data.c). */
+int run_backup(struct run *r, struct rg_err *err);
+/* The backup a restore rung brings back (from: "before_deploy" or "latest"), with its release
+ * as the rung's tag. */
+int run_restore_target(struct run *r, const char *from, struct rg_err *err);
+/* RECOVER of a restore rung: the target, the backup verified whole, the release's image here. */
+int run_prepare_restore(struct run *r, const char *from, struct rg_err *err);
+/* RESTORE: the failed release stopped, the backup restored (scratch database, swap). */
+int run_restore(struct run *r, struct rg_err *err);
 /* Builds the stages of a manual rollback. */
 void run_build_rollback(struct run *r);
 void run_init(struct run *r, const struct rg_playbook *pb, const struct rg_run_opts *o,

@@ -9,14 +9,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "rollgate/ledger.h"
+#include "ledger_internal.h"
 #include "rollgate/util.h"
-
-struct rg_ledger {
-    sqlite3 *db;
-    char *path;
-    char *target;
-};
 
 /* Each entry moves the schema from version i to i + 1; never edit one that has shipped. */
 static const char *const migrations[] = {
@@ -39,10 +33,18 @@ static const char *const migrations[] = {
     "CREATE TABLE releases ("
     "  tag TEXT PRIMARY KEY, digest TEXT NOT NULL DEFAULT '',"
     "  deploy_id INTEGER NOT NULL, good_ms INTEGER NOT NULL);",
+    /* 2: backups, each with the release it belongs to. */
+    "CREATE TABLE backups ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  path TEXT NOT NULL UNIQUE, tag TEXT NOT NULL DEFAULT '', digest TEXT NOT NULL DEFAULT '',"
+    "  deploy_id INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+    "  size INTEGER NOT NULL, verified_ms INTEGER NOT NULL DEFAULT 0,"
+    "  deleted_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX backups_by_deploy ON backups(deploy_id);",
 };
 
-static int
-db_error(struct rg_ledger *l, struct rg_err *err, const char *what)
+int
+ledger_db_error(struct rg_ledger *l, struct rg_err *err, const char *what)
 {
     return rg_err_set(err, RG_EDB, "ledger '%s': %s: %s", l->path, what, sqlite3_errmsg(l->db));
 }
@@ -68,7 +70,7 @@ migrate(struct rg_ledger *l, struct rg_err *err)
     size_t target = sizeof(migrations) / sizeof(migrations[0]);
 
     if (sqlite3_prepare_v2(l->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-        return db_error(l, err, "cannot read the schema version");
+        return ledger_db_error(l, err, "cannot read the schema version");
     if (sqlite3_step(st) == SQLITE_ROW)
         version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
@@ -139,8 +141,8 @@ rg_ledger_close(struct rg_ledger *l)
 
 /* Prepares sql, binds the arguments described by types ('i' int64, 't' text), steps it once.
  * SQLITE_DONE and SQLITE_ROW are both success; *st_out keeps the statement for rows. */
-static int
-run(sqlite3_stmt **st_out, struct rg_ledger *l, const char *sql, const char *types,
+int
+ledger_run(sqlite3_stmt **st_out, struct rg_ledger *l, const char *sql, const char *types,
     struct rg_err *err, ...)
 {
     sqlite3_stmt *st = NULL;
@@ -150,7 +152,7 @@ run(sqlite3_stmt **st_out, struct rg_ledger *l, const char *sql, const char *typ
     if (st_out)
         *st_out = NULL;
     if (sqlite3_prepare_v2(l->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_error(l, err, "cannot prepare a statement");
+        return ledger_db_error(l, err, "cannot prepare a statement");
     va_start(ap, err);
     for (int i = 0; types[i]; i++) {
         if (types[i] == 'i')
@@ -161,7 +163,7 @@ run(sqlite3_stmt **st_out, struct rg_ledger *l, const char *sql, const char *typ
     va_end(ap);
     s = sqlite3_step(st);
     if (s != SQLITE_DONE && s != SQLITE_ROW) {
-        rc = db_error(l, err, "cannot write");
+        rc = ledger_db_error(l, err, "cannot write");
         sqlite3_finalize(st);
         return rc;
     }
@@ -177,7 +179,7 @@ rg_ledger_begin(int64_t *id_out, struct rg_ledger *l, const char *kind, const ch
                 const char *prev_tag, const char *trigger, const char *actor,
                 struct rg_err *err)
 {
-    int rc = run(NULL, l,
+    int rc = ledger_run(NULL, l,
                  "INSERT INTO deploys (target, kind, tag, prev_tag, trigger, actor, started_ms) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
                  "tttttti", err, l->target, kind, tag, prev_tag ? prev_tag : "", trigger, actor,
@@ -199,12 +201,12 @@ transition(struct rg_ledger *l, int64_t deploy_id, const char *phase, const char
 
     if ((rc = exec_sql(l, "BEGIN IMMEDIATE", "cannot begin", err)) < 0)
         return rc;
-    if ((rc = run(NULL, l,
+    if ((rc = ledger_run(NULL, l,
                   "INSERT INTO transitions (deploy_id, at_ms, phase, state, rung, stage, event, "
                   "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                   "iittiitt", err, deploy_id, rg_wall_ms(), phase, state, (int64_t)rung,
                   (int64_t)stage, event, detail ? detail : "")) < 0 ||
-        (rc = run(NULL, l, "UPDATE deploys SET state = ? WHERE id = ?", "ti", err, state,
+        (rc = ledger_run(NULL, l, "UPDATE deploys SET state = ? WHERE id = ?", "ti", err, state,
                   deploy_id)) < 0) {
         exec_sql(l, "ROLLBACK", "rollback", NULL);
         return rc;
@@ -230,7 +232,7 @@ int
 rg_ledger_set_digest(struct rg_ledger *l, int64_t deploy_id, const char *digest,
                      struct rg_err *err)
 {
-    int rc = run(NULL, l, "UPDATE deploys SET digest = ? WHERE id = ?", "ti", err, digest,
+    int rc = ledger_run(NULL, l, "UPDATE deploys SET digest = ? WHERE id = ?", "ti", err, digest,
                  deploy_id);
     return rc < 0 ? rc : 0;
 }
@@ -239,7 +241,7 @@ int
 rg_ledger_finish(struct rg_ledger *l, int64_t deploy_id, const char *outcome, const char *error,
                  struct rg_err *err)
 {
-    int rc = run(NULL, l,
+    int rc = ledger_run(NULL, l,
                  "UPDATE deploys SET outcome = ?, ended_ms = ?, error = ? WHERE id = ?", "titi",
                  err, outcome, rg_wall_ms(), error ? error : "", deploy_id);
     return rc < 0 ? rc : 0;
@@ -249,7 +251,7 @@ int
 rg_ledger_mark_good(struct rg_ledger *l, const char *tag, const char *digest, int64_t deploy_id,
                     struct rg_err *err)
 {
-    int rc = run(NULL, l,
+    int rc = ledger_run(NULL, l,
                  "INSERT INTO releases (tag, digest, deploy_id, good_ms) VALUES (?, ?, ?, ?) "
                  "ON CONFLICT(tag) DO UPDATE SET digest = excluded.digest, "
                  "deploy_id = excluded.deploy_id, good_ms = excluded.good_ms",
@@ -257,8 +259,8 @@ rg_ledger_mark_good(struct rg_ledger *l, const char *tag, const char *digest, in
     return rc < 0 ? rc : 0;
 }
 
-static void
-copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
+void
+ledger_copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
     int n = snprintf(dst, size, "%s", t ? (const char *)t : "");
@@ -268,8 +270,8 @@ copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
 static void
 release_row(struct rg_release_row *r, sqlite3_stmt *st)
 {
-    copy_text(r->tag, sizeof(r->tag), st, 0);
-    copy_text(r->digest, sizeof(r->digest), st, 1);
+    ledger_copy_text(r->tag, sizeof(r->tag), st, 0);
+    ledger_copy_text(r->digest, sizeof(r->digest), st, 1);
     r->deploy_id = sqlite3_column_int64(st, 2);
     r->good_ms = sqlite3_column_int64(st, 3);
 }
@@ -279,7 +281,7 @@ rg_ledger_previous_good(struct rg_release_row *out, struct rg_ledger *l, const c
                         struct rg_err *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = run(&st, l,
+    int rc = ledger_run(&st, l,
                  "SELECT tag, digest, deploy_id, good_ms FROM releases WHERE tag != ? "
                  "ORDER BY good_ms DESC, deploy_id DESC LIMIT 1",
                  "t", err, except_tag ? except_tag : "");
@@ -301,7 +303,7 @@ rg_ledger_release(struct rg_release_row *out, struct rg_ledger *l, const char *t
                   struct rg_err *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = run(&st, l, "SELECT tag, digest, deploy_id, good_ms FROM releases WHERE tag = ?",
+    int rc = ledger_run(&st, l, "SELECT tag, digest, deploy_id, good_ms FROM releases WHERE tag = ?",
                  "t", err, tag);
 
     memset(out, 0, sizeof(*out));
@@ -323,18 +325,18 @@ static void
 deploy_row(struct rg_deploy_row *d, sqlite3_stmt *st)
 {
     d->id = sqlite3_column_int64(st, 0);
-    copy_text(d->target, sizeof(d->target), st, 1);
-    copy_text(d->kind, sizeof(d->kind), st, 2);
-    copy_text(d->tag, sizeof(d->tag), st, 3);
-    copy_text(d->digest, sizeof(d->digest), st, 4);
-    copy_text(d->prev_tag, sizeof(d->prev_tag), st, 5);
-    copy_text(d->trigger, sizeof(d->trigger), st, 6);
-    copy_text(d->actor, sizeof(d->actor), st, 7);
+    ledger_copy_text(d->target, sizeof(d->target), st, 1);
+    ledger_copy_text(d->kind, sizeof(d->kind), st, 2);
+    ledger_copy_text(d->tag, sizeof(d->tag), st, 3);
+    ledger_copy_text(d->digest, sizeof(d->digest), st, 4);
+    ledger_copy_text(d->prev_tag, sizeof(d->prev_tag), st, 5);
+    ledger_copy_text(d->trigger, sizeof(d->trigger), st, 6);
+    ledger_copy_text(d->actor, sizeof(d->actor), st, 7);
     d->started_ms = sqlite3_column_int64(st, 8);
     d->ended_ms = sqlite3_column_int64(st, 9);
-    copy_text(d->outcome, sizeof(d->outcome), st, 10);
-    copy_text(d->state, sizeof(d->state), st, 11);
-    copy_text(d->error, sizeof(d->error), st, 12);
+    ledger_copy_text(d->outcome, sizeof(d->outcome), st, 10);
+    ledger_copy_text(d->state, sizeof(d->state), st, 11);
+    ledger_copy_text(d->error, sizeof(d->error), st, 12);
 }
 
 int
@@ -348,7 +350,7 @@ rg_ledger_history(struct rg_deploy_row *out, size_t max, size_t *n, struct rg_le
     if (sqlite3_prepare_v2(l->db,
                            "SELECT " DEPLOY_COLUMNS " FROM deploys ORDER BY id DESC LIMIT ?", -1,
                            &st, NULL) != SQLITE_OK)
-        return db_error(l, err, "cannot read the history");
+        return ledger_db_error(l, err, "cannot read the history");
     sqlite3_bind_int64(st, 1, (int64_t)max);
     while (*n < max && (s = sqlite3_step(st)) == SQLITE_ROW)
         deploy_row(&out[(*n)++], st);
@@ -376,11 +378,11 @@ transition_row(struct rg_transition_row *t, sqlite3_stmt *st)
     t->id = sqlite3_column_int64(st, 0);
     t->deploy_id = sqlite3_column_int64(st, 1);
     t->at_ms = sqlite3_column_int64(st, 2);
-    copy_text(t->phase, sizeof(t->phase), st, 3);
-    copy_text(t->state, sizeof(t->state), st, 4);
+    ledger_copy_text(t->phase, sizeof(t->phase), st, 3);
+    ledger_copy_text(t->state, sizeof(t->state), st, 4);
     t->rung = sqlite3_column_int(st, 5);
-    copy_text(t->event, sizeof(t->event), st, 6);
-    copy_text(t->detail, sizeof(t->detail), st, 7);
+    ledger_copy_text(t->event, sizeof(t->event), st, 6);
+    ledger_copy_text(t->detail, sizeof(t->detail), st, 7);
     t->stage = sqlite3_column_int(st, 8);
 }
 
@@ -397,7 +399,7 @@ rg_ledger_transitions(struct rg_transition_row **out, size_t *n, struct rg_ledge
                            "SELECT id, deploy_id, at_ms, phase, state, rung, event, detail, stage "
                            "FROM transitions WHERE deploy_id = ? ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_error(l, err, "cannot read transitions");
+        return ledger_db_error(l, err, "cannot read transitions");
     sqlite3_bind_int64(st, 1, deploy_id);
     while (sqlite3_step(st) == SQLITE_ROW) {
         *out = rg_grow(*out, &cap, *n + 1, sizeof(**out));
@@ -412,7 +414,7 @@ rg_ledger_in_flight(struct rg_transition_row *out, struct rg_ledger *l, int64_t 
                     struct rg_err *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = run(&st, l,
+    int rc = ledger_run(&st, l,
                  "SELECT id, deploy_id, at_ms, phase, state, rung, event, detail, stage "
                  "FROM transitions WHERE deploy_id = ? ORDER BY id DESC LIMIT 1",
                  "i", err, deploy_id);

@@ -20,9 +20,6 @@ rg_step_run(struct rg_step_ctx *ctx, enum rg_state state, const struct rg_step *
         return step_verify(ctx, step, err);
     case RG_ST_SETTLE:
         return step_settle(ctx, step, err);
-    case RG_ST_RESTORE:
-        /* Backups and restore are the next rung to be built (the backup issue). */
-        return rg_err_set(err, RG_ERUNTIME, "restore is not available yet in this rollgate");
     default:
         return rg_err_set(err, RG_EINTERNAL, "state %s has no step", rg_state_name(state));
     }
