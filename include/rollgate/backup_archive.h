@@ -179,7 +179,8 @@ int rg_archive_verify(struct rg_archive_info *out, const char *path,
  * to skip the filestore. On success every file and directory written is fsynced, with the
  * parents of db_path and fs_dir; info_out (may be NULL) gets what rg_archive_verify gives.
  * On any failure everything created is removed and the error returned: the verify errors above,
- * RG_EINVAL "cannot extract to 'X': it already exists", RG_EIO for write failures. */
+ * RG_EINVAL "cannot extract to 'X': it already exists", RG_EINVAL "backup 'P' changed while
+ * being extracted" (the two reads disagree), RG_EIO for write failures. */
 int rg_archive_extract(const char *path, const char *db_path, const char *fs_dir,
                        const struct rg_archive_limits *limits, struct rg_archive_info *info_out,
                        struct rg_err *err);
