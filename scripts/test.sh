@@ -5,12 +5,14 @@
 #
 #   RG_FUZZ_SECONDS=N   how long the playbook fuzzer runs (default 60)
 #   RG_FUZZ_DOCKER_SECONDS=N   how long the Docker answer decoders' fuzzer runs (default 30)
+#   RG_FUZZ_ARCHIVE_SECONDS=N  how long the backup archive verifier's fuzzer runs (default 30)
 #   RG_TEST_QUICK=1     skip the fuzz stages (local iteration only; CI never sets it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fuzz_seconds=${RG_FUZZ_SECONDS:-60}
 fuzz_docker_seconds=${RG_FUZZ_DOCKER_SECONDS:-30}
+fuzz_archive_seconds=${RG_FUZZ_ARCHIVE_SECONDS:-30}
 quick=${RG_TEST_QUICK:-0}
 jobs=2
 
@@ -19,8 +21,12 @@ failed=0
 failed_stages=()
 corpus_dir=""
 docker_corpus_dir=""
+archive_corpus_dir=""
 
 cleanup() {
+    if [ -n "$archive_corpus_dir" ]; then
+        rm -rf -- "$archive_corpus_dir"
+    fi
     if [ -n "$corpus_dir" ]; then
         rm -rf -- "$corpus_dir"
     fi
@@ -189,6 +195,33 @@ run_fuzz_docker() {
     grep -E '^Done [0-9]+ runs|^#[0-9]+.*cov:' "$log" | tail -n 2 || true
 }
 
+# The archive verifier starts from a small rollgate backup (as is, and as a raw tar that the
+# harness wraps in gzip) and an Odoo zip. Artifacts are prefixed archive-.
+run_fuzz_archive() {
+    local log=build-fuzz/fuzz_archive.log rc=0 f
+
+    cp tests/fuzz/corpus-archive/* "$archive_corpus_dir"/
+    rm -f build-fuzz/archive-crash-* build-fuzz/archive-leak-* build-fuzz/archive-timeout-* \
+          build-fuzz/archive-oom-*
+    echo "fuzz_archive for ${fuzz_archive_seconds}s from" \
+         "$(find "$archive_corpus_dir" -type f | wc -l) seeds (log: $log)"
+    build-fuzz/tests/fuzz/fuzz_archive -max_total_time="$fuzz_archive_seconds" -max_len=65536 \
+        -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/archive- \
+        -print_final_stats=1 "$archive_corpus_dir" >"$log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        tail -n 80 "$log" >&2
+        for f in build-fuzz/archive-crash-* build-fuzz/archive-leak-* \
+                 build-fuzz/archive-timeout-* build-fuzz/archive-oom-*; do
+            if [ -f "$f" ]; then
+                echo "fuzz: failing input: $f; reproduce: build-fuzz/tests/fuzz/fuzz_archive $f" >&2
+            fi
+        done
+        echo "fuzz: fuzz_archive exited with $rc" >&2
+        return 1
+    fi
+    grep -E '^Done [0-9]+ runs|^#[0-9]+.*cov:' "$log" | tail -n 2 || true
+}
+
 stage "setup" scripts/setup.sh
 stage "check banned functions" scripts/check-banned.sh
 
@@ -216,9 +249,11 @@ if [ "$quick" = 1 ]; then
 else
     corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus.XXXXXX")
     docker_corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus-docker.XXXXXX")
+    archive_corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus-archive.XXXXXX")
     stage "build (fuzz)" build_fuzz
     stage_after "build (fuzz)" "fuzz (${fuzz_seconds}s)" run_fuzz
     stage_after "build (fuzz)" "fuzz docker (${fuzz_docker_seconds}s)" run_fuzz_docker
+    stage_after "build (fuzz)" "fuzz archive (${fuzz_archive_seconds}s)" run_fuzz_archive
 fi
 
 echo
