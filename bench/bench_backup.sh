@@ -107,7 +107,7 @@ for rep in $(seq "$reps"); do
     pg_dump -h 127.0.0.1 -p "$port" -U postgres -Fc -f "$work/plain.dump" "$db"
     t1=$(now_ms)
     record pg_dump_ms "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
-    say "backup $rep: rollgate $(tail -1 "$results" | cut -d' ' -f2) ms vs pg_dump (see results)"
+    say "backup $rep: rollgate $(awk '$1 == "rg_backup_ms" { v = $2 } END { print v }' "$results") ms, pg_dump -Fc $(awk '$1 == "pg_dump_ms" { v = $2 } END { print v }' "$results") ms"
 done
 archive=$(ls -t "$work"/backups/*.tar.zst | head -1)
 record archive_bytes "$(stat -c %s "$archive")"

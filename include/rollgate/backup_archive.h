@@ -169,18 +169,20 @@ void rg_archive_info_release(struct rg_archive_info *info);
 int rg_archive_verify(struct rg_archive_info *out, const char *path,
                       const struct rg_archive_limits *limits, struct rg_err *err);
 
-/* Verifies path (as rg_archive_verify, so a hostile archive is refused before anything is
- * created), then reads it again from the same open file while extracting and verifying again:
- * the database dump, its parts concatenated, into db_path (created O_EXCL|O_NOFOLLOW, mode 0600,
- * a regular file because pg_restore --jobs needs one); the filestore into fs_dir (must not
- * exist; created 0700 when the archive has a filestore; directories 0700 | (mode & 0755),
- * files 0600 | (mode & 0755), each created with openat(..., O_CREAT|O_EXCL|O_NOFOLLOW)). For a
- * rollgate backup "filestore/X" becomes fs_dir/X; for an Odoo zip likewise. fs_dir may be NULL
- * to skip the filestore. On success every file and directory written is fsynced, with the
- * parents of db_path and fs_dir; info_out (may be NULL) gets what rg_archive_verify gives.
- * On any failure everything created is removed and the error returned: the verify errors above,
- * RG_EINVAL "cannot extract to 'X': it already exists", RG_EINVAL "backup 'P' changed while
- * being extracted" (the two reads disagree), RG_EIO for write failures. */
+/* Extracts path while verifying it, in one pass (as rg_archive_verify checks it): the database
+ * dump, its parts concatenated, into db_path (created O_EXCL|O_NOFOLLOW, mode 0600, a regular
+ * file because pg_restore --jobs needs one); the filestore into fs_dir (must not exist; created
+ * 0700 on the first filestore member; directories 0700 | (mode & 0755), files
+ * 0600 | (mode & 0755), each created with openat(..., O_CREAT|O_EXCL|O_NOFOLLOW)). Every member
+ * passes its path, type and limit checks before any byte of it is written, and nothing is
+ * written anywhere but db_path and fs_dir; the checksums and the manifest are checked at the
+ * end, and on any failure everything created is removed and the error returned: the verify
+ * errors above, RG_EINVAL "cannot extract to 'X': it already exists", RG_EIO for write
+ * failures. So a caller that only uses the output after success has verified the whole archive
+ * before using any of it. For a rollgate backup "filestore/X" becomes fs_dir/X; for an Odoo zip
+ * likewise. fs_dir may be NULL to skip the filestore. On success the filestore and its parent
+ * are fsynced; the dump file is not (it is a working copy read once). info_out (may be NULL)
+ * gets what rg_archive_verify gives. */
 int rg_archive_extract(const char *path, const char *db_path, const char *fs_dir,
                        const struct rg_archive_limits *limits, struct rg_archive_info *info_out,
                        struct rg_err *err);

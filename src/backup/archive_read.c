@@ -27,6 +27,8 @@ enum phase { PH_DB, PH_FS, PH_DONE };
 /* Where extracted data goes; fds are -1 for what is not extracted. */
 struct sink {
     int db_fd;
+    const char *fs_dir; /* made on the first filestore member; NULL: the filestore is skipped */
+    bool made_fs;
     int fs_fd;          /* the filestore root (fs_dir) */
     int file_fd;        /* the filestore file being written */
     mode_t file_mode;
@@ -48,7 +50,7 @@ struct scan {
     const char *stem;                  /* "database.dump" or "database.sql", once seen */
     size_t next_part;
     bool have_dump;                    /* a database member was read */
-    struct rg_sha256 db;
+    struct ar_dbpipe *db;              /* the whole dump's checksum (and write), on a thread */
     uint64_t db_size, total;
     uint64_t fs_files, fs_size;
     bool have_fs;
@@ -92,8 +94,8 @@ corrupt(struct scan *s, struct archive *a, const char *member)
 
 /* ---- extraction sink ---- */
 
-static int
-write_all(int fd, const void *p, size_t n)
+int
+ar_write_all(int fd, const void *p, size_t n)
 {
     const char *c = p;
 
@@ -160,6 +162,16 @@ sink_fs_begin(struct scan *s, const char *member, const char *rel, enum ar_type 
     const char *slash;
     int dfd;
 
+    if (k && k->fs_fd < 0 && k->fs_dir && !k->made_fs) {
+        if (mkdir(k->fs_dir, 0700) < 0)
+            return errno == EEXIST ? rg_err_set(s->err, RG_EINVAL, "cannot extract to '%s': it "
+                                                "already exists", k->fs_dir)
+                                   : rg_err_sys(s->err, RG_EIO, "cannot create '%s'", k->fs_dir);
+        k->made_fs = true;
+        k->fs_fd = open(k->fs_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (k->fs_fd < 0 || fchmod(k->fs_fd, 0700) < 0)
+            return rg_err_sys(s->err, RG_EIO, "cannot open '%s'", k->fs_dir);
+    }
     /* fs_dir itself keeps the 0700 it was made with. */
     if (!k || k->fs_fd < 0 || rel[0] == '\0')
         return 0;
@@ -401,7 +413,16 @@ read_member(struct scan *s, struct archive *a, struct ar_member *mb, enum role r
 
     rg_sha256_init(&c);
     for (;;) {
-        la_ssize_t k = archive_read_data(a, s->buf, READ_BUF);
+        size_t cap = READ_BUF;
+        char *into = s->buf;
+        la_ssize_t k;
+
+        if (role == R_DB) {
+            if (!s->db)
+                s->db = ar_dbpipe_start(s->sink ? s->sink->db_fd : -1);
+            into = ar_dbpipe_slot(s->db, &cap);
+        }
+        k = archive_read_data(a, into, cap);
         if (k == 0)
             break;
         if (k < 0 && k != ARCHIVE_WARN)
@@ -416,16 +437,15 @@ read_member(struct scan *s, struct archive *a, struct ar_member *mb, enum role r
         if (s->total > s->lim.max_total)
             return refuse(s, mb->path, "takes the total size past the limit of %s",
                           ar_size_format(size_buf, sizeof(size_buf), s->lim.max_total));
-        rg_sha256_update(&c, s->buf, (size_t)k);
+        rg_sha256_update(&c, into, (size_t)k);
         switch (role) {
         case R_DB:
-            rg_sha256_update(&s->db, s->buf, (size_t)k);
-            if (s->sink && s->sink->db_fd >= 0 && write_all(s->sink->db_fd, s->buf, (size_t)k) < 0)
+            if (ar_dbpipe_commit(s->db, (size_t)k) < 0)
                 return sink_fail(s, "write", mb->path);
             break;
         case R_FS:
             if (s->sink && s->sink->file_fd >= 0 &&
-                write_all(s->sink->file_fd, s->buf, (size_t)k) < 0)
+                ar_write_all(s->sink->file_fd, s->buf, (size_t)k) < 0)
                 return sink_fail(s, "write", mb->path);
             break;
         case R_MANIFEST:
@@ -655,7 +675,17 @@ finish(struct scan *s)
     char db_sha[65];
     int rc = 0;
 
-    rg_sha256_final_hex(&s->db, db_sha);
+    {
+        struct ar_dbpipe *db = s->db;
+        s->db = NULL;
+        if (ar_dbpipe_finish(db, db_sha) < 0)
+            return sink_fail(s, "write", "database");
+        if (!db) {
+            struct rg_sha256 empty;
+            rg_sha256_init(&empty);
+            rg_sha256_final_hex(&empty, db_sha);
+        }
+    }
     switch (s->kind) {
     case RG_ARCHIVE_ROLLGATE:
         if (!s->have_dump)
@@ -839,12 +869,12 @@ scan_init(struct scan *s, const char *path, int fd, enum rg_archive_kind kind, b
                                                                    : RG_ARCHIVE_MAX_MANIFEST;
     rg_buf_init(&s->manifest, (size_t)s->manifest_max);
     s->buf = rg_malloc(READ_BUF);
-    rg_sha256_init(&s->db);
 }
 
 static void
 scan_release(struct scan *s)
 {
+    ar_dbpipe_finish(s->db, NULL); /* a scan that stopped early: wait for the thread */
     ar_members_release(&s->seen);
     rg_buf_release(&s->manifest);
     free(s->last);
@@ -995,9 +1025,9 @@ rg_archive_extract(const char *path, const char *db_path, const char *fs_dir,
                    const struct rg_archive_limits *limits, struct rg_archive_info *info_out,
                    struct rg_err *err)
 {
-    struct rg_archive_info first = {0}, second = {0};
-    struct sink sink = {.db_fd = -1, .fs_fd = -1, .file_fd = -1};
-    bool made_db = false, made_fs = false, gz;
+    struct rg_archive_info second = {0};
+    struct sink sink = {.db_fd = -1, .fs_fd = -1, .file_fd = -1, .fs_dir = fs_dir};
+    bool made_db = false, gz;
     enum rg_archive_kind kind;
     uint64_t size = 0;
     char *dir = NULL;
@@ -1008,9 +1038,7 @@ rg_archive_extract(const char *path, const char *db_path, const char *fs_dir,
     if ((rc = refuse_existing(db_path, err)) < 0 ||
         (fs_dir && (rc = refuse_existing(fs_dir, err)) < 0))
         goto out;
-    /* One open file for both passes: replacing the path in between changes nothing. */
-    if ((rc = open_archive(&fd, &kind, &gz, &size, path, err)) < 0 ||
-        (rc = verify_fd(&first, path, fd, kind, gz, size, limits, NULL, err)) < 0)
+    if ((rc = open_archive(&fd, &kind, &gz, &size, path, err)) < 0)
         goto out;
     sink.db_fd = open(db_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (sink.db_fd < 0) {
@@ -1020,41 +1048,20 @@ rg_archive_extract(const char *path, const char *db_path, const char *fs_dir,
         goto out;
     }
     made_db = true;
-    if (fs_dir && first.manifest.has_filestore) {
-        if (mkdir(fs_dir, 0700) < 0) {
-            rc = errno == EEXIST ? rg_err_set(err, RG_EINVAL,
-                                              "cannot extract to '%s': it already exists", fs_dir)
-                                 : rg_err_sys(err, RG_EIO, "cannot create '%s'", fs_dir);
-            goto out;
-        }
-        made_fs = true;
-        sink.fs_fd = open(fs_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (sink.fs_fd < 0 || fchmod(sink.fs_fd, 0700) < 0) {
-            rc = rg_err_sys(err, RG_EIO, "cannot open '%s'", fs_dir);
-            goto out;
-        }
-    }
+    /* One pass: every member is checked (path, type, limits) before anything of it is written,
+     * and the checksums and the manifest at the end decide; on any failure all of it goes. The
+     * output is private (a new dump file, a new directory), so nothing live is touched before
+     * the whole archive has been verified. */
     if ((rc = verify_fd(&second, path, fd, kind, gz, size, limits, &sink, err)) < 0)
         goto out;
-    if (strcmp(first.manifest.db_sha256, second.manifest.db_sha256) != 0 ||
-        first.manifest.fs_size != second.manifest.fs_size) {
-        rc = rg_err_set(err, RG_EINVAL, "backup '%s' changed while being extracted", path);
-        goto out;
-    }
-    if (fsync(sink.db_fd) < 0) {
-        rc = rg_err_sys(err, RG_EIO, "cannot fsync '%s'", db_path);
-        goto out;
-    }
-    dir = parent_of(db_path);
-    if ((rc = fsync_dir(dir, err)) < 0)
-        goto out;
+    /* The dump is not fsynced: it is read once, at once, and removed; after a crash the
+     * restore starts again from the archive. The filestore becomes live data: it is. */
     if (sink.fs_fd >= 0) {
         int dup_fd = dup(sink.fs_fd);
         if (dup_fd < 0 || fsync_tree(dup_fd) < 0) {
             rc = rg_err_sys(err, RG_EIO, "cannot fsync '%s'", fs_dir);
             goto out;
         }
-        free(dir);
         dir = parent_of(fs_dir);
         if ((rc = fsync_dir(dir, err)) < 0)
             goto out;
@@ -1072,12 +1079,11 @@ out:
         close(sink.fs_fd);
     if (rc < 0 && made_db)
         unlink(db_path);
-    if (rc < 0 && made_fs)
+    if (rc < 0 && sink.made_fs)
         remove_tree(AT_FDCWD, fs_dir);
     if (fd >= 0)
         close(fd);
     free(dir);
-    rg_archive_info_release(&first);
     rg_archive_info_release(&second);
     return rc;
 }

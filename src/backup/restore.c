@@ -110,6 +110,8 @@ rg_backup_restore(struct rg_restore_result *res, const struct rg_playbook *pb, c
     /* Verified whole before anything is written; then extracted, verified again as it goes. */
     if ((rc = rg_archive_extract(path, dump, fs_tmp, NULL, &info, err)) < 0)
         goto out;
+    rg_log(RG_LOG_INFO, "restore: archive verified and extracted in %lld ms",
+           (long long)(rg_mono_ms() - start));
     snprintf(res->kind, sizeof(res->kind), "%s",
              info.kind == RG_ARCHIVE_ROLLGATE ? "rollgate"
              : info.kind == RG_ARCHIVE_ODOO_ZIP ? "odoo-zip" : "plain-sql");
@@ -128,6 +130,8 @@ rg_backup_restore(struct rg_restore_result *res, const struct rg_playbook *pb, c
                                         ? RG_PG_CUSTOM : RG_PG_PLAIN,
                                     jobs, cfg->verify_query, timeout, err)) < 0)
         goto out;
+    rg_log(RG_LOG_INFO, "restore: scratch database '%s' restored and verified after %lld ms",
+           scratch, (long long)(rg_mono_ms() - start));
     /* The dump is no longer needed: free its space before the swap. */
     unlink(dump);
     if ((rc = rg_pg_swap(&replaced, cfg->database, scratch, err)) < 0)

@@ -1,5 +1,16 @@
-/* SHA-256 written from FIPS 180-4 §4.1.2, §5.1.1, §6.2: the hash every backup member carries. */
+/* SHA-256 written from FIPS 180-4 §4.1.2, §5.1.1, §6.2: the hash every backup member carries.
+ * On x86-64 processors with the SHA extensions the blocks go through those instructions (about
+ * five times the portable code's 350 MB/s here): a restore hashes every byte of the dump, and
+ * that time adds directly to the time the service is down. */
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define HAVE_SHA_NI_CODE 1
+#endif
 
 #include "backup/sha256.h"
 
@@ -24,7 +35,7 @@ rotr(uint32_t x, unsigned n)
 
 /* One 512-bit block through the compression function (§6.2.2). */
 static void
-compress(uint32_t h[8], const unsigned char *p)
+compress_portable(uint32_t h[8], const unsigned char *p)
 {
     uint32_t w[64], a, b, c, d, e, f, g, hh, t1, t2;
     int t;
@@ -51,6 +62,120 @@ compress(uint32_t h[8], const unsigned char *p)
         a = t1 + t2;
     }
     h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
+}
+
+#ifdef HAVE_SHA_NI_CODE
+/* The same compression with the SHA extensions: the state lives as the two registers the
+ * instructions want (ABEF and CDGH), four rounds per sha256rnds2 pair, and the message schedule
+ * through sha256msg1/msg2. n blocks at a time. */
+__attribute__((target("sha,sse4.1"))) static void
+compress_ni(uint32_t h[8], const unsigned char *p, size_t n)
+{
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i state0, state1, tmp, msg, m0, m1, m2, m3, abef, cdgh;
+
+    /* h = a b c d | e f g h  ->  state0 = ABEF, state1 = CDGH (high to low lanes) */
+    tmp = _mm_loadu_si128((const __m128i *)(const void *)&h[0]);    /* d c b a */
+    state1 = _mm_loadu_si128((const __m128i *)(const void *)&h[4]); /* h g f e */
+    tmp = _mm_shuffle_epi32(tmp, 0xB1);                              /* c d a b */
+    state1 = _mm_shuffle_epi32(state1, 0x1B);                        /* e f g h */
+    state0 = _mm_alignr_epi8(tmp, state1, 8);                        /* a b e f */
+    state1 = _mm_blend_epi16(state1, tmp, 0xF0);                     /* c d g h */
+
+    for (; n > 0; n--, p += 64) {
+        abef = state0;
+        cdgh = state1;
+#define RG_K(i) _mm_loadu_si128((const __m128i *)(const void *)&K[i])
+#define RG_ROUNDS4(mreg, i)                                                                    \
+    do {                                                                                       \
+        msg = _mm_add_epi32(mreg, RG_K(i));                                                    \
+        state1 = _mm_sha256rnds2_epu32(state1, state0, msg);                                   \
+        msg = _mm_shuffle_epi32(msg, 0x0E);                                                    \
+        state0 = _mm_sha256rnds2_epu32(state0, state1, msg);                                   \
+    } while (0)
+        m0 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 0)), bswap);
+        m1 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 16)), bswap);
+        m2 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 32)), bswap);
+        m3 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(p + 48)), bswap);
+        RG_ROUNDS4(m0, 0);
+        RG_ROUNDS4(m1, 4);
+        RG_ROUNDS4(m2, 8);
+        RG_ROUNDS4(m3, 12);
+        /* W[t] for t >= 16, four at a time: msg1 gives W[t-16] + s0(W[t-15]), the alignr adds
+         * W[t-7], msg2 adds s1(W[t-2]). */
+        for (int i = 16; i < 64; i += 16) {
+            m0 = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32(m0, m1),
+                                                    _mm_alignr_epi8(m3, m2, 4)), m3);
+            RG_ROUNDS4(m0, i);
+            m1 = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32(m1, m2),
+                                                    _mm_alignr_epi8(m0, m3, 4)), m0);
+            RG_ROUNDS4(m1, i + 4);
+            m2 = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32(m2, m3),
+                                                    _mm_alignr_epi8(m1, m0, 4)), m1);
+            RG_ROUNDS4(m2, i + 8);
+            m3 = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32(m3, m0),
+                                                    _mm_alignr_epi8(m2, m1, 4)), m2);
+            RG_ROUNDS4(m3, i + 12);
+        }
+#undef RG_ROUNDS4
+#undef RG_K
+        state0 = _mm_add_epi32(state0, abef);
+        state1 = _mm_add_epi32(state1, cdgh);
+    }
+    /* back: ABEF, CDGH -> a b c d | e f g h */
+    tmp = _mm_shuffle_epi32(state0, 0x1B);      /* f e b a */
+    state1 = _mm_shuffle_epi32(state1, 0xB1);   /* d c h g */
+    state0 = _mm_blend_epi16(tmp, state1, 0xF0); /* d c b a */
+    state1 = _mm_alignr_epi8(state1, tmp, 8);   /* h g f e */
+    _mm_storeu_si128((__m128i *)(void *)&h[0], state0);
+    _mm_storeu_si128((__m128i *)(void *)&h[4], state1);
+}
+
+#endif
+
+static int accel = -1; /* -1: not decided yet; 0: portable code; 1: SHA extensions */
+
+static bool
+cpu_has_sha(void)
+{
+#ifdef HAVE_SHA_NI_CODE
+    unsigned a, b, c, d;
+
+    if (accel < 0) {
+        bool sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+        bool sse41 = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 19));
+        accel = sha && sse41;
+    }
+    return accel == 1;
+#else
+    return false;
+#endif
+}
+
+bool
+rg_sha256_accelerated(void)
+{
+    return cpu_has_sha();
+}
+
+void
+rg_sha256_use_portable(bool portable)
+{
+    accel = portable ? 0 : -1;
+}
+
+/* n consecutive 64-byte blocks. */
+static void
+compress(uint32_t h[8], const unsigned char *p, size_t n)
+{
+#ifdef HAVE_SHA_NI_CODE
+    if (cpu_has_sha()) {
+        compress_ni(h, p, n);
+        return;
+    }
+#endif
+    for (; n > 0; n--, p += 64)
+        compress_portable(h, p);
 }
 
 void
@@ -80,11 +205,14 @@ rg_sha256_update(struct rg_sha256 *c, const void *data, size_t len)
         len -= n;
         if (c->fill < sizeof(c->block))
             return;
-        compress(c->h, c->block);
+        compress(c->h, c->block, 1);
         c->fill = 0;
     }
-    for (; len >= 64; p += 64, len -= 64)
-        compress(c->h, p);
+    if (len >= 64) {
+        compress(c->h, p, len / 64);
+        p += len / 64 * 64;
+        len %= 64;
+    }
     if (len > 0) {
         memcpy(c->block, p, len);
         c->fill = len;
@@ -101,13 +229,13 @@ rg_sha256_final(struct rg_sha256 *c, unsigned char out[RG_SHA256_LEN])
     c->block[c->fill++] = 0x80;
     if (c->fill > 56) {
         memset(c->block + c->fill, 0, sizeof(c->block) - c->fill);
-        compress(c->h, c->block);
+        compress(c->h, c->block, 1);
         c->fill = 0;
     }
     memset(c->block + c->fill, 0, 56 - c->fill);
     for (i = 0; i < 8; i++)
         c->block[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
-    compress(c->h, c->block);
+    compress(c->h, c->block, 1);
     for (i = 0; i < 8; i++) {
         out[4 * i] = (unsigned char)(c->h[i] >> 24);
         out[4 * i + 1] = (unsigned char)(c->h[i] >> 16);

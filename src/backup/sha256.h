@@ -2,6 +2,7 @@
 #ifndef ROLLGATE_BACKUP_SHA256_H
 #define ROLLGATE_BACKUP_SHA256_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,5 +22,10 @@ void rg_sha256_update(struct rg_sha256 *c, const void *data, size_t len);
 void rg_sha256_final(struct rg_sha256 *c, unsigned char out[RG_SHA256_LEN]);
 /* Finishes the digest as 64 lowercase hex digits and a NUL. */
 void rg_sha256_final_hex(struct rg_sha256 *c, char hex[RG_SHA256_HEX_LEN + 1]);
+
+/* Whether the SHA extensions of the processor are used (decided on first use). */
+bool rg_sha256_accelerated(void);
+/* Tests: true forces the portable code, false lets the processor decide again. */
+void rg_sha256_use_portable(bool portable);
 
 #endif

@@ -418,8 +418,10 @@ const struct rg_cmd rg_cmd_restore = {
         "then swaps it in: connections to the live database are blocked and ended, the live\n"
         "database is renamed to <db>_pre_restore_<time> (kept, never dropped) and the scratch\n"
         "one takes its name; the filestore is swapped the same way. Asks for confirmation\n"
-        "unless --yes. Exit 0 restored; 3 nothing changed (refused, failed before the swap or\n"
-        "not confirmed); 65 the backup is invalid or hostile; 4 a deploy holds the target.",
+        "unless --yes. Exit 0 restored; 65 the backup is invalid or hostile (refused before\n"
+        "any change); 3 nothing changed (not confirmed, or the restore failed before the\n"
+        "swap); 2 the database was swapped but a later step failed; 4 a deploy holds the\n"
+        "target.",
     .opts = restore_opts,
     .min_args = 1,
     .max_args = 1,
