@@ -1,9 +1,12 @@
 /* The command table and the dispatch: global options, command lookup, "did you mean". */
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "rollgate/runtime.h"
@@ -48,6 +51,30 @@ rg_cli_usage_error(const struct rg_cmd *cmd, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return RG_EXIT_USAGE;
+}
+
+const char *
+rg_cli_actor(void)
+{
+    const char *u = getenv("USER");
+    struct passwd *pw;
+
+    if (u && *u)
+        return u;
+    pw = getpwuid(getuid());
+    return pw ? pw->pw_name : "unknown";
+}
+
+void
+rg_cli_format_time(char *buf, size_t size, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    if (!ms || !gmtime_r(&t, &tm))
+        snprintf(buf, size, "-");
+    else
+        strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
 int

@@ -3,6 +3,7 @@
 #define ROLLGATE_CLI_CMD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "rollgate/cli.h"
@@ -72,6 +73,10 @@ int rg_cli_usage_error(const struct rg_cmd *cmd, const char *fmt, ...)
 /* Loads a playbook, printing every diagnostic to errout. Returns 0 or an exit code. */
 int rg_cli_load_playbook(struct rg_playbook **out, struct rg_cmd_ctx *ctx, const char *path);
 void rg_cli_print_diags(FILE *out, const struct rg_diags *diags);
+/* Who runs this, for the ledger and the lock: $USER, else the account name. */
+const char *rg_cli_actor(void);
+/* A Unix-ms time as "YYYY-MM-DD HH:MM:SS" (UTC), or "-" for 0. */
+void rg_cli_format_time(char *buf, size_t size, int64_t ms);
 /* Maps an rg_err code to an exit code for errors outside a deploy. */
 int rg_cli_exit_for(int code);
 

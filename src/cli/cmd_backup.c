@@ -39,25 +39,6 @@ static const struct rg_opt restore_opts[] = {
     {0},
 };
 
-static const char *
-actor(void)
-{
-    const char *u = getenv("USER");
-    return u && u[0] ? u : "?";
-}
-
-static void
-format_time(char *buf, size_t size, int64_t ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-
-    if (!ms || !gmtime_r(&t, &tm))
-        snprintf(buf, size, "-");
-    else
-        strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
 static int
 parse_id(int64_t *out, const char *s)
 {
@@ -168,7 +149,7 @@ cmd_backup(struct rg_cmd_ctx *ctx)
         rc = RG_EXIT_INVALID;
         goto out;
     }
-    if (rg_lock_take(&lock, &holder, pb->state_dir, pb->name, actor(), 0, &err) < 0) {
+    if (rg_lock_take(&lock, &holder, pb->state_dir, pb->name, rg_cli_actor(), 0, &err) < 0) {
         rc = fail(ctx, &err);
         goto out;
     }
@@ -224,8 +205,8 @@ cmd_backups(struct rg_cmd_ctx *ctx)
             "VERIFIED (UTC)", "PATH");
     for (size_t i = 0; i < n; i++) {
         char taken[32], verified[32];
-        format_time(taken, sizeof(taken), v[i].created_ms);
-        format_time(verified, sizeof(verified), v[i].verified_ms);
+        rg_cli_format_time(taken, sizeof(taken), v[i].created_ms);
+        rg_cli_format_time(verified, sizeof(verified), v[i].verified_ms);
         fprintf(ctx->out, "%-5lld %-16s %-19s %12lld  %-19s %s\n", (long long)v[i].id,
                 v[i].tag[0] ? v[i].tag : "-", taken, (long long)v[i].size,
                 v[i].verified_ms ? verified : "no", v[i].path);
@@ -338,7 +319,7 @@ cmd_restore(struct rg_cmd_ctx *ctx)
             goto out;
         }
     }
-    if (rg_lock_take(&lock, &holder, pb->state_dir, pb->name, actor(), 0, &err) < 0) {
+    if (rg_lock_take(&lock, &holder, pb->state_dir, pb->name, rg_cli_actor(), 0, &err) < 0) {
         rc = fail(ctx, &err);
         goto out;
     }

@@ -1,6 +1,5 @@
 /* `rollgate deploy`, `rollgate rollback` and `rollgate resume`: one engine run each, with the
  * same lock, progress output and exit codes. */
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,18 +49,6 @@ static const struct rg_opt resume_opts[] = {
     [RESUME_ACTOR] = {"actor", 0, "NAME", "who does it (default: $USER)"},
     {0},
 };
-
-static const char *
-default_actor(void)
-{
-    const char *u = getenv("USER");
-    struct passwd *pw;
-
-    if (u && *u)
-        return u;
-    pw = getpwuid(getuid());
-    return pw ? pw->pw_name : "unknown";
-}
 
 /* The exit code of a run's outcome (docs/exit-codes.md). */
 static int
@@ -116,7 +103,7 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
     }
     o.tag = a->tag;
     o.force = a->force;
-    o.actor = a->actor ? a->actor : default_actor();
+    o.actor = a->actor ? a->actor : rg_cli_actor();
     o.trigger = a->trigger ? a->trigger : "cli";
     o.cancel_fd = rg_signals_install();
     rg_progress_init(&prog, ctx->out, a->json, pb->name);

@@ -22,18 +22,6 @@ static const struct rg_opt history_opts[] = {
     {0},
 };
 
-static void
-format_time(char *buf, size_t size, int64_t ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-
-    if (!ms || !gmtime_r(&t, &tm))
-        snprintf(buf, size, "-");
-    else
-        strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
 static json_t *
 deploy_json(const struct rg_deploy_row *d)
 {
@@ -121,7 +109,7 @@ cmd_status(struct rg_cmd_ctx *ctx)
             live ? (have_good ? " (known-good)" : " (never passed its gates here)") : "");
     fprintf(ctx->out, "digest   %s\n", digest ? digest : "-");
     if (have_last) {
-        format_time(when, sizeof(when), last.started_ms);
+        rg_cli_format_time(when, sizeof(when), last.started_ms);
         fprintf(ctx->out, "last     %s #%lld of %s at %s UTC by %s: %s%s%s\n", last.kind,
                 (long long)last.id, last.tag, when, last.actor,
                 last.outcome[0] ? last.outcome : "IN FLIGHT in ",
@@ -132,7 +120,7 @@ cmd_status(struct rg_cmd_ctx *ctx)
         fprintf(ctx->out, "last     never deployed by rollgate\n");
     }
     if (locked) {
-        format_time(when, sizeof(when), holder.since_ms);
+        rg_cli_format_time(when, sizeof(when), holder.since_ms);
         fprintf(ctx->out, "lock     held by pid %d (%s) since %s UTC, deploy #%lld\n", holder.pid,
                 holder.actor, when, (long long)holder.deploy_id);
     } else {
@@ -181,7 +169,7 @@ cmd_history(struct rg_cmd_ctx *ctx)
             "TAG", "FROM", "OUTCOME", "BY");
     for (size_t i = 0; i < n; i++) {
         char when[32];
-        format_time(when, sizeof(when), rows[i].started_ms);
+        rg_cli_format_time(when, sizeof(when), rows[i].started_ms);
         fprintf(ctx->out, "%-5lld %-19s %-8s %-16s %-16s %-12s %s (%s)\n",
                 (long long)rows[i].id, when, rows[i].kind, rows[i].tag,
                 rows[i].prev_tag[0] ? rows[i].prev_tag : "-",
