@@ -133,10 +133,37 @@ build_fuzz() {
         -DROLLGATE_FUZZ=ON -DROLLGATE_TESTS=OFF -DROLLGATE_SANITIZE=OFF -DROLLGATE_BENCH=OFF
 }
 
-# The fuzzer starts from the hand-written seeds and every real playbook, in a scratch directory
-# so the inputs it adds along the way do not land in the work tree.
+# fuzz NAME PREFIX SECONDS MAX_LEN TIMEOUT CORPUS: runs build-fuzz/tests/fuzz/NAME from the seeds
+# in CORPUS (a scratch directory, so the inputs it adds along the way stay out of the work tree),
+# its artifacts prefixed PREFIX so fuzzers do not take each other's; on failure shows the log's
+# end and how to reproduce each failing input.
+fuzz() {
+    local name=$1 prefix=$2 seconds=$3 max_len=$4 timeout=$5 corpus=$6
+    local log=build-fuzz/$name.log rc=0 f kind
+
+    for kind in crash leak timeout oom; do rm -f build-fuzz/"$prefix$kind"-*; done
+    echo "$name for ${seconds}s from $(find "$corpus" -type f | wc -l) seeds (log: $log)"
+    build-fuzz/tests/fuzz/"$name" -max_total_time="$seconds" -max_len="$max_len" \
+        -timeout="$timeout" -rss_limit_mb=2048 -artifact_prefix=build-fuzz/"$prefix" \
+        -print_final_stats=1 "$corpus" >"$log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        tail -n 80 "$log" >&2
+        for kind in crash leak timeout oom; do
+            for f in build-fuzz/"$prefix$kind"-*; do
+                if [ -f "$f" ]; then
+                    echo "fuzz: failing input: $f; reproduce: build-fuzz/tests/fuzz/$name $f" >&2
+                fi
+            done
+        done
+        echo "fuzz: $name exited with $rc" >&2
+        return 1
+    fi
+    grep -E '^Done [0-9]+ runs|^#[0-9]+.*cov:' "$log" | tail -n 2 || true
+}
+
+# The playbook fuzzer starts from the hand-written seeds and every real playbook.
 run_fuzz() {
-    local log=build-fuzz/fuzz_playbook.log rc=0 f
+    local f
 
     cp tests/fuzz/corpus/* "$corpus_dir"/
     for f in playbooks/*.yml tests/fixtures/playbooks/*.yml; do
@@ -144,82 +171,27 @@ run_fuzz() {
             cp "$f" "$corpus_dir/$(echo "$f" | tr / _)"
         fi
     done
-    rm -f build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* build-fuzz/oom-*
-    echo "fuzz_playbook for ${fuzz_seconds}s from $(find "$corpus_dir" -type f | wc -l) seeds" \
-         "(log: $log)"
-    build-fuzz/tests/fuzz/fuzz_playbook -max_total_time="$fuzz_seconds" -max_len=65536 \
-        -timeout=5 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ -print_final_stats=1 \
-        "$corpus_dir" >"$log" 2>&1 || rc=$?
-    if [ "$rc" -ne 0 ]; then
-        tail -n 80 "$log" >&2
-        for f in build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* build-fuzz/oom-*; do
-            if [ -f "$f" ]; then
-                echo "fuzz: failing input: $f; reproduce: build-fuzz/tests/fuzz/fuzz_playbook $f" >&2
-            fi
-        done
-        echo "fuzz: fuzz_playbook exited with $rc" >&2
-        return 1
-    fi
-    grep -E '^Done [0-9]+ runs|^#[0-9]+.*cov:' "$log" | tail -n 2 || true
+    fuzz fuzz_playbook "" "$fuzz_seconds" 65536 5 "$corpus_dir"
 }
 
 # The Docker answer decoders start from the answers recorded from a real daemon, and from each
-# event line on its own (the event stream is decoded a line at a time). Artifacts are prefixed
-# docker- so they are not taken for the playbook fuzzer's.
+# event line on its own (the event stream is decoded a line at a time).
 run_fuzz_docker() {
-    local log=build-fuzz/fuzz_docker.log rc=0 f line i=0
+    local line i=0
 
     cp tests/fixtures/docker/* "$docker_corpus_dir"/
     while IFS= read -r line; do
         printf '%s\n' "$line" >"$docker_corpus_dir/event-$i.json"
         i=$((i + 1))
     done <tests/fixtures/docker/events.jsonl
-    rm -f build-fuzz/docker-crash-* build-fuzz/docker-leak-* build-fuzz/docker-timeout-* \
-          build-fuzz/docker-oom-*
-    echo "fuzz_docker for ${fuzz_docker_seconds}s from" \
-         "$(find "$docker_corpus_dir" -type f | wc -l) seeds (log: $log)"
-    build-fuzz/tests/fuzz/fuzz_docker -max_total_time="$fuzz_docker_seconds" -max_len=16384 \
-        -timeout=5 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/docker- \
-        -print_final_stats=1 "$docker_corpus_dir" >"$log" 2>&1 || rc=$?
-    if [ "$rc" -ne 0 ]; then
-        tail -n 80 "$log" >&2
-        for f in build-fuzz/docker-crash-* build-fuzz/docker-leak-* build-fuzz/docker-timeout-* \
-                 build-fuzz/docker-oom-*; do
-            if [ -f "$f" ]; then
-                echo "fuzz: failing input: $f; reproduce: build-fuzz/tests/fuzz/fuzz_docker $f" >&2
-            fi
-        done
-        echo "fuzz: fuzz_docker exited with $rc" >&2
-        return 1
-    fi
-    grep -E '^Done [0-9]+ runs|^#[0-9]+.*cov:' "$log" | tail -n 2 || true
+    fuzz fuzz_docker docker- "$fuzz_docker_seconds" 16384 5 "$docker_corpus_dir"
 }
 
 # The archive verifier starts from a small rollgate backup (as is, and as a raw tar that the
-# harness wraps in gzip) and an Odoo zip. Artifacts are prefixed archive-.
+# harness wraps in gzip) and an Odoo zip.
 run_fuzz_archive() {
-    local log=build-fuzz/fuzz_archive.log rc=0 f
-
     cp tests/fuzz/corpus-archive/* "$archive_corpus_dir"/
-    rm -f build-fuzz/archive-crash-* build-fuzz/archive-leak-* build-fuzz/archive-timeout-* \
-          build-fuzz/archive-oom-*
-    echo "fuzz_archive for ${fuzz_archive_seconds}s from" \
-         "$(find "$archive_corpus_dir" -type f | wc -l) seeds (log: $log)"
-    build-fuzz/tests/fuzz/fuzz_archive -max_total_time="$fuzz_archive_seconds" -max_len=65536 \
-        -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build-fuzz/archive- \
-        -print_final_stats=1 "$archive_corpus_dir" >"$log" 2>&1 || rc=$?
-    if [ "$rc" -ne 0 ]; then
-        tail -n 80 "$log" >&2
-        for f in build-fuzz/archive-crash-* build-fuzz/archive-leak-* \
-                 build-fuzz/archive-timeout-* build-fuzz/archive-oom-*; do
-            if [ -f "$f" ]; then
-                echo "fuzz: failing input: $f; reproduce: build-fuzz/tests/fuzz/fuzz_archive $f" >&2
-            fi
-        done
-        echo "fuzz: fuzz_archive exited with $rc" >&2
-        return 1
-    fi
-    grep -E '^Done [0-9]+ runs|^#[0-9]+.*cov:' "$log" | tail -n 2 || true
+    fuzz fuzz_archive archive- "$fuzz_archive_seconds" 65536 10 "$archive_corpus_dir"
 }
 
 stage "setup" scripts/setup.sh
