@@ -8,8 +8,6 @@ bin=$1
 src=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d /tmp/rollgate-backup-test.XXXXXX)
 db="rgbk_$$"
-pass=0
-fail=0
 secret="s3cret-pw-$$"
 
 if [ -z "${ROLLGATE_PG_PORT:-}" ] || ! pg_isready -q -h 127.0.0.1 -p "$ROLLGATE_PG_PORT"; then
@@ -30,24 +28,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+source "$(dirname "$0")/lib.sh"
+run_log="$work/all-output.log"
 
-# run NAME WANT_EXIT ARGS...: runs rollgate, keeps its output (both streams) in $out.
-run() {
-    local name=$1 want=$2
-    shift 2
-    out=$(timeout 300 "$bin" "$@" 2>&1 </dev/null)
-    rc=$?
-    echo "$out" >>"$work/all-output.log"
-    if [ "$rc" -ne "$want" ]; then
-        bad "$name" "exit $rc, want $want"
-        echo "$out" | sed 's/^/    /'
-        return 1
-    fi
-    return 0
-}
-# expect_out NAME TEXT: the last run printed exactly this line.
+# expect_line NAME TEXT: the last run printed exactly this line.
 expect_line() {
     if grep -qxF -- "$2" <<<"$out"; then ok "$1"
     else bad "$1" "no line '$2' in:"; echo "$out" | sed 's/^/    /'; fi

@@ -7,8 +7,6 @@ bin=$1
 port=18095
 project="rgit-deploy-$$"
 work=$(mktemp -d /tmp/rollgate-deploy-test.XXXXXX)
-pass=0
-fail=0
 
 if ! command -v sqlite3 >/dev/null; then
     echo "FAIL setup: sqlite3 is not installed (scripts/setup.sh installs it)"; exit 1
@@ -83,22 +81,9 @@ playbook "$work/slow-settle.yml" 6s "  - rollback: previous"
 playbook "$work/repair.yml" 2s "  - repair: {exec: {service: app, run: [/app, --repair]}, restart: [app]}
   - rollback: previous"
 
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 
-# run NAME WANT_EXIT ARGS...: runs rollgate, keeps its output in $out.
-run() {
-    local name=$1 want=$2
-    shift 2
-    out=$(timeout 120 "$bin" "$@" 2>&1)
-    rc=$?
-    if [ "$rc" -ne "$want" ]; then
-        bad "$name" "exit $rc, want $want"
-        echo "$out" | sed 's/^/    /'
-        return 1
-    fi
-    return 0
-}
+run_timeout=120
+source "$(dirname "$0")/lib.sh"
 
 serving() { curl -s --max-time 2 "127.0.0.1:$port/version"; }
 sql() { sqlite3 "$work/state/deploytest.db" "$1"; }

@@ -10,8 +10,6 @@ port=18093
 project="rgit-restore-$$"
 work=$(mktemp -d /tmp/rollgate-restore-test.XXXXXX)
 db="rgrr_$$"
-pass=0
-fail=0
 
 if [ -z "${ROLLGATE_PG_PORT:-}" ] || ! pg_isready -q -h 127.0.0.1 -p "$ROLLGATE_PG_PORT" ||
     ! curl -sf --unix-socket /var/run/docker.sock http://d/_ping >/dev/null; then
@@ -29,20 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
-run() {
-    local name=$1 want=$2
-    shift 2
-    out=$(timeout 300 "$bin" "$@" 2>&1)
-    rc=$?
-    if [ "$rc" -ne "$want" ]; then
-        bad "$name" "exit $rc, want $want"
-        echo "$out" | sed 's/^/    /'
-        return 1
-    fi
-    return 0
-}
+source "$(dirname "$0")/lib.sh"
 serving() { curl -s --max-time 2 "127.0.0.1:$port/version"; }
 health() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "127.0.0.1:$port/health"; }
 sql() { sqlite3 "$work/state/restoretest.db" "$1"; }
