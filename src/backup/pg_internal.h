@@ -71,4 +71,15 @@ char *pg_ident(PGconn *conn, const char *name);
 /* Quotes a literal for SQL (PQescapeLiteral); newly allocated (rg_ memory). */
 char *pg_literal(PGconn *conn, const char *s);
 
+struct pgd_toc;
+
+/* Loads every table of a custom-format dump that COPY can load (pgd_entry_copyable) into the
+ * existing database dbname over `jobs` connections at once, big tables split among them;
+ * toc was read from the len bytes at p. loaded[i] (toc->n of them) says which entries it took:
+ * the rest of the data section is pg_restore's. On failure some rows may be in; the caller
+ * drops the database. */
+int pg_load_tables(const struct pg_dsn *d, const char *dbname, const struct pgd_toc *toc,
+                   const uint8_t *p, size_t len, int jobs, int64_t timeout_ms, bool *loaded,
+                   struct rg_err *err);
+
 #endif

@@ -2,12 +2,16 @@
  * live one, filled by pg_restore or psql (stopping at the first error), checked by the
  * playbook's verification query, and dropped again when anything fails. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "backup/pg_internal.h"
+#include "backup/pgdump_format.h"
 
 /* What the scratch database copies of the live one. */
 struct live_db {
@@ -79,23 +83,30 @@ scratch_drop(PGconn *conn, const char *scratch, struct rg_err *err)
     return rc;
 }
 
-/* Whether every role that owns something in the custom-format dump exists. `pg_restore -l`
- * prints "id; tableoid oid TYPE schema name owner", the owner last and empty (a trailing space)
- * for entries without one. An owner that cannot be told apart (a name with spaces) counts as
- * missing, which only costs the owners. */
+/* `pg_restore --list` of the dump: one line per entry, "id; tableoid oid TYPE schema name owner". */
 static int
-owners_exist(bool *out, PGconn *conn, const struct pg_dsn *d, const char *dump_path,
-             int64_t timeout_ms, struct rg_err *err)
+dump_listing(char **out, const struct pg_dsn *d, const char *dump_path, int64_t timeout_ms,
+             struct rg_err *err)
 {
     const char *const argv[] = {"pg_restore", "--list", dump_path, NULL};
+    char *what = rg_asprintf("listing of '%s'", dump_path);
+    int rc = pg_tool_run(argv, d, timeout_ms, what, out, err);
+
+    free(what);
+    return rc;
+}
+
+/* Whether every role that owns something in the dump's listing exists. The owner is last and
+ * empty (a trailing space) for entries without one. An owner that cannot be told apart (a name
+ * with spaces) counts as missing, which only costs the owners. */
+static int
+owners_exist(bool *out, PGconn *conn, char *list, struct rg_err *err)
+{
     struct rg_strv seen = {0};
-    char *list = NULL, *what = rg_asprintf("listing of '%s'", dump_path);
     PGresult *res = NULL;
-    int rc;
+    int rc = 0;
 
     *out = true;
-    if ((rc = pg_tool_run(argv, d, timeout_ms, what, &list, err)) < 0)
-        goto out;
     for (char *line = list; line && *line && *out;) {
         char *end = line + strcspn(line, "\n"), *owner;
         char saved = *end;
@@ -105,8 +116,10 @@ owners_exist(bool *out, PGconn *conn, const struct pg_dsn *d, const char *dump_p
             const char *params[1] = {owner + 1};
             rg_strv_push(&seen, owner + 1);
             if ((rc = pg_exec(&res, conn, "select 1 from pg_roles where rolname = $1", 1, params,
-                              "cannot look up roles", err)) < 0)
-                goto out;
+                              "cannot look up roles", err)) < 0) {
+                *end = saved;
+                break;
+            }
             *out = PQntuples(res) == 1;
             PQclear(res);
             res = NULL;
@@ -114,33 +127,38 @@ owners_exist(bool *out, PGconn *conn, const struct pg_dsn *d, const char *dump_p
         *end = saved;
         line = *end ? end + 1 : end;
     }
-out:
-    PQclear(res);
     rg_strv_release(&seen);
-    free(list);
-    free(what);
     return rc;
 }
 
+/* One pg_restore run into the scratch database: a section (NULL: all), a listing of the entries
+ * to restore (NULL: all), and parallel jobs. */
 static int
-restore_custom(PGconn *conn, const struct pg_dsn *d, const char *scratch, const char *dump_path,
-               int jobs, int64_t timeout_ms, struct rg_err *err)
+run_pg_restore(const struct pg_dsn *d, const char *scratch, const char *dump_path,
+               const char *section, const char *list_path, int jobs, bool owners,
+               int64_t deadline, struct rg_err *err)
 {
     struct rg_strv argv = {0};
     char *conninfo = pg_tool_conninfo(d, scratch);
     char *jobs_arg = rg_asprintf("--jobs=%d", jobs < 1 ? 1 : jobs);
-    char *what = rg_asprintf("restore of '%s' into '%s'", dump_path, scratch);
-    int64_t start = rg_mono_ms();
-    bool owners = true;
+    char *section_arg = section ? rg_asprintf("--section=%s", section) : NULL;
+    char *what = section ? rg_asprintf("restore of the %s of '%s' into '%s'", section, dump_path,
+                                       scratch)
+                         : rg_asprintf("restore of '%s' into '%s'", dump_path, scratch);
+    int64_t left = deadline - rg_mono_ms();
     int rc;
 
-    if ((rc = owners_exist(&owners, conn, d, dump_path, timeout_ms, err)) < 0)
-        goto out;
     rg_strv_push(&argv, "pg_restore");
     /* Parallel workers open the file themselves: a dump pg_dump wrote to a pipe has no data
      * offsets, and 15's pg_restore then finds each worker's blocks by skipping through the file
      * from where that worker last was. It works, at the cost of a skim per worker. */
     rg_strv_push(&argv, jobs_arg);
+    if (section_arg)
+        rg_strv_push(&argv, section_arg);
+    if (list_path) {
+        rg_strv_push(&argv, "--use-list");
+        rg_strv_push(&argv, list_path);
+    }
     rg_strv_push(&argv, "--exit-on-error");
     rg_strv_push(&argv, "--no-password");
     if (!owners)
@@ -148,14 +166,134 @@ restore_custom(PGconn *conn, const struct pg_dsn *d, const char *scratch, const 
     rg_strv_push(&argv, "-d");
     rg_strv_push(&argv, conninfo);
     rg_strv_push(&argv, dump_path);
-    timeout_ms -= rg_mono_ms() - start;
-    rc = pg_tool_run((const char *const *)argv.v, d, timeout_ms > 0 ? timeout_ms : 1, what, NULL,
-                     err);
-out:
+    rc = pg_tool_run((const char *const *)argv.v, d, left > 0 ? left : 1, what, NULL, err);
     rg_strv_release(&argv);
     free(conninfo);
     free(jobs_arg);
+    free(section_arg);
     free(what);
+    return rc;
+}
+
+/* The listing with the entries rollgate loaded itself commented out, written next to the dump
+ * for `pg_restore --use-list`. NULL (nothing to write) when no other data entry is left. */
+static int
+rest_of_data_list(char **path_out, const char *dump_path, const char *list,
+                  const struct pgd_toc *toc, const bool *loaded, struct rg_err *err)
+{
+    bool rest = false;
+    struct rg_buf b;
+    FILE *f;
+    int rc = 0;
+
+    *path_out = NULL;
+    for (size_t i = 0; i < toc->n; i++)
+        rest |= toc->entries[i].section == PGD_SECTION_DATA && !loaded[i];
+    if (!rest)
+        return 0;
+    rg_buf_init(&b, strlen(list) + toc->n + 16);
+    for (const char *line = list; *line;) {
+        size_t n = strcspn(line, "\n");
+        char *end;
+        long id = strtol(line, &end, 10);
+        const struct pgd_entry *e = end != line && *end == ';' ? pgd_toc_find(toc, (int)id) : NULL;
+
+        if (e && loaded[e - toc->entries])
+            rg_buf_adds(&b, ";");
+        rg_buf_add(&b, line, n);
+        rg_buf_adds(&b, "\n");
+        line += n + (line[n] == '\n');
+    }
+    *path_out = rg_asprintf("%s.list", dump_path);
+    if (!(f = fopen(*path_out, "wx")) || fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0) {
+        rc = rg_err_sys(err, RG_EIO, "cannot write the restore listing '%s'", *path_out);
+        free(*path_out);
+        *path_out = NULL;
+    }
+    rg_buf_release(&b);
+    return rc;
+}
+
+/* A custom-format dump in four steps: schema (pg_restore), table data (over `jobs` connections,
+ * big tables split among them), the rest of the data (sequences, large objects: pg_restore),
+ * then indexes and constraints (pg_restore --jobs). 1 when the dump is not one this can read
+ * (the caller leaves it whole to pg_restore, with why logged), 0 done, <0 failed. */
+static int
+restore_phased(const struct pg_dsn *d, const char *scratch, const char *dump_path,
+               const char *list, int jobs, bool owners, int64_t deadline, struct rg_err *err)
+{
+    struct pgd_toc toc = {0};
+    void *map = MAP_FAILED;
+    bool *loaded = NULL, any = false;
+    char *list_path = NULL;
+    struct stat st;
+    int fd, rc = 1;
+    int64_t t0 = rg_mono_ms();
+
+    if ((fd = open(dump_path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0 || st.st_size == 0 ||
+        (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
+        rg_log(RG_LOG_INFO, "restore: '%s' cannot be mapped, left whole to pg_restore", dump_path);
+        goto out;
+    }
+    madvise(map, (size_t)st.st_size, MADV_WILLNEED);
+    if ((rc = pgd_toc_read(&toc, map, (size_t)st.st_size, err)) < 0)
+        goto out;
+    for (size_t i = 0; i < toc.n; i++)
+        any |= pgd_entry_copyable(&toc.entries[i]);
+    if (toc.unsupported[0] || toc.compressed || !any) {
+        rg_log(RG_LOG_INFO, "restore: dump left whole to pg_restore (%s)",
+               toc.unsupported[0] ? toc.unsupported
+               : toc.compressed   ? "its data is compressed"
+                                  : "no table data");
+        rc = 1;
+        goto out;
+    }
+    loaded = rg_calloc(toc.n, sizeof(*loaded));
+    if ((rc = run_pg_restore(d, scratch, dump_path, "pre-data", NULL, 1, owners, deadline, err)) <
+            0 ||
+        (rc = pg_load_tables(d, scratch, &toc, map, (size_t)st.st_size, jobs,
+                             deadline - rg_mono_ms(), loaded, err)) < 0)
+        goto out;
+    rg_log(RG_LOG_INFO, "restore: schema and table data loaded over %d connections after %lld ms",
+           jobs, (long long)(rg_mono_ms() - t0));
+    if ((rc = rest_of_data_list(&list_path, dump_path, list, &toc, loaded, err)) < 0 ||
+        (list_path && (rc = run_pg_restore(d, scratch, dump_path, "data", list_path, 1, owners,
+                                           deadline, err)) < 0) ||
+        (rc = run_pg_restore(d, scratch, dump_path, "post-data", NULL, jobs, owners, deadline,
+                             err)) < 0)
+        goto out;
+out:
+    if (list_path)
+        unlink(list_path);
+    if (map != MAP_FAILED)
+        munmap(map, (size_t)st.st_size);
+    if (fd >= 0)
+        close(fd);
+    pgd_toc_release(&toc);
+    free(loaded);
+    free(list_path);
+    return rc;
+}
+
+static int
+restore_custom(PGconn *conn, const struct pg_dsn *d, const char *scratch, const char *dump_path,
+               int jobs, int64_t timeout_ms, struct rg_err *err)
+{
+    int64_t deadline = rg_mono_ms() + timeout_ms;
+    char *list = NULL;
+    bool owners = true;
+    int rc;
+
+    if ((rc = dump_listing(&list, d, dump_path, timeout_ms, err)) < 0 ||
+        (rc = owners_exist(&owners, conn, list, err)) < 0)
+        goto out;
+    /* One job has nothing to split: pg_restore alone is as fast. */
+    if (jobs > 1 &&
+        (rc = restore_phased(d, scratch, dump_path, list, jobs, owners, deadline, err)) <= 0)
+        goto out;
+    rc = run_pg_restore(d, scratch, dump_path, NULL, NULL, jobs, owners, deadline, err);
+out:
+    free(list);
     return rc;
 }
 

@@ -702,6 +702,215 @@ test_password_not_in_argv_or_errors(void **state)
     free(fake);
 }
 
+/* ---- table data loaded over several connections (pg_load.c) ---- */
+
+/* Everything a restore must bring back besides plain rows: a table big enough to be split
+ * among connections (about 20 MB of rows with tabs, newlines, backslashes, non-ASCII text, NULLs
+ * and bytea), a sequence position, a large object, a partitioned table, a foreign key, a
+ * generated column, row-level security, a comment and an empty table. */
+static void
+add_restore_zoo(const char *db)
+{
+    db_sql(db, false,
+           "create table big(id bigint primary key, t text, b bytea, n numeric, ts timestamptz);"
+           "insert into big select g, case when g % 7 = 0 then null else 'row ' || g || "
+           "  E'\\ttab\\nnewline \\\\ back ' || repeat('é', g % 5) end,"
+           "  case when g % 11 = 0 then null else decode(md5(g::text), 'hex') end, g / 3.0,"
+           "  timestamptz '2026-01-01' + g * interval '1 minute' from generate_series(1, 150000) g;"
+           "create sequence counter; select setval('counter', 777);"
+           "create table parted(k int, v text) partition by range (k);"
+           "create table parted_a partition of parted for values from (0) to (100);"
+           "create table parted_b partition of parted for values from (100) to (200);"
+           "insert into parted select g, 'p' || g from generate_series(0, 199) g;"
+           "create table child(id int primary key, item int references items(id));"
+           "insert into child select g, g from generate_series(1, 50) g;"
+           "create table gen(a int, b int generated always as (a * 2) stored);"
+           "insert into gen(a) select generate_series(1, 10);"
+           "create table secret(id int, who text); alter table secret enable row level security;"
+           "create policy only_me on secret using (who = current_user);"
+           "insert into secret values (1, 'nobody'), (2, 'nobody');"
+           "create table empty(x int);"
+           "comment on table big is 'the big one';"
+           "select lo_from_bytea(0, '\\x0102030405'::bytea);");
+}
+
+/* What add_restore_zoo made, beyond the rows rg_pg_content_checksum covers. */
+static char *
+zoo_facts(const char *db)
+{
+    PGconn *c = connect_db(db, true);
+    PGresult *res = PQexec(c,
+        "select (select last_value from counter) || ' lo ' ||"
+        " (select string_agg(md5(lo_get(oid)), ',' order by oid) from pg_largeobject_metadata) ||"
+        " ' parted ' || (select count(*) from parted_a) || '+' || (select count(*) from parted_b) ||"
+        " ' gen ' || (select sum(b) from gen) || ' rls ' ||"
+        " (select relrowsecurity from pg_class where relname = 'secret') || ' policies ' ||"
+        " (select count(*) from pg_policies) || ' fk ' ||"
+        " (select count(*) from pg_constraint where contype = 'f') || ' comment ' ||"
+        " obj_description('big'::regclass) || ' indexes ' ||"
+        " (select count(*) from pg_indexes where schemaname = 'public') || ' big ' ||"
+        " (select count(*) || '/' || md5(string_agg(big::text, '|' order by id)) from big)");
+    char *v;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fail_msg("facts of %s: %s", db, PQerrorMessage(c));
+    v = rg_strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    PQfinish(c);
+    return v;
+}
+
+/* rg_pg_restore_scratch with rollgate's info log caught: *log_out gets what it logged. */
+static int
+restore_logged(char **scratch, char **log_out, const char *dsn, const char *path, int jobs,
+               struct rg_err *err)
+{
+    char logpath[] = "/tmp/rgt-pg-log-XXXXXX";
+    int fd = mkstemp(logpath), saved = dup(2), rc;
+    enum rg_log_level level = rg_log_get_level();
+
+    assert_true(fd >= 0 && saved >= 0);
+    fflush(stderr);
+    assert_true(dup2(fd, 2) >= 0);
+    rg_log_set_level(RG_LOG_INFO);
+    rc = rg_pg_restore_scratch(scratch, dsn, path, RG_PG_CUSTOM, jobs, NULL, TIMEOUT_MS, err);
+    fflush(stderr);
+    rg_log_set_level(level);
+    assert_true(dup2(saved, 2) >= 0);
+    close(saved);
+    close(fd);
+    *log_out = read_text(logpath);
+    unlink(logpath);
+    return rc;
+}
+
+/* Loaded over three connections, the restore equals the live database and pg_restore's own
+ * restore of the same dump: every row, sequence, large object, partition, constraint, policy and
+ * comment. */
+static void
+test_parallel_load_equals_pg_restore(void **state)
+{
+    struct fx *f = *state;
+    char *path = rg_asprintf("%s/dump", f->dir), *one = NULL, *three = NULL, *log1, *log3;
+    char *live_sum, *live_facts, *s1, *s3, *f1, *f3;
+    struct rg_err err;
+
+    add_restore_zoo(f->db);
+    live_sum = checksum(f->db);
+    live_facts = zoo_facts(f->db);
+    dump_to(f->dsn, path);
+    if (restore_logged(&one, &log1, f->dsn, path, 1, &err) < 0)
+        fail_msg("restore with one job: %s", err.msg);
+    if (restore_logged(&three, &log3, f->dsn, path, 3, &err) < 0)
+        fail_msg("restore with three jobs: %s", err.msg);
+    /* One job is pg_restore alone; three load the tables themselves. */
+    assert_null(strstr(log1, "table data loaded"));
+    if (!strstr(log3, "restore: schema and table data loaded over 3 connections"))
+        fail_msg("three jobs did not load the tables over three connections; log: %s", log3);
+    s1 = checksum(one);
+    s3 = checksum(three);
+    f1 = zoo_facts(one);
+    f3 = zoo_facts(three);
+    assert_string_equal(s1, live_sum);
+    assert_string_equal(s3, live_sum);
+    assert_string_equal(f1, live_facts);
+    assert_string_equal(f3, live_facts);
+    assert_non_null(strstr(live_facts, "777 lo 7cfdd07889b3295d6a550914ab35e068 parted 100+100 "
+                                       "gen 110 rls true policies 1 fk 1 comment the big one "
+                                       "indexes 4 big 150000/"));
+    free(live_sum);
+    free(live_facts);
+    free(s1);
+    free(s3);
+    free(f1);
+    free(f3);
+    free(log1);
+    free(log3);
+    free(one);
+    free(three);
+    free(path);
+}
+
+/* Replaces the first occurrence of `from` in the file with `to` (same length). */
+static void
+patch_file(const char *path, const char *from, const char *to)
+{
+    FILE *fp = fopen(path, "r+b");
+    size_t n = strlen(from), have = 0;
+    char *buf;
+    struct stat st;
+
+    assert_int_equal(strlen(to), n);
+    assert_non_null(fp);
+    assert_int_equal(fstat(fileno(fp), &st), 0);
+    buf = rg_malloc((size_t)st.st_size);
+    have = fread(buf, 1, (size_t)st.st_size, fp);
+    assert_int_equal(have, (size_t)st.st_size);
+    char *at = memmem(buf, have, from, n);
+    if (!at)
+        fail_msg("'%s' not in %s", from, path);
+    assert_int_equal(fseek(fp, at - buf, SEEK_SET), 0);
+    assert_int_equal(fwrite(to, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+    free(buf);
+}
+
+/* A row the server rejects in the middle of a split table: the restore fails with the server's
+ * words and the table named, the scratch database is dropped and the live one is unchanged. */
+static void
+test_parallel_load_bad_row(void **state)
+{
+    struct fx *f = *state;
+    char *path = rg_asprintf("%s/dump", f->dir), *scratch = NULL, *before, *after, *log;
+    char *prefix = rg_asprintf("%s_rg_scratch_", f->db);
+    struct rg_err err;
+
+    add_restore_zoo(f->db);
+    before = checksum(f->db);
+    dump_to(f->dsn, path);
+    /* The tab between id and t of row 100001 becomes a space: "100001 row…" is no bigint. */
+    patch_file(path, "100001\trow 100001", "100001 row 100001");
+    assert_int_equal(restore_logged(&scratch, &log, f->dsn, path, 2, &err), RG_EDB);
+    assert_null(scratch);
+    if (!starts_with(err.msg, "loading failed for public.big in '") ||
+        !strstr(err.msg, "invalid input syntax for type bigint: \"100001 row 100001"))
+        fail_msg("unexpected error: %s", err.msg);
+    assert_int_equal(count_dbs(prefix), 0);
+    after = checksum(f->db);
+    assert_string_equal(after, before);
+    free(before);
+    free(after);
+    free(log);
+    free(prefix);
+    free(path);
+}
+
+/* A dump cut off in the middle of a table's rows (an archive's checksums catch this first; the
+ * loader must too): RG_EINVAL naming where, nothing left behind. */
+static void
+test_parallel_load_truncated(void **state)
+{
+    struct fx *f = *state;
+    char *path = rg_asprintf("%s/dump", f->dir), *scratch = NULL, *log;
+    char *prefix = rg_asprintf("%s_rg_scratch_", f->db);
+    struct rg_err err;
+    struct stat st;
+
+    add_restore_zoo(f->db);
+    dump_to(f->dsn, path);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(truncate(path, st.st_size / 2), 0);
+    assert_int_equal(restore_logged(&scratch, &log, f->dsn, path, 2, &err), RG_EINVAL);
+    assert_null(scratch);
+    if (!starts_with(err.msg, "pg_dump archive: chunk runs past the end at offset ") &&
+        !starts_with(err.msg, "pg_dump archive: truncated integer at offset "))
+        fail_msg("unexpected error: %s", err.msg);
+    assert_int_equal(count_dbs(prefix), 0);
+    free(log);
+    free(prefix);
+    free(path);
+}
+
 int
 main(void)
 {
@@ -717,6 +926,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_swap_missing_scratch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_swap_undone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password_not_in_argv_or_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parallel_load_equals_pg_restore, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parallel_load_bad_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parallel_load_truncated, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

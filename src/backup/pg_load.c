@@ -1,0 +1,350 @@
+/* Table data of a custom-format dump loaded over several connections at once. pg_restore --jobs
+ * loads different tables side by side but each table over one connection, so the one big table
+ * most databases have (messages, attachments, orders) is loaded by one server process while the
+ * other cores wait. Here the calling thread walks the dump's data blocks and cuts each table's
+ * rows into units of a few megabytes at row boundaries; every worker thread holds one connection
+ * and streams the units it takes with COPY FROM STDIN, so a big table is parsed and stored by
+ * as many server processes as there are jobs. Rows of one table end up in several transactions;
+ * the database is a scratch one that is dropped on any failure, so none is ever seen half. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backup/pg_internal.h"
+#include "backup/pgdump_format.h"
+
+enum {
+    UNIT_BYTES = 8 << 20,  /* rows per unit: big enough to amortise, small enough to spread */
+    SEND_BYTES = 256 << 10 /* rows gathered before one CopyData message */
+};
+
+struct unit {
+    size_t entry;     /* index into the TOC */
+    size_t start, end; /* the unit's chunks: offsets of the first's header and past the last */
+};
+
+struct loader {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct unit *q;
+    size_t cap, head, tail; /* units queued: [tail, head) */
+    bool closed;            /* no more units will come */
+    bool failed;            /* stop everything; err holds the first failure */
+    struct rg_err err;
+    const struct pgd_toc *toc;
+    const uint8_t *p;
+    size_t len;
+    const struct pg_dsn *d;
+    const char *dbname;
+    int64_t deadline;
+};
+
+struct worker {
+    struct loader *l;
+    pthread_t thread;
+    PGconn *conn;
+    size_t entry;   /* the entry whose COPY is open, or SIZE_MAX */
+    char *buf;
+    size_t used;
+};
+
+static void
+fail(struct loader *l, const struct rg_err *e)
+{
+    pthread_mutex_lock(&l->mu);
+    if (!l->failed) {
+        l->failed = true;
+        l->err = *e;
+    }
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static const struct pgd_entry *
+entry_of(const struct worker *w)
+{
+    return &w->l->toc->entries[w->entry];
+}
+
+static int
+conn_error(struct worker *w, const char *what, struct rg_err *err)
+{
+    char why[400];
+
+    pg_message(why, sizeof(why), w->conn);
+    return rg_err_set(err, RG_EDB, "%s %s.%s in '%s': %s", what, entry_of(w)->nspace,
+                      entry_of(w)->tag, w->l->dbname, why);
+}
+
+static int
+flush(struct worker *w, struct rg_err *err)
+{
+    if (w->used && PQputCopyData(w->conn, w->buf, (int)w->used) != 1)
+        return conn_error(w, "cannot send the rows of", err);
+    w->used = 0;
+    return 0;
+}
+
+static int
+copy_begin(struct worker *w, size_t entry, struct rg_err *err)
+{
+    PGresult *res;
+    int rc = 0;
+
+    w->entry = entry;
+    res = PQexec(w->conn, entry_of(w)->copy_stmt);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        rc = conn_error(w, "cannot start loading", err);
+        w->entry = SIZE_MAX;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Ends the open COPY: normally, or with an error message that makes the server roll it back. */
+static int
+copy_end(struct worker *w, bool abort, struct rg_err *err)
+{
+    PGresult *res;
+    int rc = 0;
+
+    if (w->entry == SIZE_MAX)
+        return 0;
+    if (!abort)
+        rc = flush(w, err);
+    if (PQputCopyEnd(w->conn, abort || rc < 0 ? "rollgate: restore stopped" : NULL) != 1 &&
+        rc == 0 && !abort)
+        rc = conn_error(w, "cannot finish loading", err);
+    while ((res = PQgetResult(w->conn))) {
+        if (rc == 0 && !abort && PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = conn_error(w, "loading failed for", err);
+        PQclear(res);
+    }
+    w->entry = SIZE_MAX;
+    w->used = 0;
+    return rc;
+}
+
+static int
+feed(struct worker *w, const struct unit *u, struct rg_err *err)
+{
+    struct pgd_cursor c = {.p = w->l->p, .len = w->l->len, .pos = u->start,
+                           .int_size = w->l->toc->int_size};
+    const uint8_t *data;
+    size_t n;
+    int rc;
+
+    while (c.pos < u->end) {
+        if ((rc = pgd_next_chunk(&c, &data, &n, err)) <= 0)
+            return rc < 0 ? rc : rg_err_set(err, RG_EINTERNAL, "unit ends before its rows");
+        if (pgd_chunk_is_copy_end(data, n))
+            continue; /* the end is the end of the COPY, for every worker */
+        if (w->used + n > SEND_BYTES && (rc = flush(w, err)) < 0)
+            return rc;
+        if (n > SEND_BYTES) {
+            if (PQputCopyData(w->conn, (const char *)data, (int)n) != 1)
+                return conn_error(w, "cannot send the rows of", err);
+            continue;
+        }
+        memcpy(w->buf + w->used, data, n);
+        w->used += n;
+    }
+    return 0;
+}
+
+static int
+session_setup(struct worker *w, struct rg_err *err)
+{
+    struct loader *l = w->l;
+    int64_t left = l->deadline - rg_mono_ms();
+    char *sql;
+    int rc;
+
+    if ((rc = pg_connect(&w->conn, l->d, l->dbname, err)) < 0)
+        return rc;
+    if (l->toc->encoding[0] && PQsetClientEncoding(w->conn, l->toc->encoding) != 0)
+        return rg_err_set(err, RG_EDB, "cannot set client encoding '%s' in '%s'",
+                          l->toc->encoding, l->dbname);
+    /* What pg_restore sets before it loads data: no timeouts but the restore's own, no
+     * row-level security in the way, and names resolved only as the dump wrote them. */
+    sql = rg_asprintf("set statement_timeout = %lld; set lock_timeout = 0; "
+                      "set idle_in_transaction_session_timeout = 0; set row_security = off; "
+                      "select pg_catalog.set_config('search_path', '', false)",
+                      (long long)(left > 0 ? left : 1));
+    rc = pg_exec(NULL, w->conn, sql, 0, NULL, "cannot prepare a loading session", err);
+    free(sql);
+    return rc;
+}
+
+static void *
+work(void *arg)
+{
+    struct worker *w = arg;
+    struct loader *l = w->l;
+    struct rg_err err;
+    struct unit u;
+    int rc = session_setup(w, &err);
+
+    if (rc < 0)
+        fail(l, &err);
+    while (rc == 0) {
+        pthread_mutex_lock(&l->mu);
+        while (l->head == l->tail && !l->closed && !l->failed)
+            pthread_cond_wait(&l->cv, &l->mu);
+        if (l->failed || l->head == l->tail) {
+            pthread_mutex_unlock(&l->mu);
+            break;
+        }
+        u = l->q[l->tail++ % l->cap];
+        pthread_cond_broadcast(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+        if ((u.entry != w->entry &&
+             ((rc = copy_end(w, false, &err)) < 0 || (rc = copy_begin(w, u.entry, &err)) < 0)) ||
+            (rc = feed(w, &u, &err)) < 0)
+            fail(l, &err);
+    }
+    pthread_mutex_lock(&l->mu);
+    bool stop = l->failed;
+    pthread_mutex_unlock(&l->mu);
+    if (w->conn && copy_end(w, stop, &err) < 0)
+        fail(l, &err);
+    return NULL;
+}
+
+/* Queues a unit; false when the load has failed and the reader should stop. */
+static bool
+push(struct loader *l, size_t entry, size_t start, size_t end)
+{
+    bool ok;
+
+    pthread_mutex_lock(&l->mu);
+    while (l->head - l->tail == l->cap && !l->failed)
+        pthread_cond_wait(&l->cv, &l->mu);
+    ok = !l->failed;
+    if (ok) {
+        l->q[l->head++ % l->cap] = (struct unit){entry, start, end};
+        pthread_cond_broadcast(&l->cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return ok;
+}
+
+static bool
+failed(struct loader *l)
+{
+    bool f;
+
+    pthread_mutex_lock(&l->mu);
+    f = l->failed;
+    pthread_mutex_unlock(&l->mu);
+    return f;
+}
+
+/* One table's data block cut into units at row ends. */
+static int
+split(struct loader *l, struct pgd_cursor *c, size_t entry, struct rg_err *err)
+{
+    size_t start = c->pos, last = c->pos, bytes = 0, n;
+    const uint8_t *data;
+    int rc;
+
+    while ((rc = pgd_next_chunk(c, &data, &n, err)) > 0) {
+        last = c->pos;
+        bytes += n;
+        /* In COPY's text format every raw newline ends a row (newlines in values are escaped). */
+        if (bytes >= UNIT_BYTES && data[n - 1] == '\n') {
+            if (!push(l, entry, start, last))
+                return 0;
+            start = last;
+            bytes = 0;
+        }
+    }
+    if (rc == 0 && last > start)
+        push(l, entry, start, last);
+    return rc;
+}
+
+static int
+read_blocks(struct loader *l, bool *seen, const bool *loaded, struct rg_err *err)
+{
+    struct pgd_cursor c;
+    int type, id, rc;
+
+    pgd_cursor_init(&c, l->toc, l->p, l->len);
+    while (!failed(l) && (rc = pgd_next_block(&c, &type, &id, err)) > 0) {
+        const struct pgd_entry *e = pgd_toc_find(l->toc, id);
+        size_t i = e ? (size_t)(e - l->toc->entries) : 0;
+
+        if (rg_mono_ms() > l->deadline)
+            return rg_err_set(err, RG_ETIMEOUT, "loading '%s' took longer than the restore "
+                              "timeout", l->dbname);
+        if (type == PGD_BLOCK_DATA && e && loaded[i]) {
+            if (seen[i])
+                return rg_err_set(err, RG_EINVAL, "pg_dump archive: two data blocks for %s.%s",
+                                  e->nspace, e->tag);
+            seen[i] = true;
+            rc = split(l, &c, i, err);
+        } else {
+            rc = pgd_skip_block(&c, type, err);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    if (rc < 0 || failed(l))
+        return rc;
+    for (size_t i = 0; i < l->toc->n; i++)
+        if (loaded[i] && !seen[i])
+            return rg_err_set(err, RG_EINVAL, "pg_dump archive: no data block for %s.%s",
+                              l->toc->entries[i].nspace, l->toc->entries[i].tag);
+    return 0;
+}
+
+int
+pg_load_tables(const struct pg_dsn *d, const char *dbname, const struct pgd_toc *toc,
+               const uint8_t *p, size_t len, int jobs, int64_t timeout_ms, bool *loaded,
+               struct rg_err *err)
+{
+    struct loader l = {.toc = toc, .p = p, .len = len, .d = d, .dbname = dbname,
+                       .deadline = rg_mono_ms() + timeout_ms};
+    struct worker *w;
+    bool *seen = rg_calloc(toc->n ? toc->n : 1, sizeof(*seen));
+    struct rg_err rerr;
+    int rc;
+
+    for (size_t i = 0; i < toc->n; i++)
+        loaded[i] = pgd_entry_copyable(&toc->entries[i]);
+    jobs = jobs < 1 ? 1 : jobs;
+    l.cap = 2 * (size_t)jobs;
+    l.q = rg_calloc(l.cap, sizeof(*l.q));
+    pthread_mutex_init(&l.mu, NULL);
+    pthread_cond_init(&l.cv, NULL);
+    w = rg_calloc((size_t)jobs, sizeof(*w));
+    for (int i = 0; i < jobs; i++) {
+        w[i] = (struct worker){.l = &l, .entry = SIZE_MAX, .buf = rg_malloc(SEND_BYTES)};
+        if (pthread_create(&w[i].thread, NULL, work, &w[i]) != 0)
+            abort(); /* out of threads: as out of memory, nothing to recover */
+    }
+    if ((rc = read_blocks(&l, seen, loaded, &rerr)) < 0)
+        fail(&l, &rerr);
+    pthread_mutex_lock(&l.mu);
+    l.closed = true;
+    pthread_cond_broadcast(&l.cv);
+    pthread_mutex_unlock(&l.mu);
+    for (int i = 0; i < jobs; i++) {
+        pthread_join(w[i].thread, NULL);
+        PQfinish(w[i].conn);
+        free(w[i].buf);
+    }
+    if (l.failed) {
+        if (err)
+            *err = l.err;
+        rc = l.err.code ? l.err.code : RG_EINTERNAL;
+    }
+    pthread_mutex_destroy(&l.mu);
+    pthread_cond_destroy(&l.cv);
+    free(l.q);
+    free(w);
+    free(seen);
+    return rc;
+}
