@@ -6,6 +6,7 @@
 #   RG_FUZZ_SECONDS=N   how long the playbook fuzzer runs (default 60)
 #   RG_FUZZ_DOCKER_SECONDS=N   how long the Docker answer decoders' fuzzer runs (default 30)
 #   RG_FUZZ_ARCHIVE_SECONDS=N  how long the backup archive verifier's fuzzer runs (default 30)
+#   RG_FUZZ_PGDUMP_SECONDS=N   how long the pg_dump archive reader's fuzzer runs (default 30)
 #   RG_TEST_QUICK=1     skip the fuzz stages (local iteration only; CI never sets it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,7 @@ cd "$(dirname "$0")/.."
 fuzz_seconds=${RG_FUZZ_SECONDS:-60}
 fuzz_docker_seconds=${RG_FUZZ_DOCKER_SECONDS:-30}
 fuzz_archive_seconds=${RG_FUZZ_ARCHIVE_SECONDS:-30}
+fuzz_pgdump_seconds=${RG_FUZZ_PGDUMP_SECONDS:-30}
 quick=${RG_TEST_QUICK:-0}
 jobs=2
 
@@ -22,8 +24,12 @@ failed_stages=()
 corpus_dir=""
 docker_corpus_dir=""
 archive_corpus_dir=""
+pgdump_corpus_dir=""
 
 cleanup() {
+    if [ -n "$pgdump_corpus_dir" ]; then
+        rm -rf -- "$pgdump_corpus_dir"
+    fi
     if [ -n "$archive_corpus_dir" ]; then
         rm -rf -- "$archive_corpus_dir"
     fi
@@ -194,6 +200,13 @@ run_fuzz_archive() {
     fuzz fuzz_archive archive- "$fuzz_archive_seconds" 65536 10 "$archive_corpus_dir"
 }
 
+# The pg_dump reader (what the parallel table load walks) starts from a real pg_dump 15 archive
+# and three handmade ones (archive versions 1.12, 1.15, 1.16).
+run_fuzz_pgdump() {
+    cp tests/fuzz/corpus-pgdump/* "$pgdump_corpus_dir"/
+    fuzz fuzz_pgdump pgdump- "$fuzz_pgdump_seconds" 16384 5 "$pgdump_corpus_dir"
+}
+
 stage "setup" scripts/setup.sh
 stage "check banned functions" scripts/check-banned.sh
 
@@ -222,10 +235,12 @@ else
     corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus.XXXXXX")
     docker_corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus-docker.XXXXXX")
     archive_corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus-archive.XXXXXX")
+    pgdump_corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus-pgdump.XXXXXX")
     stage "build (fuzz)" build_fuzz
     stage_after "build (fuzz)" "fuzz (${fuzz_seconds}s)" run_fuzz
     stage_after "build (fuzz)" "fuzz docker (${fuzz_docker_seconds}s)" run_fuzz_docker
     stage_after "build (fuzz)" "fuzz archive (${fuzz_archive_seconds}s)" run_fuzz_archive
+    stage_after "build (fuzz)" "fuzz pgdump (${fuzz_pgdump_seconds}s)" run_fuzz_pgdump
 fi
 
 echo

@@ -229,6 +229,15 @@ out:
     return rc;
 }
 
+static int
+cmp_id(const void *a, const void *b)
+{
+    const struct pgd_entry *x = *(const struct pgd_entry *const *)a;
+    const struct pgd_entry *y = *(const struct pgd_entry *const *)b;
+
+    return (x->id > y->id) - (x->id < y->id);
+}
+
 int
 pgd_toc_read(struct pgd_toc *t, const uint8_t *p, size_t len, struct rg_err *err)
 {
@@ -253,6 +262,10 @@ pgd_toc_read(struct pgd_toc *t, const uint8_t *p, size_t len, struct rg_err *err
             goto fail;
     }
     t->data_start = r.pos;
+    t->by_id = rg_calloc(t->n ? t->n : 1, sizeof(*t->by_id));
+    for (size_t i = 0; i < t->n; i++)
+        t->by_id[i] = &t->entries[i];
+    qsort(t->by_id, t->n, sizeof(*t->by_id), cmp_id);
     return 0;
 fail:
     pgd_toc_release(t);
@@ -269,37 +282,60 @@ pgd_toc_release(struct pgd_toc *t)
         free(t->entries[i].copy_stmt);
     }
     free(t->entries);
+    free(t->by_id);
     t->entries = NULL;
+    t->by_id = NULL;
     t->n = 0;
 }
 
 const struct pgd_entry *
 pgd_toc_find(const struct pgd_toc *t, int id)
 {
-    for (size_t i = 0; i < t->n; i++)
-        if (t->entries[i].id == id)
-            return &t->entries[i];
+    size_t lo = 0, hi = t->n;
+
+    /* A data walk looks up every block: binary search in the index by id. */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->by_id[mid]->id == id)
+            return t->by_id[mid];
+        if (t->by_id[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
 }
 
+/* Whether s is one COPY statement and nothing else: outside double-quoted names no quote, no
+ * comment, no newline and no ';' but the final " FROM stdin;\n". pg_load.c runs it as it is. */
 static bool
-ends_with(const char *s, const char *suffix)
+single_copy_from_stdin(const char *s)
 {
-    size_t n = strlen(s), m = strlen(suffix);
+    static const char tail[] = " FROM stdin;\n";
+    size_t n = strlen(s), body = n - (sizeof(tail) - 1);
+    bool quoted = false;
 
-    return n >= m && strcmp(s + n - m, suffix) == 0;
+    if (n < 5 + sizeof(tail) - 1 || strncmp(s, "COPY ", 5) != 0 || strcmp(s + body, tail) != 0)
+        return false;
+    for (size_t i = 5; i < body; i++) {
+        if (s[i] == '"') {
+            quoted = !quoted; /* a doubled quote inside a name toggles twice */
+            continue;
+        }
+        if (quoted)
+            continue;
+        if (s[i] == '\'' || s[i] == ';' || s[i] == '\n' || s[i] == '\r' ||
+            (s[i] == '-' && s[i + 1] == '-') || (s[i] == '/' && s[i + 1] == '*'))
+            return false;
+    }
+    return !quoted;
 }
 
 bool
 pgd_entry_copyable(const struct pgd_entry *e)
 {
-    const char *s = e->copy_stmt;
-
-    /* One statement: the only ';' is the one that ends it (names with ';' are left to
-     * pg_restore). */
     return e->has_data && e->section == PGD_SECTION_DATA && strcmp(e->desc, "TABLE DATA") == 0 &&
-           strncmp(s, "COPY ", 5) == 0 && ends_with(s, " FROM stdin;\n") &&
-           strchr(s, ';') == s + strlen(s) - 2;
+           single_copy_from_stdin(e->copy_stmt);
 }
 
 void

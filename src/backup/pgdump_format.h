@@ -40,6 +40,7 @@ struct pgd_toc {
     char encoding[64];     /* the dump's client encoding from its ENCODING entry, "" if none */
     struct pgd_entry *entries;
     size_t n;
+    struct pgd_entry **by_id; /* the entries sorted by id, for pgd_toc_find */
     size_t data_start;     /* offset of the first data block */
 };
 
@@ -54,7 +55,8 @@ void pgd_toc_release(struct pgd_toc *toc);
 const struct pgd_entry *pgd_toc_find(const struct pgd_toc *toc, int id);
 
 /* Whether entry e is table data that a plain COPY FROM STDIN can load: a TABLE DATA entry with a
- * data block and a statement of the form "COPY <name> [(<columns>)] FROM stdin;". */
+ * data block and one statement "COPY <name> [(<columns>)] FROM stdin;\n" with no quote, comment,
+ * newline or ';' outside double-quoted names. */
 bool pgd_entry_copyable(const struct pgd_entry *e);
 
 /* A walk over the data blocks (uncompressed dumps only). */

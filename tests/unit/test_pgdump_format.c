@@ -1308,13 +1308,26 @@ test_copyable(void **state)
           .copy = ""}, false},
         {{.id = 14, .has_data = 1, .desc = "TABLE DATA", .section = PGD_SECTION_DATA,
           .copy = NULL}, false},
-        /* an extra ';': two statements, or a name with one */
+        /* an extra ';': two statements; inside a quoted name it is only a name */
         {{.id = 15, .has_data = 1, .desc = "TABLE DATA", .section = PGD_SECTION_DATA,
           .copy = "COPY public.t FROM stdin; DROP TABLE x; COPY public.u FROM stdin;\n"}, false},
         {{.id = 16, .has_data = 1, .desc = "TABLE DATA", .section = PGD_SECTION_DATA,
-          .copy = "COPY public.\"a;b\" FROM stdin;\n"}, false},
+          .copy = "COPY public.\"a;b\" FROM stdin;\n"}, true},
         {{.id = 17, .has_data = 1, .desc = "TABLE DATA", .section = PGD_SECTION_DATA,
           .copy = "COPY public.t FROM stdin;;\n"}, false},
+        /* comments, quotes and newlines that would hide another statement */
+        {{.id = 21, .has_data = 1, .desc = "TABLE DATA", .section = PGD_SECTION_DATA,
+          .copy = "COPY public.t FROM PROGRAM 'id'\n-- FROM stdin;\n"}, false},
+        {{.id = 22, .has_data = 1, .desc = "TABLE DATA", .section = PGD_SECTION_DATA,
+          .copy = "COPY public.t (a) FROM stdin WITH (FORMAT csv) -- FROM stdin;\n"}, false},
+        {{.id = 23, .has_data = 1, .desc = "TABLE DATA", .section = PGD_SECTION_DATA,
+          .copy = "COPY public.t /* x */ FROM stdin;\n"}, false},
+        {{.id = 24, .has_data = 1, .desc = "TABLE DATA", .section = PGD_SECTION_DATA,
+          .copy = "COPY public.t (a)\n FROM stdin;\n"}, false},
+        {{.id = 25, .has_data = 1, .desc = "TABLE DATA", .section = PGD_SECTION_DATA,
+          .copy = "COPY public.\"t FROM stdin;\n"}, false},
+        {{.id = 26, .has_data = 1, .desc = "TABLE DATA", .section = PGD_SECTION_DATA,
+          .copy = "COPY public.\"a--b\" (\"x\"\"y\", \"c\nd\") FROM stdin;\n"}, true},
         /* outside the data section */
         {{.id = 18, .has_data = 1, .desc = "TABLE DATA", .section = PGD_SECTION_PRE_DATA,
           .copy = COPY_STMT}, false},
