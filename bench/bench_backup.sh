@@ -3,10 +3,13 @@
 # plain PostgreSQL tools on the same data in the same run:
 #   backup:  `rollgate backup` (pg_dump -Fc -Z0 streamed into a zstd tar with checksums) vs
 #            `pg_dump -Fc -f FILE` (pg_dump's own default compression)
-#   restore: `rollgate restore --yes --jobs 2` (verify the archive, extract, pg_restore into a
-#            scratch database, verification query, swap by renames) vs `createdb` +
-#            `pg_restore --jobs 2` of the same dump (the one inside rollgate's archive, extracted
-#            beforehand), and of pg_dump's own file (informational)
+#   restore: `rollgate restore --yes --jobs 2` (verify the archive, extract, restore into a
+#            scratch database with the table data loaded over 2 connections, verification query,
+#            swap by renames) vs `createdb` + `pg_restore --jobs 2` of the same dump (the one
+#            inside rollgate's archive, extracted beforehand), and of pg_dump's own file
+#            (informational)
+# Every timed run starts from the same state: dirty pages written (sync) and a PostgreSQL
+# checkpoint done, so that no run pays for the writes of the one before.
 # Prints a markdown section; --write FILE replaces the section in FILE (docs/BENCHMARKS.md).
 #
 # Needs the local stack's PostgreSQL (scripts/stack.sh up), a built rollgate (BUILD_DIR,
@@ -22,7 +25,7 @@ section="## Backup and restore vs pg_dump and pg_restore"
 reproduce="cmake --build build --target rollgate && bench/bench_backup.sh --write docs/BENCHMARKS.md"
 db=rgbench_data
 rows=${BENCH_ROWS:-5300000}  # about 1.08 GB with its index
-reps=3
+reps=5
 target=1.10
 write=""
 
@@ -52,6 +55,7 @@ drop_like() {
 cleanup() { drop_like "${db}%"; rm -rf "$work"; }
 trap cleanup EXIT
 
+quiesce() { sync; psqlc -d postgres -c CHECKPOINT; }
 now_ms() { local t=$EPOCHREALTIME; echo "${t/./}" | awk '{ printf "%.1f", $1 / 1000 }'; }
 record() { printf '%s %s\n' "$1" "$2" >>"$results"; }
 stats() {
@@ -99,11 +103,13 @@ backup:
 YAML
 
 for rep in $(seq "$reps"); do
+    quiesce
     t0=$(now_ms)
     "$bin" backup "$work/pb.yml" >"$work/backup.out"
     t1=$(now_ms)
     record rg_backup_ms "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
     rm -f "$work/plain.dump"
+    quiesce
     t0=$(now_ms)
     pg_dump -h 127.0.0.1 -p "$port" -U postgres -Fc -f "$work/plain.dump" "$db"
     t1=$(now_ms)
@@ -120,6 +126,8 @@ rm -f "$work"/database.dump.*
 record dump_bytes "$(stat -c %s "$work/same.dump")"
 
 for rep in $(seq "$reps"); do
+    drop_like "${db}_pre_restore_%"
+    quiesce
     t0=$(now_ms)
     "$bin" -v restore "$work/pb.yml" --file "$archive" --yes --jobs 2 >"$work/restore.out" 2>"$work/restore.log"
     t1=$(now_ms)
@@ -127,8 +135,11 @@ for rep in $(seq "$reps"); do
     # rollgate's own clock (-v): extraction done, scratch restored and verified.
     record rg_extract_ms "$(sed -n 's/.*archive verified and extracted in \([0-9]*\) ms.*/\1/p' "$work/restore.log")"
     record rg_scratch_done_ms "$(sed -n 's/.*restored and verified after \([0-9]*\) ms.*/\1/p' "$work/restore.log")"
+    # From the scratch database's creation to the last row loaded (schema + table data).
+    record rg_load_ms "$(sed -n 's/.*table data loaded over [0-9]* connections after \([0-9]*\) ms.*/\1/p' "$work/restore.log")"
     # The raw limit of the extraction: the same decompression and write by zstd and tar, with
     # no checks at all.
+    quiesce
     t0=$(now_ms)
     zstd -dc "$archive" | tar -xOf - --wildcards 'database.dump.*' >"$work/floor.bin"
     t1=$(now_ms)
@@ -136,6 +147,7 @@ for rep in $(seq "$reps"); do
     rm -f "$work/floor.bin"
     drop_like "${db}_pre_restore_%"
     for kind in same plain; do
+        quiesce
         t0=$(now_ms)
         psqlc -d postgres -c "CREATE DATABASE ${db}_plain TEMPLATE template0"
         pg_restore -h 127.0.0.1 -p "$port" -U postgres --jobs 2 --exit-on-error -d "${db}_plain" "$work/$kind.dump"
@@ -162,7 +174,7 @@ $section
 What: a generated database of $(awk -v v="$size" 'BEGIN { printf "%.2f GB", v / 1e9 }') (one table of $rows rows, text, numeric and time columns, primary key and one more index) on the local stack's PostgreSQL $(psqlc -d postgres -tAc "show server_version"), backed up and restored through rollgate and through the plain PostgreSQL tools in the same run, alternating, $reps runs each.
 
 - backup: \`rollgate backup\` (pg_dump custom format without compression, streamed into a pax tar compressed with zstd, a sha256 per member and a manifest, fsync, rename, ledger row) vs \`pg_dump -Fc -f FILE\` (pg_dump's default compression). Target ≤ $target (ratio of medians).
-- restore: \`rollgate restore --file ARCHIVE --yes --jobs 2\` (verify the whole archive while extracting the dump into a private regular file, in one pass with the checksum and the write on a second thread; then create a scratch database from template0, \`pg_restore --jobs 2\`, the verification query \`count(*) = $rows\`, block and end connections, rename live → kept and scratch → live) vs \`createdb\` + \`pg_restore --jobs 2\` of the same dump (extracted from rollgate's archive beforehand). Target ≤ $target. pg_restore of pg_dump's own file is shown for comparison: pg_dump wrote it to a seekable file, so its table of contents has data offsets, which the streamed dump lacks (each pg_restore worker then skims the file for its blocks).
+- restore: \`rollgate restore --file ARCHIVE --yes --jobs 2\` (verify the whole archive while extracting the dump into a private regular file, in one pass with the checksum and the write on a second thread; then create a scratch database from template0, \`pg_restore --section=pre-data\`, the table's rows loaded by rollgate over 2 COPY connections, \`pg_restore --section=post-data --jobs 2\`, the verification query \`count(*) = $rows\`, block and end connections, rename live → kept and scratch → live) vs \`createdb\` + \`pg_restore --jobs 2\` of the same dump (extracted from rollgate's archive beforehand). Target ≤ $target. pg_restore of pg_dump's own file is shown for comparison: pg_dump wrote it to a seekable file, so its table of contents has data offsets, which the streamed dump lacks (each pg_restore worker then skims the file for its blocks). Before every timed run: \`sync\` and a \`CHECKPOINT\`, so that no run pays for the writes of the one before.
 
 Run: $(date -u '+%Y-%m-%d %H:%M UTC') on $(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) CPUs online; $("$bin" --version 2>/dev/null || echo rollgate).  
 Reproduce: \`$reproduce\`
@@ -183,7 +195,7 @@ Sizes: database $(awk -v v="$size" 'BEGIN { printf "%.0f MB", v / 1e6 }'), rollg
 | restore: rollgate / pg_restore of the same dump ≤ $target | $r_ratio | $res_r |
 | restore: rollgate / pg_restore of pg_dump's file (informational) | $r_ratio_plain | — |
 
-Where a rollgate restore's time goes (medians, ms, rollgate's own clock from \`-v\`): archive verified and dump extracted $(medr rg_extract_ms); then scratch database created, \`pg_restore\` and the verification query until $(medr rg_scratch_done_ms); the swap and the rest until $(medr rg_restore_ms). The raw limit of that extraction, the same archive decompressed and its dump written by \`zstd -dc | tar -xO\` with no checks: $(medr write_floor_ms) ms. So of the restore's overhead over plain \`pg_restore\`, the extraction with its checks is what a restore that checks the whole archive before any of it reaches PostgreSQL must pay (the dump must be a regular file for \`pg_restore --jobs\`); streaming the dump into a single-job \`pg_restore\` while it is still being verified would hide it, and is not done (see docs/backups.md).
+Where a rollgate restore's time goes (medians, ms, rollgate's own clock from \`-v\`): archive verified and dump extracted $(medr rg_extract_ms) (the raw limit of that extraction, the same archive decompressed and its dump written by \`zstd -dc | tar -xO\` with no checks: $(medr write_floor_ms)); scratch database, schema and table data loaded over 2 connections in $(medr rg_load_ms); indexes, constraints and the verification query until $(medr rg_scratch_done_ms); the swap and the rest until $(medr rg_restore_ms). The extraction with its checks is what a restore that checks the whole archive before any of it reaches PostgreSQL must pay (see docs/backups.md); the parallel load of the table's rows is what pays for it: \`pg_restore --jobs\` loads each table over one connection, so one big table is parsed by one server process while the other core waits.
 EOF
 cat "$work/section.md"
 

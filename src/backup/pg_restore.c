@@ -83,7 +83,7 @@ scratch_drop(PGconn *conn, const char *scratch, struct rg_err *err)
     return rc;
 }
 
-/* `pg_restore --list` of the dump: one line per entry, "id; tableoid oid TYPE schema name owner". */
+/* `pg_restore --list` of the dump: a line per entry, "id; tableoid oid TYPE schema name owner". */
 static int
 dump_listing(char **out, const struct pg_dsn *d, const char *dump_path, int64_t timeout_ms,
              struct rg_err *err)

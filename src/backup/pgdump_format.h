@@ -36,7 +36,7 @@ struct pgd_toc {
     int vmaj, vmin, vrev;  /* archive format version, e.g. 1.14.0 (PostgreSQL 12 to 15) */
     int int_size, off_size;
     bool compressed;       /* data blocks are compressed: this reader cannot walk them */
-    char unsupported[128]; /* why this reader leaves the dump to pg_restore; "" when it can read it */
+    char unsupported[128]; /* why the dump is left to pg_restore; "" when this can read it */
     char encoding[64];     /* the dump's client encoding from its ENCODING entry, "" if none */
     struct pgd_entry *entries;
     size_t n;

@@ -34,7 +34,7 @@ static const struct rg_opt restore_opts[] = {
     [RS_FILE] = {"file", 0, "PATH", "a backup file: a rollgate archive, an Odoo backup zip or "
                                     "a plain .sql dump"},
     [RS_YES] = {"yes", 'y', NULL, "do not ask for confirmation"},
-    [RS_JOBS] = {"jobs", 'j', "N", "parallel pg_restore jobs (default 2)"},
+    [RS_JOBS] = {"jobs", 'j', "N", "database connections at once (default 2)"},
     [RS_JSON] = {"json", 0, NULL, "print one JSON document with the result"},
     {0},
 };
@@ -394,8 +394,10 @@ const struct rg_cmd rg_cmd_restore = {
     .usage = "PLAYBOOK (--backup ID | --latest | --for-tag TAG | --file PATH) [--yes] [--jobs N]",
     .description =
         "Verifies the whole backup before changing anything (checksums, manifest, paths, sizes),\n"
-        "restores it into a scratch database (pg_restore --jobs for rollgate archives, psql\n"
-        "with ON_ERROR_STOP for Odoo zips and .sql files), runs backup.verify_query there,\n"
+        "restores it into a scratch database (rollgate archives: schema by pg_restore, table\n"
+        "rows over --jobs connections at once, default 2, big tables split among them, then\n"
+        "indexes by pg_restore --jobs; Odoo zips and .sql files: psql with ON_ERROR_STOP),\n"
+        "runs backup.verify_query there,\n"
         "then swaps it in: connections to the live database are blocked and ended, the live\n"
         "database is renamed to <db>_pre_restore_<time> (kept, never dropped) and the scratch\n"
         "one takes its name; the filestore is swapped the same way. Asks for confirmation\n"

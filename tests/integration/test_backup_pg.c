@@ -742,7 +742,8 @@ zoo_facts(const char *db)
     PGresult *res = PQexec(c,
         "select (select last_value from counter) || ' lo ' ||"
         " (select string_agg(md5(lo_get(oid)), ',' order by oid) from pg_largeobject_metadata) ||"
-        " ' parted ' || (select count(*) from parted_a) || '+' || (select count(*) from parted_b) ||"
+        " ' parted ' || (select count(*) from parted_a) || '+' ||"
+        " (select count(*) from parted_b) ||"
         " ' gen ' || (select sum(b) from gen) || ' rls ' ||"
         " (select relrowsecurity from pg_class where relname = 'secret') || ' policies ' ||"
         " (select count(*) from pg_policies) || ' fk ' ||"
