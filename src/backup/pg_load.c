@@ -269,7 +269,7 @@ static int
 read_blocks(struct loader *l, bool *seen, const bool *loaded, struct rg_err *err)
 {
     struct pgd_cursor c;
-    int type, id, rc;
+    int type, id, rc = 0;
 
     pgd_cursor_init(&c, l->toc, l->p, l->len);
     while (!failed(l) && (rc = pgd_next_block(&c, &type, &id, err)) > 0) {
@@ -291,8 +291,10 @@ read_blocks(struct loader *l, bool *seen, const bool *loaded, struct rg_err *err
         if (rc < 0)
             return rc;
     }
-    if (rc < 0 || failed(l))
+    if (rc < 0)
         return rc;
+    if (failed(l)) /* a worker's error is the one to report */
+        return 0;
     for (size_t i = 0; i < l->toc->n; i++)
         if (loaded[i] && !seen[i])
             return rg_err_set(err, RG_EINVAL, "pg_dump archive: no data block for %s.%s",
