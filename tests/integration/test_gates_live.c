@@ -231,7 +231,16 @@ test_container_and_logs(void **state)
     r = poll_one(&c, &whole_life, false);
     assert_int_equal(r.outcome, RG_VERDICT_FAIL);
     assert_false(r.timed_out); /* a restart fails the gate for good, at once */
-    assert_contains(r.last.summary, "restarted 1 time (allowed 0)");
+    /* The gate fails at the first restart it sees; a loaded machine may let Docker restart the
+     * container once more before the poll, so the count is at least 1, not exactly 1. */
+    {
+        const char *at = strstr(r.last.summary, " restarted ");
+        int n = 0;
+        char tail[32] = "";
+        if (!at || sscanf(at, " restarted %d time%31[^\n]", &n, tail) != 2 || n < 1 ||
+            strcmp(tail, n == 1 ? " (allowed 0)" : "s (allowed 0)") != 0)
+            fail_msg("unexpected summary: %s", r.last.summary);
+    }
     assert_contains(r.last.evidence, "exit code 1");
     r = poll_one(&lg, &whole_life, true);
     assert_int_equal(r.outcome, RG_VERDICT_FAIL);
