@@ -235,7 +235,11 @@ cmp_id(const void *a, const void *b)
     const struct pgd_entry *x = *(const struct pgd_entry *const *)a;
     const struct pgd_entry *y = *(const struct pgd_entry *const *)b;
 
-    return (x->id > y->id) - (x->id < y->id);
+    /* Ties broken by position: qsort is not stable, and find answers the first entry with an
+     * id when a (malformed) dump repeats one. */
+    if (x->id != y->id)
+        return (x->id > y->id) - (x->id < y->id);
+    return (x > y) - (x < y);
 }
 
 int
@@ -293,17 +297,15 @@ pgd_toc_find(const struct pgd_toc *t, int id)
 {
     size_t lo = 0, hi = t->n;
 
-    /* A data walk looks up every block: binary search in the index by id. */
+    /* A data walk looks up every block: binary search in the index for the leftmost entry. */
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (t->by_id[mid]->id == id)
-            return t->by_id[mid];
         if (t->by_id[mid]->id < id)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return NULL;
+    return lo < t->n && t->by_id[lo]->id == id ? t->by_id[lo] : NULL;
 }
 
 /* Whether s is one COPY statement and nothing else: outside double-quoted names no quote, no

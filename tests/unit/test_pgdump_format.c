@@ -1388,6 +1388,40 @@ test_toc_find(void **state)
     free(w);
 }
 
+/* A malformed dump may repeat an id: find answers the first entry with it, however the index
+ * sorts (qsort is not stable; enough entries share an id here to take its unstable path). */
+static void
+test_toc_find_repeated_id(void **state)
+{
+    enum { N = 24 };
+    struct w *w = w_new();
+    struct pgd_toc toc;
+    struct rg_err err;
+    struct spec s[N];
+    char tags[N][8];
+
+    (void)state;
+    w_header(w, 14);
+    w_count(w, N);
+    for (int i = 0; i < N; i++) {
+        snprintf(tags[i], sizeof(tags[i]), "t%d", i);
+        s[i] = std_entries[1];
+        s[i].tag = tags[i];
+        s[i].id = i % 3 == 0 ? 7 : 100 + N - i; /* id 7 at 0, 3, 6, ... */
+        w_entry(w, &s[i]);
+    }
+    w_toc_end(w);
+    assert_int_equal(pgd_toc_read(&toc, w->buf, w->len, &err), 0);
+    assert_ptr_equal(pgd_toc_find(&toc, 7), &toc.entries[0]);
+    assert_string_equal(pgd_toc_find(&toc, 7)->tag, "t0");
+    for (int i = 0; i < N; i++)
+        if (i % 3 != 0)
+            assert_ptr_equal(pgd_toc_find(&toc, 100 + N - i), &toc.entries[i]);
+    assert_null(pgd_toc_find(&toc, 8));
+    pgd_toc_release(&toc);
+    free(w);
+}
+
 static void
 test_copy_end(void **state)
 {
@@ -1584,6 +1618,7 @@ main(void)
         cmocka_unit_test(test_block_of_unknown_entry),
         cmocka_unit_test(test_copyable),
         cmocka_unit_test(test_toc_find),
+        cmocka_unit_test(test_toc_find_repeated_id),
         cmocka_unit_test(test_copy_end),
         cmocka_unit_test(test_real_dump),
         cmocka_unit_test(test_real_dump_prefixes),
