@@ -111,6 +111,13 @@ struct rg_archive_limits {
     size_t max_members;
 };
 
+/* Which file an archive is, and its state: a file changed in any way since (written, truncated,
+ * replaced) has another size, modification or change time, or inode. */
+struct rg_archive_file_id {
+    uint64_t dev, ino, size;
+    int64_t mtime_ns, ctime_ns;
+};
+
 struct rg_archive_info {
     enum rg_archive_kind kind;
     /* For a rollgate backup: the manifest (checked against the archive). For an Odoo zip:
@@ -120,6 +127,7 @@ struct rg_archive_info {
      * has_filestore, fs_files and fs_size are what the archive holds. */
     struct rg_archive_manifest manifest;
     uint64_t file_size;    /* bytes of the archive file */
+    struct rg_archive_file_id file_id; /* the file as it was when verification began */
     size_t members;        /* members read, manifest.json included */
 };
 
@@ -180,11 +188,29 @@ int rg_archive_verify(struct rg_archive_info *out, const char *path,
  * errors above, RG_EINVAL "cannot extract to 'X': it already exists", RG_EIO for write
  * failures. So a caller that only uses the output after success has verified the whole archive
  * before using any of it. For a rollgate backup "filestore/X" becomes fs_dir/X; for an Odoo zip
- * likewise. fs_dir may be NULL to skip the filestore. On success the filestore and its parent
+ * likewise. fs_dir may be NULL to skip the filestore, db_path NULL to verify the dump without
+ * writing it (rg_archive_dbstream_open reads it again). On success the filestore and its parent
  * are fsynced; the dump file is not (it is a working copy read once). info_out (may be NULL)
  * gets what rg_archive_verify gives. */
 int rg_archive_extract(const char *path, const char *db_path, const char *fs_dir,
                        const struct rg_archive_limits *limits, struct rg_archive_info *info_out,
                        struct rg_err *err);
+
+/* The database dump of an archive that rg_archive_extract or rg_archive_verify has verified,
+ * read a second time as a stream (its parts in order), so that a restore need not write it to
+ * disk first. The file must still be the one verified (info->file_id: same inode, size,
+ * modification and change time) when the stream opens and when it ends; the bytes are checked
+ * again against the verified size, and the members read must be the database's.
+ * Errors: RG_EINVAL "backup 'P' changed after it was verified: restore it again", "backup 'P'
+ * is truncated or corrupt: <libarchive message>", "backup 'P': the database has A bytes now,
+ * B when it was verified"; RG_EIO. */
+struct rg_archive_dbstream;
+int rg_archive_dbstream_open(struct rg_archive_dbstream **out, const char *path,
+                             const struct rg_archive_info *verified, struct rg_err *err);
+/* Up to cap bytes of the dump into buf; *got 0 at its end, after the checks above. */
+int rg_archive_dbstream_read(struct rg_archive_dbstream *s, void *buf, size_t cap, size_t *got,
+                             struct rg_err *err);
+/* Frees s (NULL accepted). */
+void rg_archive_dbstream_close(struct rg_archive_dbstream *s);
 
 #endif

@@ -56,6 +56,24 @@ int rg_pg_restore_scratch(char **scratch_out, const char *dsn, const char *dump_
                           enum rg_pg_format format, int jobs, const char *verify_query,
                           int64_t timeout_ms, struct rg_err *err);
 
+/* A dump read once, in order: read puts up to cap bytes into buf and sets *got (0 at the end),
+ * or returns <0 with err set. */
+struct rg_pg_dump_reader {
+    int (*read)(void *ctx, void *buf, size_t cap, size_t *got, struct rg_err *err);
+    void *ctx;
+};
+
+/* rg_pg_restore_scratch with the dump read from src (a backup archive being decompressed)
+ * instead of a file. Table rows go from the stream straight into the scratch database; what
+ * pg_restore or psql needs as a file is written to work_path (created 0600, must not exist;
+ * the caller removes it): for the custom format with jobs > 1 only the dump's head and the
+ * data blocks rollgate does not load itself (large objects, unusual tables), otherwise the
+ * whole dump. Errors as rg_pg_restore_scratch, and src's own. */
+int rg_pg_restore_scratch_stream(char **scratch_out, const char *dsn,
+                                 const struct rg_pg_dump_reader *src, const char *work_path,
+                                 enum rg_pg_format format, int jobs, const char *verify_query,
+                                 int64_t timeout_ms, struct rg_err *err);
+
 /* Puts scratch in place of the DSN's database without dropping anything: connections to the live
  * database are refused (ALLOW_CONNECTIONS false), its sessions terminated (again, for up to 10 s,
  * since applications reconnect), it is renamed to `<live>_pre_restore_<YYYYmmddHHMMSS>`, scratch

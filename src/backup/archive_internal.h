@@ -54,6 +54,18 @@ char *ar_now_rfc3339(void);
 /* Writes all n bytes (retrying short writes and EINTR); -1 with errno on failure. */
 int ar_write_all(int fd, const void *p, size_t n);
 
+/* ---- reading (archive_read.c) ---- */
+struct archive;
+struct stat;
+/* Opens the archive read-only and tells its kind from its first bytes (and, for SQL, its
+ * name); *id says which file it is, as it was when opened. */
+int ar_open_archive(int *fd_out, enum rg_archive_kind *kind, bool *gz,
+                    struct rg_archive_file_id *id, const char *path, struct rg_err *err);
+void ar_file_id(struct rg_archive_file_id *id, const struct stat *st);
+/* A libarchive reader for the kind (RG_EIO when a decoder is missing). */
+int ar_reader_new(struct archive **out, enum rg_archive_kind kind, bool gz, const char *path,
+                  struct rg_err *err);
+
 /* ---- the database dump's checksum and write, on their own thread (archive_dbpipe.c) ---- */
 struct ar_dbpipe;
 /* Starts the thread; fd is the dump file to write, or -1 to only checksum. */

@@ -721,18 +721,16 @@ finish(struct scan *s)
     return 0;
 }
 
-/* One pass over the open archive from its first byte. */
-static int
-scan_archive(struct scan *s)
+int
+ar_reader_new(struct archive **out, enum rg_archive_kind kind, bool gz, const char *path,
+              struct rg_err *err)
 {
-    struct archive *a = NULL;
-    struct archive_entry *e;
-    int rc = 0, r;
+    struct archive *a = archive_read_new();
+    int r;
 
-    a = archive_read_new();
     if (!a)
         abort();
-    switch (s->kind) {
+    switch (kind) {
     case RG_ARCHIVE_ROLLGATE:
         r = archive_read_support_filter_zstd(a);
         if (r == ARCHIVE_OK)
@@ -746,17 +744,33 @@ scan_archive(struct scan *s)
         break;
     case RG_ARCHIVE_PLAIN_SQL:
     default:
-        r = s->gz ? archive_read_support_filter_gzip(a) : ARCHIVE_OK;
+        r = gz ? archive_read_support_filter_gzip(a) : ARCHIVE_OK;
         if (r == ARCHIVE_OK)
             r = archive_read_support_format_raw(a);
         break;
     }
     /* gzip through an external program is a warning; refuse it rather than spawn anything. */
     if (r != ARCHIVE_OK) {
-        rc = rg_err_set(s->err, RG_EIO, "cannot read backup '%s': %s", s->path,
-                        archive_error_string(a) ? archive_error_string(a) : "no decoder");
-        goto out;
+        r = rg_err_set(err, RG_EIO, "cannot read backup '%s': %s", path,
+                       archive_error_string(a) ? archive_error_string(a) : "no decoder");
+        archive_read_free(a);
+        *out = NULL;
+        return r;
     }
+    *out = a;
+    return 0;
+}
+
+/* One pass over the open archive from its first byte. */
+static int
+scan_archive(struct scan *s)
+{
+    struct archive *a = NULL;
+    struct archive_entry *e;
+    int rc = 0, r;
+
+    if ((rc = ar_reader_new(&a, s->kind, s->gz, s->path, s->err)) < 0)
+        goto out;
     if (lseek(s->fd, 0, SEEK_SET) < 0) {
         rc = rg_err_sys(s->err, RG_EIO, "cannot read backup '%s'", s->path);
         goto out;
@@ -790,11 +804,19 @@ ends_with(const char *s, const char *suffix)
     return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
-/* Opens the archive read-only and tells its kind from its first bytes (and, for SQL, its
- * name). */
-static int
-open_archive(int *fd_out, enum rg_archive_kind *kind, bool *gz, uint64_t *size, const char *path,
-             struct rg_err *err)
+void
+ar_file_id(struct rg_archive_file_id *id, const struct stat *st)
+{
+    id->dev = (uint64_t)st->st_dev;
+    id->ino = (uint64_t)st->st_ino;
+    id->size = (uint64_t)st->st_size;
+    id->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    id->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+int
+ar_open_archive(int *fd_out, enum rg_archive_kind *kind, bool *gz, struct rg_archive_file_id *id,
+                const char *path, struct rg_err *err)
 {
     unsigned char magic[4] = {0};
     struct stat st;
@@ -815,7 +837,7 @@ open_archive(int *fd_out, enum rg_archive_kind *kind, bool *gz, uint64_t *size, 
         rc = rg_err_set(err, RG_EINVAL, "backup '%s' is not a regular file", path);
         goto out;
     }
-    *size = (uint64_t)st.st_size;
+    ar_file_id(id, &st);
     n = pread(fd, magic, sizeof(magic), 0);
     if (n < 0) {
         rc = rg_err_sys(err, RG_EIO, "cannot read backup '%s'", path);
@@ -893,7 +915,8 @@ rg_archive_info_release(struct rg_archive_info *info)
 /* Verifies the archive open at fd into info (zeroed first, released on error). */
 static int
 verify_fd(struct rg_archive_info *info, const char *path, int fd, enum rg_archive_kind kind,
-          bool gz, uint64_t size, const struct rg_archive_limits *limits, struct sink *sink,
+          bool gz, const struct rg_archive_file_id *id, const struct rg_archive_limits *limits,
+          struct sink *sink,
           struct rg_err *err)
 {
     struct scan s;
@@ -903,7 +926,8 @@ verify_fd(struct rg_archive_info *info, const char *path, int fd, enum rg_archiv
     scan_init(&s, path, fd, kind, gz, limits, info, err);
     s.sink = sink;
     rc = scan_archive(&s);
-    info->file_size = size;
+    info->file_size = id->size;
+    info->file_id = *id;
     scan_release(&s);
     if (rc < 0)
         rg_archive_info_release(info);
@@ -915,14 +939,14 @@ rg_archive_verify(struct rg_archive_info *out, const char *path,
                   const struct rg_archive_limits *limits, struct rg_err *err)
 {
     enum rg_archive_kind kind;
-    uint64_t size = 0;
+    struct rg_archive_file_id id;
     bool gz;
     int fd = -1, rc;
 
     memset(out, 0, sizeof(*out));
-    if ((rc = open_archive(&fd, &kind, &gz, &size, path, err)) < 0)
+    if ((rc = ar_open_archive(&fd, &kind, &gz, &id, path, err)) < 0)
         return rc;
-    rc = verify_fd(out, path, fd, kind, gz, size, limits, NULL, err);
+    rc = verify_fd(out, path, fd, kind, gz, &id, limits, NULL, err);
     close(fd);
     return rc;
 }
@@ -1029,30 +1053,31 @@ rg_archive_extract(const char *path, const char *db_path, const char *fs_dir,
     struct sink sink = {.db_fd = -1, .fs_fd = -1, .file_fd = -1, .fs_dir = fs_dir};
     bool made_db = false, gz;
     enum rg_archive_kind kind;
-    uint64_t size = 0;
+    struct rg_archive_file_id id;
     char *dir = NULL;
     int fd = -1, rc;
 
     if (info_out)
         memset(info_out, 0, sizeof(*info_out));
-    if ((rc = refuse_existing(db_path, err)) < 0 ||
+    if ((db_path && (rc = refuse_existing(db_path, err)) < 0) ||
         (fs_dir && (rc = refuse_existing(fs_dir, err)) < 0))
         goto out;
-    if ((rc = open_archive(&fd, &kind, &gz, &size, path, err)) < 0)
+    if ((rc = ar_open_archive(&fd, &kind, &gz, &id, path, err)) < 0)
         goto out;
-    sink.db_fd = open(db_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (sink.db_fd < 0) {
+    if (db_path)
+        sink.db_fd = open(db_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (db_path && sink.db_fd < 0) {
         rc = errno == EEXIST
                  ? rg_err_set(err, RG_EINVAL, "cannot extract to '%s': it already exists", db_path)
                  : rg_err_sys(err, RG_EIO, "cannot create '%s'", db_path);
         goto out;
     }
-    made_db = true;
+    made_db = db_path != NULL;
     /* One pass: every member is checked (path, type, limits) before anything of it is written,
      * and the checksums and the manifest at the end decide; on any failure all of it goes. The
      * output is private (a new dump file, a new directory), so nothing live is touched before
      * the whole archive has been verified. */
-    if ((rc = verify_fd(&second, path, fd, kind, gz, size, limits, &sink, err)) < 0)
+    if ((rc = verify_fd(&second, path, fd, kind, gz, &id, limits, &sink, err)) < 0)
         goto out;
     /* The dump is not fsynced: it is read once, at once, and removed; after a crash the
      * restore starts again from the archive. The filestore becomes live data: it is. */

@@ -72,14 +72,16 @@ char *pg_ident(PGconn *conn, const char *name);
 char *pg_literal(PGconn *conn, const char *s);
 
 struct pgd_toc;
+struct pgd_stream;
 
 /* Loads every table of a custom-format dump that COPY can load (pgd_entry_copyable) into the
  * existing database dbname over `jobs` connections at once, big tables split among them;
- * toc was read from the len bytes at p. loaded[i] (toc->n of them) says which entries it took:
- * the rest of the data section is pg_restore's. On failure some rows may be in; the caller
- * drops the database. */
+ * toc was read from the stream in, which is then read to its end. Every other data block is
+ * copied as it is to tee_fd (-1: none): after the dump's head, that makes the skeleton dump
+ * pg_restore restores the rest from. loaded[i] (toc->n of them) says which entries it took.
+ * On failure some rows may be in; the caller drops the database. */
 int pg_load_tables(const struct pg_dsn *d, const char *dbname, const struct pgd_toc *toc,
-                   const uint8_t *p, size_t len, int jobs, int64_t timeout_ms, bool *loaded,
-                   struct rg_err *err);
+                   struct pgd_stream *in, int tee_fd, int jobs, int64_t timeout_ms,
+                   bool *loaded, struct rg_err *err);
 
 #endif

@@ -1,8 +1,8 @@
 /* Table data of a custom-format dump loaded over several connections at once. pg_restore --jobs
  * loads different tables side by side but each table over one connection, so the one big table
  * most databases have (messages, attachments, orders) is loaded by one server process while the
- * other cores wait. Here the calling thread walks the dump's data blocks and cuts each table's
- * rows into units of a few megabytes at row boundaries; every worker thread holds one connection
+ * other cores wait. Here the calling thread reads the dump once, as a stream, and gathers each
+ * table's rows into units of a few megabytes cut at row ends; every worker thread holds one connection
  * and streams the units it takes with COPY FROM STDIN, so a big table is parsed and stored by
  * as many server processes as there are jobs. Rows of one table end up in several transactions;
  * the database is a scratch one that is dropped on any failure, so none is ever seen half. */
@@ -16,12 +16,14 @@
 
 enum {
     UNIT_BYTES = 8 << 20,  /* rows per unit: big enough to amortise, small enough to spread */
-    SEND_BYTES = 256 << 10 /* rows gathered before one CopyData message */
+    SEND_BYTES = 256 << 10, /* rows per CopyData message */
+    MAX_ROW_BYTES = (1 << 30) + UNIT_BYTES
 };
 
 struct unit {
-    size_t entry;     /* index into the TOC */
-    size_t start, end; /* the unit's chunks: offsets of the first's header and past the last */
+    size_t entry; /* index into the TOC */
+    uint8_t *rows; /* COPY text, whole rows */
+    size_t len, cap;
 };
 
 struct loader {
@@ -32,9 +34,9 @@ struct loader {
     bool closed;            /* no more units will come */
     bool failed;            /* stop everything; err holds the first failure */
     struct rg_err err;
+    uint8_t **spare; /* unit buffers of UNIT_BYTES given back by the workers */
+    size_t nspare;
     const struct pgd_toc *toc;
-    const uint8_t *p;
-    size_t len;
     const struct pg_dsn *d;
     const char *dbname;
     int64_t deadline;
@@ -45,8 +47,6 @@ struct worker {
     pthread_t thread;
     PGconn *conn;
     size_t entry;   /* the entry whose COPY is open, or SIZE_MAX */
-    char *buf;
-    size_t used;
 };
 
 static void
@@ -78,15 +78,6 @@ conn_error(struct worker *w, const char *what, struct rg_err *err)
 }
 
 static int
-flush(struct worker *w, struct rg_err *err)
-{
-    if (w->used && PQputCopyData(w->conn, w->buf, (int)w->used) != 1)
-        return conn_error(w, "cannot send the rows of", err);
-    w->used = 0;
-    return 0;
-}
-
-static int
 copy_begin(struct worker *w, size_t entry, struct rg_err *err)
 {
     PGresult *res;
@@ -111,10 +102,7 @@ copy_end(struct worker *w, bool abort, struct rg_err *err)
 
     if (w->entry == SIZE_MAX)
         return 0;
-    if (!abort)
-        rc = flush(w, err);
-    if (PQputCopyEnd(w->conn, abort || rc < 0 ? "rollgate: restore stopped" : NULL) != 1 &&
-        rc == 0 && !abort)
+    if (PQputCopyEnd(w->conn, abort ? "rollgate: restore stopped" : NULL) != 1 && !abort)
         rc = conn_error(w, "cannot finish loading", err);
     while ((res = PQgetResult(w->conn))) {
         if (rc == 0 && !abort && PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -122,35 +110,34 @@ copy_end(struct worker *w, bool abort, struct rg_err *err)
         PQclear(res);
     }
     w->entry = SIZE_MAX;
-    w->used = 0;
     return rc;
 }
 
 static int
 feed(struct worker *w, const struct unit *u, struct rg_err *err)
 {
-    struct pgd_cursor c = {.p = w->l->p, .len = w->l->len, .pos = u->start,
-                           .int_size = w->l->toc->int_size};
-    const uint8_t *data;
-    size_t n;
-    int rc;
-
-    while (c.pos < u->end) {
-        if ((rc = pgd_next_chunk(&c, &data, &n, err)) <= 0)
-            return rc < 0 ? rc : rg_err_set(err, RG_EINTERNAL, "unit ends before its rows");
-        if (pgd_chunk_is_copy_end(data, n))
-            continue; /* the end is the end of the COPY, for every worker */
-        if (w->used + n > SEND_BYTES && (rc = flush(w, err)) < 0)
-            return rc;
-        if (n > SEND_BYTES) {
-            if (PQputCopyData(w->conn, (const char *)data, (int)n) != 1)
-                return conn_error(w, "cannot send the rows of", err);
-            continue;
-        }
-        memcpy(w->buf + w->used, data, n);
-        w->used += n;
+    /* CopyData messages need not end at row ends: the server joins them. */
+    for (size_t off = 0; off < u->len;) {
+        size_t n = u->len - off < SEND_BYTES ? u->len - off : SEND_BYTES;
+        if (PQputCopyData(w->conn, (const char *)u->rows + off, (int)n) != 1)
+            return conn_error(w, "cannot send the rows of", err);
+        off += n;
     }
     return 0;
+}
+
+/* A unit's buffer back to the pool (a standard one) or freed (a big row's). */
+static void
+unit_done(struct loader *l, struct unit *u)
+{
+    pthread_mutex_lock(&l->mu);
+    if (u->cap == UNIT_BYTES && l->nspare < l->cap + 2) {
+        l->spare[l->nspare++] = u->rows;
+        u->rows = NULL;
+    }
+    pthread_mutex_unlock(&l->mu);
+    free(u->rows);
+    u->rows = NULL;
 }
 
 static int
@@ -203,6 +190,7 @@ work(void *arg)
              ((rc = copy_end(w, false, &err)) < 0 || (rc = copy_begin(w, u.entry, &err)) < 0)) ||
             (rc = feed(w, &u, &err)) < 0)
             fail(l, &err);
+        unit_done(l, &u);
     }
     pthread_mutex_lock(&l->mu);
     bool stop = l->failed;
@@ -212,9 +200,10 @@ work(void *arg)
     return NULL;
 }
 
-/* Queues a unit; false when the load has failed and the reader should stop. */
+/* Queues a unit (the queue owns its buffer then, *u is emptied); false when the load has failed
+ * and the reader should stop. */
 static bool
-push(struct loader *l, size_t entry, size_t start, size_t end)
+push(struct loader *l, struct unit *u)
 {
     bool ok;
 
@@ -223,11 +212,26 @@ push(struct loader *l, size_t entry, size_t start, size_t end)
         pthread_cond_wait(&l->cv, &l->mu);
     ok = !l->failed;
     if (ok) {
-        l->q[l->head++ % l->cap] = (struct unit){entry, start, end};
+        l->q[l->head++ % l->cap] = *u;
+        u->rows = NULL;
         pthread_cond_broadcast(&l->cv);
     }
     pthread_mutex_unlock(&l->mu);
     return ok;
+}
+
+/* An empty unit for entry, its buffer from the pool when one is there. */
+static void
+unit_start(struct loader *l, struct unit *u, size_t entry)
+{
+    uint8_t *rows = NULL;
+
+    pthread_mutex_lock(&l->mu);
+    if (l->nspare)
+        rows = l->spare[--l->nspare];
+    pthread_mutex_unlock(&l->mu);
+    *u = (struct unit){.entry = entry, .rows = rows ? rows : rg_malloc(UNIT_BYTES),
+                       .cap = UNIT_BYTES};
 }
 
 static bool
@@ -241,38 +245,53 @@ failed(struct loader *l)
     return f;
 }
 
-/* One table's data block cut into units at row ends. */
+/* One table's data block gathered into units cut at row ends. */
 static int
-split(struct loader *l, struct pgd_cursor *c, size_t entry, struct rg_err *err)
+split(struct loader *l, struct pgd_stream *in, size_t entry)
 {
-    size_t start = c->pos, last = c->pos, bytes = 0, n;
+    struct unit u;
     const uint8_t *data;
+    size_t n;
     int rc;
 
-    while ((rc = pgd_next_chunk(c, &data, &n, err)) > 0) {
-        last = c->pos;
-        bytes += n;
-        /* In COPY's text format every raw newline ends a row (newlines in values are escaped). */
-        if (bytes >= UNIT_BYTES && data[n - 1] == '\n') {
-            if (!push(l, entry, start, last))
-                return 0;
-            start = last;
-            bytes = 0;
+    unit_start(l, &u, entry);
+    while ((rc = pgd_stream_next_chunk(in, &data, &n)) > 0) {
+        if (pgd_chunk_is_copy_end(data, n))
+            continue; /* the end is the end of the COPY, for every worker */
+        /* In COPY's text format every raw newline ends a row (newlines in values are escaped),
+         * and a unit is cut only there. A row bigger than a unit gets a buffer of its own. */
+        if (u.len + n > u.cap && u.len > 0 && u.rows[u.len - 1] == '\n') {
+            if (!push(l, &u))
+                break;
+            unit_start(l, &u, entry);
         }
+        if (u.len + n > u.cap) {
+            /* PostgreSQL's own limit on a field; a longer "row" is a damaged dump. */
+            if (u.len + n > MAX_ROW_BYTES) {
+                rc = rg_err_set(in->err, RG_EINVAL, "pg_dump archive: a row of %s.%s is longer "
+                                "than 1 GiB", l->toc->entries[entry].nspace,
+                                l->toc->entries[entry].tag);
+                break;
+            }
+            u.cap = u.len + n > 2 * u.cap ? u.len + n : 2 * u.cap;
+            u.rows = rg_realloc(u.rows, u.cap);
+        }
+        memcpy(u.rows + u.len, data, n);
+        u.len += n;
     }
-    if (rc == 0 && last > start)
-        push(l, entry, start, last);
+    if (rc == 0 && u.len > 0 && !failed(l))
+        push(l, &u);
+    free(u.rows);
     return rc;
 }
 
 static int
-read_blocks(struct loader *l, bool *seen, const bool *loaded, struct rg_err *err)
+read_blocks(struct loader *l, struct pgd_stream *in, int tee_fd, bool *seen, const bool *loaded,
+            struct rg_err *err)
 {
-    struct pgd_cursor c;
     int type, id, rc = 0;
 
-    pgd_cursor_init(&c, l->toc, l->p, l->len);
-    while (!failed(l) && (rc = pgd_next_block(&c, &type, &id, err)) > 0) {
+    while (!failed(l) && (rc = pgd_stream_next_block(in, &type, &id)) > 0) {
         const struct pgd_entry *e = pgd_toc_find(l->toc, id);
         size_t i = e ? (size_t)(e - l->toc->entries) : 0;
 
@@ -284,9 +303,14 @@ read_blocks(struct loader *l, bool *seen, const bool *loaded, struct rg_err *err
                 return rg_err_set(err, RG_EINVAL, "pg_dump archive: two data blocks for %s.%s",
                                   e->nspace, e->tag);
             seen[i] = true;
-            rc = split(l, &c, i, err);
+            rc = split(l, in, i);
+        } else if (tee_fd >= 0) {
+            /* Everything else goes, as it is, into the skeleton for pg_restore. */
+            if ((rc = pgd_stream_tee_block(in, tee_fd)) == 0 &&
+                (rc = pgd_stream_skip_block(in, type)) == 0)
+                rc = pgd_stream_tee_block(in, -1);
         } else {
-            rc = pgd_skip_block(&c, type, err);
+            rc = pgd_stream_skip_block(in, type);
         }
         if (rc < 0)
             return rc;
@@ -304,10 +328,10 @@ read_blocks(struct loader *l, bool *seen, const bool *loaded, struct rg_err *err
 
 int
 pg_load_tables(const struct pg_dsn *d, const char *dbname, const struct pgd_toc *toc,
-               const uint8_t *p, size_t len, int jobs, int64_t timeout_ms, bool *loaded,
+               struct pgd_stream *in, int tee_fd, int jobs, int64_t timeout_ms, bool *loaded,
                struct rg_err *err)
 {
-    struct loader l = {.toc = toc, .p = p, .len = len, .d = d, .dbname = dbname,
+    struct loader l = {.toc = toc, .d = d, .dbname = dbname,
                        .deadline = rg_mono_ms() + timeout_ms};
     struct worker *w;
     bool *seen = rg_calloc(toc->n ? toc->n : 1, sizeof(*seen));
@@ -319,16 +343,21 @@ pg_load_tables(const struct pg_dsn *d, const char *dbname, const struct pgd_toc 
     jobs = jobs < 1 ? 1 : jobs;
     l.cap = 2 * (size_t)jobs;
     l.q = rg_calloc(l.cap, sizeof(*l.q));
+    l.spare = rg_calloc(l.cap + 2, sizeof(*l.spare));
     pthread_mutex_init(&l.mu, NULL);
     pthread_cond_init(&l.cv, NULL);
     w = rg_calloc((size_t)jobs, sizeof(*w));
     for (int i = 0; i < jobs; i++) {
-        w[i] = (struct worker){.l = &l, .entry = SIZE_MAX, .buf = rg_malloc(SEND_BYTES)};
+        w[i] = (struct worker){.l = &l, .entry = SIZE_MAX};
         if (pthread_create(&w[i].thread, NULL, work, &w[i]) != 0)
             abort(); /* out of threads: as out of memory, nothing to recover */
     }
-    if ((rc = read_blocks(&l, seen, loaded, &rerr)) < 0)
+    /* The stream's errors land in the reader's rg_err; the loader's first failure is reported. */
+    struct rg_err *stream_err = in->err;
+    in->err = &rerr;
+    if ((rc = read_blocks(&l, in, tee_fd, seen, loaded, &rerr)) < 0)
         fail(&l, &rerr);
+    in->err = stream_err;
     pthread_mutex_lock(&l.mu);
     l.closed = true;
     pthread_cond_broadcast(&l.cv);
@@ -336,8 +365,12 @@ pg_load_tables(const struct pg_dsn *d, const char *dbname, const struct pgd_toc 
     for (int i = 0; i < jobs; i++) {
         pthread_join(w[i].thread, NULL);
         PQfinish(w[i].conn);
-        free(w[i].buf);
     }
+    /* Units a failure left in the queue. */
+    for (size_t i = l.tail; i != l.head; i++)
+        free(l.q[i % l.cap].rows);
+    for (size_t i = 0; i < l.nspare; i++)
+        free(l.spare[i]);
     if (l.failed) {
         if (err)
             *err = l.err;
@@ -346,6 +379,7 @@ pg_load_tables(const struct pg_dsn *d, const char *dbname, const struct pgd_toc 
     pthread_mutex_destroy(&l.mu);
     pthread_cond_destroy(&l.cv);
     free(l.q);
+    free(l.spare);
     free(w);
     free(seen);
     return rc;

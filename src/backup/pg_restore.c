@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -214,86 +213,148 @@ rest_of_data_list(char **path_out, const char *dump_path, const char *list,
     return rc;
 }
 
-/* A custom-format dump in four steps: schema (pg_restore), table data (over `jobs` connections,
- * big tables split among them), the rest of the data (sequences, large objects: pg_restore),
- * then indexes and constraints (pg_restore --jobs). 1 when the dump is not one this can read
- * (the caller leaves it whole to pg_restore, with why logged), 0 done, <0 failed. */
-static int
-restore_phased(const struct pg_dsn *d, const char *scratch, const char *dump_path,
-               const char *list, int jobs, bool owners, int64_t deadline, struct rg_err *err)
-{
-    struct pgd_toc toc = {0};
-    void *map = MAP_FAILED;
-    bool *loaded = NULL, any = false;
-    char *list_path = NULL;
-    struct stat st;
-    int fd, rc = 1;
-    int64_t t0 = rg_mono_ms();
+/* A dump file read as a stream. */
+struct dump_file {
+    const char *path;
+    int fd;
+};
 
-    if ((fd = open(dump_path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0 || st.st_size == 0 ||
-        (map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
-        rg_log(RG_LOG_INFO, "restore: '%s' cannot be mapped, left whole to pg_restore", dump_path);
-        goto out;
-    }
-    madvise(map, (size_t)st.st_size, MADV_WILLNEED);
-    if ((rc = pgd_toc_read(&toc, map, (size_t)st.st_size, err)) < 0)
-        goto out;
-    for (size_t i = 0; i < toc.n; i++)
-        any |= pgd_entry_copyable(&toc.entries[i]);
-    if (toc.unsupported[0] || toc.compressed || !any) {
-        rg_log(RG_LOG_INFO, "restore: dump left whole to pg_restore (%s)",
-               toc.unsupported[0] ? toc.unsupported
-               : toc.compressed   ? "its data is compressed"
-                                  : "no table data");
-        rc = 1;
-        goto out;
-    }
-    loaded = rg_calloc(toc.n, sizeof(*loaded));
-    if ((rc = run_pg_restore(d, scratch, dump_path, "pre-data", NULL, 1, owners, deadline, err)) <
-            0 ||
-        (rc = pg_load_tables(d, scratch, &toc, map, (size_t)st.st_size, jobs,
-                             deadline - rg_mono_ms(), loaded, err)) < 0)
-        goto out;
-    rg_log(RG_LOG_INFO, "restore: schema and table data loaded over %d connections after %lld ms",
-           jobs, (long long)(rg_mono_ms() - t0));
-    if ((rc = rest_of_data_list(&list_path, dump_path, list, &toc, loaded, err)) < 0 ||
-        (list_path && (rc = run_pg_restore(d, scratch, dump_path, "data", list_path, 1, owners,
-                                           deadline, err)) < 0) ||
-        (rc = run_pg_restore(d, scratch, dump_path, "post-data", NULL, jobs, owners, deadline,
-                             err)) < 0)
-        goto out;
-out:
-    if (list_path)
-        unlink(list_path);
-    if (map != MAP_FAILED)
-        munmap(map, (size_t)st.st_size);
-    if (fd >= 0)
-        close(fd);
-    pgd_toc_release(&toc);
-    free(loaded);
-    free(list_path);
-    return rc;
+/* Where the dump comes from: read once, in order; as a file too when it is one. */
+struct dump_in {
+    pgd_read_fn read;
+    void *ctx;
+    const char *file; /* the dump itself as a file, or NULL: streamed */
+    const char *work; /* streamed: where to write what pg_restore or psql needs as a file */
+};
+
+/* A new private file at path for what pg_restore or psql will read. */
+static int
+work_create(int *fd, const char *path, struct rg_err *err)
+{
+    *fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (*fd < 0)
+        return rg_err_sys(err, RG_EIO, "cannot create '%s'", path);
+    return 0;
 }
 
 static int
-restore_custom(PGconn *conn, const struct pg_dsn *d, const char *scratch, const char *dump_path,
-               int jobs, int64_t timeout_ms, struct rg_err *err)
+work_close(int *fd, const char *path, struct rg_err *err)
 {
-    int64_t deadline = rg_mono_ms() + timeout_ms;
-    char *list = NULL;
-    bool owners = true;
-    int rc;
+    int rc = *fd >= 0 && close(*fd) < 0 ? rg_err_sys(err, RG_EIO, "cannot write '%s'", path) : 0;
 
-    if ((rc = dump_listing(&list, d, dump_path, timeout_ms, err)) < 0 ||
+    *fd = -1;
+    return rc;
+}
+
+/* Why a custom-format dump goes whole to pg_restore, or NULL when it is loaded in steps. */
+static const char *
+whole_reason(const struct pgd_toc *toc, int jobs)
+{
+    bool any = false;
+
+    for (size_t i = 0; i < toc->n; i++)
+        any |= pgd_entry_copyable(&toc->entries[i]);
+    if (jobs < 2)
+        return "one job has nothing to split";
+    if (toc->unsupported[0])
+        return toc->unsupported;
+    if (toc->compressed)
+        return "its data is compressed";
+    return any ? NULL : "no table data";
+}
+
+/* A custom-format dump. Most go in four steps: schema (pg_restore --section=pre-data), table
+ * data (rollgate, over `jobs` connections, big tables split among them, straight from the
+ * stream), the rest of the data (sequences, large objects: pg_restore from a skeleton of the
+ * dump that holds only its head and the blocks rollgate did not load), then indexes and
+ * constraints (pg_restore --jobs). A dump this reader cannot walk goes whole to pg_restore. */
+static int
+restore_custom(PGconn *conn, const struct pg_dsn *d, const char *scratch,
+               const struct dump_in *in, int jobs, int64_t timeout_ms, struct rg_err *err)
+{
+    int64_t deadline = rg_mono_ms() + timeout_ms, t0 = rg_mono_ms();
+    const char *path = in->file ? in->file : in->work, *why;
+    struct pgd_stream st;
+    struct pgd_toc toc = {0};
+    char *list = NULL, *list_path = NULL;
+    bool owners = true, *loaded = NULL;
+    int fd = -1, rc;
+
+    pgd_stream_init(&st, in->read, in->ctx, err);
+    if ((rc = pgd_stream_read_toc(&st, &toc)) < 0)
+        goto out;
+    why = whole_reason(&toc, jobs);
+    if (why && jobs > 1)
+        rg_log(RG_LOG_INFO, "restore: dump left whole to pg_restore (%s)", why);
+    if (!in->file && ((rc = work_create(&fd, in->work, err)) < 0 ||
+                      (rc = why ? pgd_stream_copy_all(&st, fd)
+                                : pgd_stream_write_head(&st, fd, toc.data_start)) < 0))
+        goto out;
+    if (why && (rc = work_close(&fd, path, err)) < 0)
+        goto out;
+    if ((rc = dump_listing(&list, d, path, timeout_ms, err)) < 0 ||
         (rc = owners_exist(&owners, conn, list, err)) < 0)
         goto out;
-    /* One job has nothing to split: pg_restore alone is as fast. */
-    if (jobs > 1 &&
-        (rc = restore_phased(d, scratch, dump_path, list, jobs, owners, deadline, err)) <= 0)
+    if (why) {
+        rc = run_pg_restore(d, scratch, path, NULL, NULL, jobs, owners, deadline, err);
         goto out;
-    rc = run_pg_restore(d, scratch, dump_path, NULL, NULL, jobs, owners, deadline, err);
+    }
+    loaded = rg_calloc(toc.n, sizeof(*loaded));
+    if ((rc = run_pg_restore(d, scratch, path, "pre-data", NULL, 1, owners, deadline, err)) < 0 ||
+        (rc = pg_load_tables(d, scratch, &toc, &st, fd, jobs, deadline - rg_mono_ms(), loaded,
+                             err)) < 0 ||
+        (rc = work_close(&fd, path, err)) < 0)
+        goto out;
+    rg_log(RG_LOG_INFO, "restore: schema and table data loaded over %d connections after %lld ms",
+           jobs, (long long)(rg_mono_ms() - t0));
+    if ((rc = rest_of_data_list(&list_path, path, list, &toc, loaded, err)) < 0 ||
+        (list_path &&
+         (rc = run_pg_restore(d, scratch, path, "data", list_path, 1, owners, deadline, err)) <
+             0) ||
+        (rc = run_pg_restore(d, scratch, path, "post-data", NULL, jobs, owners, deadline, err)) <
+            0)
+        goto out;
 out:
+    if (fd >= 0)
+        close(fd);
+    if (list_path)
+        unlink(list_path);
+    pgd_stream_release(&st);
+    pgd_toc_release(&toc);
+    free(loaded);
+    free(list_path);
     free(list);
+    return rc;
+}
+
+/* psql reads a file: a streamed plain dump is written out first. */
+static int
+spool(const struct dump_in *in, struct rg_err *err)
+{
+    size_t cap = 1 << 20, got;
+    char *buf = rg_malloc(cap);
+    int fd = -1, rc;
+
+    if ((rc = work_create(&fd, in->work, err)) < 0)
+        goto out;
+    while ((rc = in->read(in->ctx, buf, cap, &got, err)) == 0 && got > 0) {
+        for (size_t off = 0; off < got;) {
+            ssize_t k = write(fd, buf + off, got - off);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0) {
+                rc = rg_err_sys(err, RG_EIO, "cannot write '%s'", in->work);
+                goto out;
+            }
+            off += (size_t)k;
+        }
+    }
+    if (rc == 0)
+        rc = work_close(&fd, in->work, err);
+out:
+    if (fd >= 0)
+        close(fd);
+    free(buf);
     return rc;
 }
 
@@ -350,17 +411,16 @@ out:
     return rc;
 }
 
-int
-rg_pg_restore_scratch(char **scratch_out, const char *dsn, const char *dump_path,
-                      enum rg_pg_format format, int jobs, const char *verify_query,
-                      int64_t timeout_ms, struct rg_err *err)
+static int
+restore_scratch(char **scratch_out, const char *dsn, const struct dump_in *in,
+                enum rg_pg_format format, int jobs, const char *verify_query, int64_t timeout_ms,
+                struct rg_err *err)
 {
     struct pg_dsn d;
     struct live_db live = {0};
     PGconn *conn = NULL;
     char *scratch = NULL;
     bool created = false;
-    struct stat st;
     int rc;
 
     *scratch_out = NULL;
@@ -370,15 +430,6 @@ rg_pg_restore_scratch(char **scratch_out, const char *dsn, const char *dump_path
         rc = rg_err_set(err, RG_EINVAL, "restore timeout must be positive");
         goto out;
     }
-    if (stat(dump_path, &st) < 0) {
-        rc = rg_err_sys(err, errno == ENOENT ? RG_ENOENT : RG_EIO, "cannot read dump '%s'",
-                        dump_path);
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = rg_err_set(err, RG_EINVAL, "dump '%s' is not a regular file", dump_path);
-        goto out;
-    }
     if ((rc = pg_connect(&conn, &d, "postgres", err)) < 0 ||
         (rc = live_read(&live, conn, d.dbname, err)) < 0 ||
         (rc = pg_unique_dbname(&scratch, conn, d.dbname, "_rg_scratch_", err)) < 0 ||
@@ -386,9 +437,9 @@ rg_pg_restore_scratch(char **scratch_out, const char *dsn, const char *dump_path
         goto out;
     created = true;
     if (format == RG_PG_CUSTOM)
-        rc = restore_custom(conn, &d, scratch, dump_path, jobs, timeout_ms, err);
-    else
-        rc = restore_plain(&d, scratch, dump_path, timeout_ms, err);
+        rc = restore_custom(conn, &d, scratch, in, jobs, timeout_ms, err);
+    else if (in->file || (rc = spool(in, err)) == 0)
+        rc = restore_plain(&d, scratch, in->file ? in->file : in->work, timeout_ms, err);
     if (rc == 0 && verify_query)
         rc = verify(&d, scratch, verify_query, timeout_ms, err);
     if (rc < 0)
@@ -414,4 +465,57 @@ out:
     free(scratch);
     pg_dsn_release(&d);
     return rc;
+}
+
+static int
+read_fd(void *ctx, void *buf, size_t cap, size_t *got, struct rg_err *err)
+{
+    const struct dump_file *f = ctx;
+    ssize_t k;
+
+    do
+        k = read(f->fd, buf, cap);
+    while (k < 0 && errno == EINTR);
+    if (k < 0)
+        return rg_err_sys(err, RG_EIO, "cannot read dump '%s'", f->path);
+    *got = (size_t)k;
+    return 0;
+}
+
+int
+rg_pg_restore_scratch(char **scratch_out, const char *dsn, const char *dump_path,
+                      enum rg_pg_format format, int jobs, const char *verify_query,
+                      int64_t timeout_ms, struct rg_err *err)
+{
+    struct dump_file f = {.path = dump_path};
+    struct dump_in in = {.read = read_fd, .ctx = &f, .file = dump_path};
+    struct stat st;
+    int rc;
+
+    *scratch_out = NULL;
+    f.fd = open(dump_path, O_RDONLY | O_CLOEXEC);
+    if (f.fd < 0 || fstat(f.fd, &st) < 0) {
+        rc = rg_err_sys(err, errno == ENOENT ? RG_ENOENT : RG_EIO, "cannot read dump '%s'",
+                        dump_path);
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = rg_err_set(err, RG_EINVAL, "dump '%s' is not a regular file", dump_path);
+    } else {
+        posix_fadvise(f.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        rc = restore_scratch(scratch_out, dsn, &in, format, jobs, verify_query, timeout_ms, err);
+    }
+    if (f.fd >= 0)
+        close(f.fd);
+    return rc;
+}
+
+int
+rg_pg_restore_scratch_stream(char **scratch_out, const char *dsn,
+                             const struct rg_pg_dump_reader *src, const char *work_path,
+                             enum rg_pg_format format, int jobs, const char *verify_query,
+                             int64_t timeout_ms, struct rg_err *err)
+{
+    struct dump_in in = {.read = src->read, .ctx = src->ctx, .work = work_path};
+
+    *scratch_out = NULL;
+    return restore_scratch(scratch_out, dsn, &in, format, jobs, verify_query, timeout_ms, err);
 }

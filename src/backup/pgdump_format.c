@@ -7,9 +7,11 @@
  *   then the data blocks: a type byte and a dump id, then length-prefixed chunks up to a zero.
  * An int is a sign byte and int_size bytes, least significant first; a string is an int length
  * (-1 for none) and that many bytes. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backup/pgdump_format.h"
 #include "rollgate/util.h"
@@ -22,6 +24,7 @@ struct rd {
     const uint8_t *p;
     size_t len, pos;
     int int_size, off_size;
+    bool short_input; /* a read failed only because the bytes ended: more input may parse */
     struct rg_err *err;
 };
 
@@ -32,10 +35,17 @@ bad(struct rd *r, const char *what)
 }
 
 static int
+short_input(struct rd *r, const char *what)
+{
+    r->short_input = true;
+    return bad(r, what);
+}
+
+static int
 rd_byte(struct rd *r, int *out)
 {
     if (r->pos >= r->len)
-        return bad(r, "truncated");
+        return short_input(r, "truncated");
     *out = r->p[r->pos++];
     return 0;
 }
@@ -47,7 +57,7 @@ rd_int(struct rd *r, int64_t *out)
     int sign;
 
     if (r->pos >= r->len || r->len - r->pos < (size_t)r->int_size + 1)
-        return bad(r, "truncated integer");
+        return short_input(r, "truncated integer");
     sign = r->p[r->pos++];
     for (int i = 0; i < r->int_size; i++)
         v |= (uint64_t)r->p[r->pos++] << (8 * i);
@@ -73,7 +83,7 @@ rd_str(struct rd *r, char **out)
     if (n < 0)
         return bad(r, "negative string length");
     if ((uint64_t)n > r->len - r->pos)
-        return bad(r, "string runs past the end");
+        return short_input(r, "string runs past the end");
     *out = rg_strndup((const char *)r->p + r->pos, (size_t)n);
     r->pos += (size_t)n;
     return 0;
@@ -94,7 +104,7 @@ static int
 rd_offset(struct rd *r)
 {
     if (r->pos >= r->len || r->len - r->pos < (size_t)r->off_size + 1)
-        return bad(r, "truncated data offset");
+        return short_input(r, "truncated data offset");
     r->pos += (size_t)r->off_size + 1;
     return 0;
 }
@@ -245,17 +255,30 @@ cmp_id(const void *a, const void *b)
 int
 pgd_toc_read(struct pgd_toc *t, const uint8_t *p, size_t len, struct rg_err *err)
 {
+    return pgd_toc_read_prefix(t, p, len, NULL, err);
+}
+
+int
+pgd_toc_read_prefix(struct pgd_toc *t, const uint8_t *p, size_t len, bool *need_more,
+                    struct rg_err *err)
+{
     struct rd r = {.p = p, .len = len, .err = err};
     int64_t count;
     int version = 0, rc;
 
     memset(t, 0, sizeof(*t));
-    if ((rc = read_header(t, &r, &version)) != 0)
+    if (need_more)
+        *need_more = false;
+    if ((rc = read_header(t, &r, &version)) != 0) {
+        if (rc < 0 && need_more)
+            *need_more = r.short_input;
         return rc < 0 ? rc : 0;
+    }
     if ((rc = rd_int(&r, &count)) < 0)
         goto fail;
     /* An entry takes well over 16 bytes: a count past that is damage, not a big dump. */
     if (count < 0 || (uint64_t)count > (len - r.pos) / 16) {
+        r.short_input = count >= 0;
         rc = bad(&r, "entry count out of range");
         goto fail;
     }
@@ -272,6 +295,8 @@ pgd_toc_read(struct pgd_toc *t, const uint8_t *p, size_t len, struct rg_err *err
     qsort(t->by_id, t->n, sizeof(*t->by_id), cmp_id);
     return 0;
 fail:
+    if (need_more)
+        *need_more = r.short_input;
     pgd_toc_release(t);
     return rc;
 }
@@ -442,4 +467,253 @@ pgd_chunk_is_copy_end(const uint8_t *data, size_t n)
         if (data[i] != '\n')
             return false;
     return true;
+}
+
+/* ---- the same walk over a stream ---- */
+
+enum { STREAM_START = 4 << 20, TOC_MAX = 1 << 30 };
+
+static int
+stream_bad(struct pgd_stream *s, const char *what)
+{
+    return rg_err_set(s->err, RG_EINVAL, "pg_dump archive: %s at offset %llu", what,
+                      (unsigned long long)(s->base + s->pos));
+}
+
+static int write_all(struct pgd_stream *s, int fd, const uint8_t *p, size_t n);
+
+/* Writes what the tee has not written yet, up to pos. */
+static int
+tee_flush(struct pgd_stream *s)
+{
+    size_t from = s->tee_from;
+
+    if (s->tee_fd < 0 || from >= s->pos)
+        return 0;
+    s->tee_from = s->pos;
+    return write_all(s, s->tee_fd, s->buf + from, s->pos - from);
+}
+
+void
+pgd_stream_init(struct pgd_stream *s, pgd_read_fn read, void *ctx, struct rg_err *err)
+{
+    memset(s, 0, sizeof(*s));
+    s->read = read;
+    s->ctx = ctx;
+    s->err = err;
+    s->tee_fd = -1;
+    s->cap = STREAM_START;
+    s->buf = rg_malloc(s->cap);
+}
+
+void
+pgd_stream_release(struct pgd_stream *s)
+{
+    free(s->buf);
+    s->buf = NULL;
+}
+
+/* At least n bytes from pos in the window: 1, or 0 when the input ends before, <0 on a read
+ * error. The window is compacted (teed bytes written first) and grown as needed. */
+static int
+stream_fill(struct pgd_stream *s, size_t n)
+{
+    while (s->end - s->pos < n) {
+        size_t got = 0;
+        int rc;
+
+        if (s->eof)
+            return 0;
+        if (s->pos > 0 && s->pos + n > s->cap) {
+            if ((rc = tee_flush(s)) < 0)
+                return rc;
+            memmove(s->buf, s->buf + s->pos, s->end - s->pos);
+            s->base += s->pos;
+            s->end -= s->pos;
+            s->tee_from -= s->tee_from >= s->pos ? s->pos : s->tee_from;
+            s->pos = 0;
+        }
+        if (n > s->cap) {
+            s->cap = n;
+            s->buf = rg_realloc(s->buf, s->cap);
+        }
+        if ((rc = s->read(s->ctx, s->buf + s->end, s->cap - s->end, &got, s->err)) < 0)
+            return rc;
+        if (got == 0)
+            s->eof = true;
+        s->end += got;
+    }
+    return 1;
+}
+
+int
+pgd_stream_read_toc(struct pgd_stream *s, struct pgd_toc *toc)
+{
+    bool more;
+    int rc;
+
+    /* The header and the table of contents are parsed whole from the start of the window,
+     * which grows until they fit. */
+    for (size_t want = STREAM_START;; want *= 2) {
+        if ((rc = stream_fill(s, want)) < 0)
+            return rc;
+        rc = pgd_toc_read_prefix(toc, s->buf, s->end, &more, s->err);
+        if (rc == 0 || !more || s->eof)
+            break;
+        if (want >= TOC_MAX)
+            return rg_err_set(s->err, RG_EINVAL, "pg_dump archive: table of contents larger "
+                              "than 1 GiB");
+    }
+    if (rc == 0 && !toc->unsupported[0]) {
+        s->int_size = toc->int_size;
+        s->pos = toc->data_start;
+    }
+    return rc;
+}
+
+static int
+stream_int(struct pgd_stream *s, int64_t *out)
+{
+    struct rg_err ignored;
+    int rc = stream_fill(s, (size_t)s->int_size + 1);
+    /* After the fill: it may have moved the window. */
+    struct rd r = {.p = s->buf, .len = s->end, .pos = s->pos, .int_size = s->int_size,
+                   .err = &ignored};
+
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return stream_bad(s, "truncated integer");
+    if (rd_int(&r, out) < 0)
+        return stream_bad(s, "integer out of range");
+    s->pos = r.pos;
+    return 0;
+}
+
+int
+pgd_stream_next_block(struct pgd_stream *s, int *type, int *id)
+{
+    int64_t v;
+    int rc;
+
+    if ((rc = stream_fill(s, 1)) <= 0)
+        return rc;
+    /* The header is kept as read, for a tee that starts with the block. */
+    s->hdr[0] = s->buf[s->pos++];
+    *type = s->hdr[0];
+    if ((rc = stream_int(s, &v)) < 0)
+        return rc;
+    if (v <= 0 || v > INT32_MAX)
+        return stream_bad(s, "block id out of range");
+    memcpy(s->hdr + 1, s->buf + s->pos - (size_t)s->int_size - 1, (size_t)s->int_size + 1);
+    s->hdr_len = (size_t)s->int_size + 2;
+    *id = (int)v;
+    return 1;
+}
+
+int
+pgd_stream_next_chunk(struct pgd_stream *s, const uint8_t **data, size_t *n)
+{
+    int64_t v;
+    int rc;
+
+    if ((rc = stream_int(s, &v)) < 0)
+        return rc;
+    if (v == 0)
+        return 0;
+    if (v < 0)
+        return stream_bad(s, "negative chunk length");
+    if ((uint64_t)v > SIZE_MAX / 2 || (rc = stream_fill(s, (size_t)v)) == 0)
+        return stream_bad(s, "chunk runs past the end");
+    if (rc < 0)
+        return rc;
+    *data = s->buf + s->pos;
+    *n = (size_t)v;
+    s->pos += (size_t)v;
+    return 1;
+}
+
+static int
+stream_skip_chunks(struct pgd_stream *s)
+{
+    const uint8_t *data;
+    size_t n;
+    int rc;
+
+    while ((rc = pgd_stream_next_chunk(s, &data, &n)) > 0)
+        ;
+    return rc;
+}
+
+int
+pgd_stream_skip_block(struct pgd_stream *s, int type)
+{
+    int64_t oid;
+    int rc;
+
+    if (type == PGD_BLOCK_DATA)
+        return stream_skip_chunks(s);
+    if (type != PGD_BLOCK_BLOBS)
+        return rg_err_set(s->err, RG_EINVAL, "pg_dump archive: unknown block type %d at offset "
+                          "%llu", type, (unsigned long long)(s->base + s->pos));
+    for (;;) {
+        if ((rc = stream_int(s, &oid)) < 0)
+            return rc;
+        if (oid == 0)
+            return 0;
+        if ((rc = stream_skip_chunks(s)) < 0)
+            return rc;
+    }
+}
+
+static int
+write_all(struct pgd_stream *s, int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return rg_err_sys(s->err, RG_EIO, "cannot write the dump's skeleton");
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int
+pgd_stream_tee_block(struct pgd_stream *s, int fd)
+{
+    int rc = tee_flush(s);
+
+    s->tee_fd = fd;
+    s->tee_from = s->pos;
+    if (rc == 0 && fd >= 0)
+        rc = write_all(s, fd, s->hdr, s->hdr_len);
+    return rc;
+}
+
+int
+pgd_stream_write_head(struct pgd_stream *s, int fd, size_t len)
+{
+    if (s->base != 0 || len > s->end)
+        return rg_err_set(s->err, RG_EINTERNAL, "the dump's start is no longer in the window");
+    return write_all(s, fd, s->buf, len);
+}
+
+int
+pgd_stream_copy_all(struct pgd_stream *s, int fd)
+{
+    int rc;
+
+    if ((rc = pgd_stream_write_head(s, fd, s->end)) < 0)
+        return rc;
+    for (;;) {
+        s->base += s->end;
+        s->pos = s->end = 0;
+        if ((rc = stream_fill(s, 1)) <= 0)
+            return rc;
+        if ((rc = write_all(s, fd, s->buf, s->end)) < 0)
+            return rc;
+    }
 }

@@ -49,6 +49,10 @@ struct pgd_toc {
  * an error: 0 with toc->unsupported saying why, and nothing else read. RG_EINVAL
  * "pg_dump archive: <what> at offset N" for a malformed one. */
 int pgd_toc_read(struct pgd_toc *toc, const uint8_t *p, size_t len, struct rg_err *err);
+/* The same on what may be only the start of a dump: on RG_EINVAL *need_more says whether the
+ * error is only that the bytes ended (more of the dump may read fine). */
+int pgd_toc_read_prefix(struct pgd_toc *toc, const uint8_t *p, size_t len, bool *need_more,
+                        struct rg_err *err);
 void pgd_toc_release(struct pgd_toc *toc);
 
 /* The entry with dump id id, or NULL. */
@@ -81,6 +85,48 @@ int pgd_next_chunk(struct pgd_cursor *c, const uint8_t **data, size_t *n, struct
 /* Skips the contents of a block of the given type; RG_EINVAL for a type this reader does not
  * know (it could not tell where the block ends). */
 int pgd_skip_block(struct pgd_cursor *c, int type, struct rg_err *err);
+
+/* ---- the same walk over a dump read once from a stream (a backup being decompressed) ----
+ * A window over the input grows to hold the table of contents and the biggest chunk; the
+ * pointers handed out stay valid until the next call. A tee copies consumed bytes, as they
+ * are, to a file: a dump of only the parts the caller does not take itself. */
+
+/* Reads up to cap bytes into buf: *got 0 at the end; <0 with err set on failure. */
+typedef int (*pgd_read_fn)(void *ctx, void *buf, size_t cap, size_t *got, struct rg_err *err);
+
+struct pgd_stream {
+    pgd_read_fn read;
+    void *ctx;
+    struct rg_err *err; /* where every failure is described */
+    uint8_t *buf;
+    size_t cap, pos, end; /* buf[pos, end) is read and not yet consumed */
+    uint64_t base;        /* the dump offset of buf[0] */
+    bool eof;
+    int int_size;
+    int tee_fd;           /* -1: none */
+    size_t tee_from;      /* buf[tee_from, pos) is consumed but not yet teed */
+    uint8_t hdr[2 + 8];   /* the last block header, as read */
+    size_t hdr_len;
+};
+
+void pgd_stream_init(struct pgd_stream *s, pgd_read_fn read, void *ctx, struct rg_err *err);
+void pgd_stream_release(struct pgd_stream *s);
+/* pgd_toc_read on the stream's first bytes; on success the header and table of contents are
+ * buf[0, toc->data_start) and consumed (pos == data_start), unless toc->unsupported. */
+int pgd_stream_read_toc(struct pgd_stream *s, struct pgd_toc *toc);
+/* As pgd_next_block, pgd_next_chunk and pgd_skip_block, offsets in messages counted from the
+ * dump's start. A chunk is whole in the window, at *data. */
+int pgd_stream_next_block(struct pgd_stream *s, int *type, int *id);
+int pgd_stream_next_chunk(struct pgd_stream *s, const uint8_t **data, size_t *n);
+int pgd_stream_skip_block(struct pgd_stream *s, int type);
+/* Copies the block whose header was just read to fd: the header, then every byte consumed
+ * from here on; fd -1 stops (after writing what the previous tee still held). */
+int pgd_stream_tee_block(struct pgd_stream *s, int fd);
+/* Writes the dump's first len bytes (still in the window: only before anything past the table
+ * of contents was read) to fd. */
+int pgd_stream_write_head(struct pgd_stream *s, int fd, size_t len);
+/* Writes the whole dump, from its first byte to the end of the input, to fd. */
+int pgd_stream_copy_all(struct pgd_stream *s, int fd);
 
 /* Whether a chunk is the end-of-data marker pg_dump appends to COPY data ("\." then newlines). */
 bool pgd_chunk_is_copy_end(const uint8_t *data, size_t n);

@@ -1,7 +1,9 @@
 /* Restoring a backup without ever losing the live data: the archive is verified whole before
- * anything is created, the dump goes into a scratch database that must pass the playbook's
- * verification query, and only then are the scratch database and the extracted filestore
- * swapped in by renames. What they replace is kept, named after the moment of the restore. */
+ * anything is created (pass 1, which also extracts the filestore to a private directory), then
+ * read again to stream the dump into a scratch database that must pass the playbook's
+ * verification query (pass 2), and only then are the scratch database and the extracted
+ * filestore swapped in by renames. What they replace is kept, named after the moment of the
+ * restore. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +80,12 @@ remove_tree_quiet(const char *dir)
         rg_spawn_result_release(&res);
 }
 
+static int
+read_dump(void *ctx, void *buf, size_t cap, size_t *got, struct rg_err *err)
+{
+    return rg_archive_dbstream_read(ctx, buf, cap, got, err);
+}
+
 int
 rg_backup_restore(struct rg_restore_result *res, const struct rg_playbook *pb, const char *path,
                   const struct rg_restore_opts *o, struct rg_err *err)
@@ -87,6 +95,8 @@ rg_backup_restore(struct rg_restore_result *res, const struct rg_playbook *pb, c
     char stamp[32], *work = NULL, *dump = NULL, *fs_tmp = NULL, *scratch = NULL;
     char *replaced = NULL, *dbname = NULL;
     int64_t start = rg_mono_ms(), timeout;
+    struct rg_archive_dbstream *stream = NULL;
+    struct rg_pg_dump_reader src;
     int jobs, rc;
     bool swapped_db = false;
 
@@ -107,8 +117,9 @@ rg_backup_restore(struct rg_restore_result *res, const struct rg_playbook *pb, c
     dump = rg_asprintf("%s/database", work);
     if (cfg->filestore)
         fs_tmp = sibling(cfg->filestore, ".restoring_", stamp);
-    /* Verified whole before anything is written; then extracted, verified again as it goes. */
-    if ((rc = rg_archive_extract(path, dump, fs_tmp, NULL, &info, err)) < 0)
+    /* Pass 1: the whole archive verified (and the filestore extracted to a private directory,
+     * removed again on any failure); the dump is only hashed. */
+    if ((rc = rg_archive_extract(path, NULL, fs_tmp, NULL, &info, err)) < 0)
         goto out;
     rg_log(RG_LOG_INFO, "restore: archive verified and extracted in %lld ms",
            (long long)(rg_mono_ms() - start));
@@ -125,10 +136,17 @@ rg_backup_restore(struct rg_restore_result *res, const struct rg_playbook *pb, c
                         info.manifest.target, pb->name);
         goto out;
     }
-    if ((rc = rg_pg_restore_scratch(&scratch, cfg->database, dump,
-                                    strcmp(info.manifest.db_format, "custom") == 0
-                                        ? RG_PG_CUSTOM : RG_PG_PLAIN,
-                                    jobs, cfg->verify_query, timeout, err)) < 0)
+    /* Pass 2: the dump read again from the unchanged archive, its rows straight into the
+     * scratch database. */
+    if ((rc = rg_archive_dbstream_open(&stream, path, &info, err)) < 0)
+        goto out;
+    src = (struct rg_pg_dump_reader){.read = read_dump, .ctx = stream};
+    rc = rg_pg_restore_scratch_stream(&scratch, cfg->database, &src, dump,
+                                      strcmp(info.manifest.db_format, "custom") == 0
+                                          ? RG_PG_CUSTOM : RG_PG_PLAIN,
+                                      jobs, cfg->verify_query, timeout, err);
+    rg_archive_dbstream_close(stream);
+    if (rc < 0)
         goto out;
     rg_log(RG_LOG_INFO, "restore: scratch database '%s' restored and verified after %lld ms",
            scratch, (long long)(rg_mono_ms() - start));

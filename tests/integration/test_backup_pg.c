@@ -912,6 +912,128 @@ test_parallel_load_truncated(void **state)
     free(path);
 }
 
+/* A dump file handed over as a stream, in pieces of awkward sizes (1 byte, then 4093, then 1…)
+ * so that every window of the reader starts and ends in the middle of something. */
+struct piecewise {
+    int fd;
+    int turn;
+    int reads;
+};
+
+static int
+read_piecewise(void *ctx, void *buf, size_t cap, size_t *got, struct rg_err *err)
+{
+    struct piecewise *p = ctx;
+    size_t want = p->turn++ % 2 ? 4093 : 1;
+    ssize_t k = read(p->fd, buf, want < cap ? want : cap);
+
+    if (k < 0)
+        return rg_err_sys(err, RG_EIO, "test stream");
+    p->reads++;
+    *got = (size_t)k;
+    return 0;
+}
+
+static int
+restore_streamed(char **scratch, const struct fx *f, const char *dump, const char *work,
+                 enum rg_pg_format format, int jobs, const char *query, struct rg_err *err)
+{
+    struct piecewise p = {.fd = open(dump, O_RDONLY | O_CLOEXEC)};
+    struct rg_pg_dump_reader src = {.read = read_piecewise, .ctx = &p};
+    int rc;
+
+    assert_true(p.fd >= 0);
+    rc = rg_pg_restore_scratch_stream(scratch, f->dsn, &src, work, format, jobs, query,
+                                      TIMEOUT_MS, err);
+    close(p.fd);
+    assert_true(p.reads > 2);
+    return rc;
+}
+
+static off_t
+file_size(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+/* Streamed (as a restore reads a backup: the dump never written whole), the restore equals the
+ * live database: the rows come from the stream, and pg_restore restores the rest (sequence,
+ * large object, policies, indexes) from a skeleton holding only the dump's head and the blocks
+ * rollgate did not load. With one job the whole dump is written out for pg_restore instead. */
+static void
+test_streamed_restore_equals_live(void **state)
+{
+    struct fx *f = *state;
+    char *path = rg_asprintf("%s/dump", f->dir), *work = rg_asprintf("%s/work", f->dir);
+    char *two = NULL, *one = NULL, *live_sum, *live_facts, *s, *facts;
+    struct rg_err err;
+
+    add_restore_zoo(f->db);
+    live_sum = checksum(f->db);
+    live_facts = zoo_facts(f->db);
+    dump_to(f->dsn, path);
+    if (restore_streamed(&two, f, path, work, RG_PG_CUSTOM, 2, "select count(*) = 150000 from big",
+                         &err) < 0)
+        fail_msg("streamed restore with two jobs: %s", err.msg);
+    /* The skeleton: the big table's rows are not in it. */
+    if (file_size(work) * 4 > file_size(path))
+        fail_msg("skeleton of %lld bytes for a dump of %lld", (long long)file_size(work),
+                 (long long)file_size(path));
+    s = checksum(two);
+    facts = zoo_facts(two);
+    assert_string_equal(s, live_sum);
+    assert_string_equal(facts, live_facts);
+    free(s);
+    free(facts);
+    assert_int_equal(unlink(work), 0);
+    if (restore_streamed(&one, f, path, work, RG_PG_CUSTOM, 1, NULL, &err) < 0)
+        fail_msg("streamed restore with one job: %s", err.msg);
+    assert_int_equal(file_size(work), file_size(path));
+    s = checksum(one);
+    assert_string_equal(s, live_sum);
+    free(s);
+    /* The work file is never overwritten. */
+    assert_int_equal(restore_streamed(&two, f, path, work, RG_PG_CUSTOM, 2, NULL, &err), RG_EIO);
+    if (!starts_with(err.msg, "cannot create '") || !strstr(err.msg, "File exists"))
+        fail_msg("unexpected error: %s", err.msg);
+    free(live_sum);
+    free(live_facts);
+    free(one);
+    free(two);
+    free(path);
+    free(work);
+}
+
+/* A plain SQL dump streamed is written out for psql, and psql's errors come through. */
+static void
+test_streamed_plain_restore(void **state)
+{
+    struct fx *f = *state;
+    char *path = rg_asprintf("%s/x.sql", f->dir), *work = rg_asprintf("%s/work", f->dir);
+    char *scratch = NULL;
+    struct rg_err err;
+
+    write_text(path, "create table t(x int);\ninsert into t values (1), (2), (3);\n", 0644);
+    assert_int_equal(restore_streamed(&scratch, f, path, work, RG_PG_PLAIN, 2,
+                                      "select sum(x) = 6 from t", &err),
+                     0);
+    assert_int_equal(file_size(work), file_size(path));
+    free(scratch);
+    scratch = NULL;
+    assert_int_equal(unlink(work), 0);
+    write_text(path, "create table t(x int);\nselect * from no_such_table;\n", 0644);
+    assert_int_equal(restore_streamed(&scratch, f, path, work, RG_PG_PLAIN, 2, NULL, &err),
+                     RG_EDB);
+    assert_null(scratch);
+    if (!strstr(err.msg, "work:2: ERROR:  relation \"no_such_table\" does not exist"))
+        fail_msg("unexpected error: %s", err.msg);
+    free(path);
+    free(work);
+}
+
 int
 main(void)
 {
@@ -930,6 +1052,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_parallel_load_equals_pg_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel_load_bad_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel_load_truncated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streamed_restore_equals_live, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streamed_plain_restore, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
