@@ -378,6 +378,29 @@ assert_same_tree(const char *a, const char *b)
     assert_int_equal(na, nb);
 }
 
+/* The dump as rg_archive_dbstream reads it from a verified archive, in reads of at most 777
+ * bytes; the stream's error (with *rc) when it fails. */
+static char *
+stream_dump(const char *path, size_t *len, int *rc, struct rg_err *err)
+{
+    struct rg_archive_info info;
+    struct rg_archive_dbstream *st = NULL;
+    struct rg_buf b;
+    char piece[777];
+    size_t got;
+
+    assert_int_equal(rg_archive_verify(&info, path, NULL, err), 0);
+    rg_buf_init(&b, 1 << 30);
+    *rc = rg_archive_dbstream_open(&st, path, &info, err);
+    while (*rc == 0 && (*rc = rg_archive_dbstream_read(st, piece, sizeof(piece), &got, err)) == 0 &&
+           got > 0)
+        rg_buf_add(&b, piece, got);
+    rg_archive_dbstream_close(st);
+    rg_archive_info_release(&info);
+    *len = b.len;
+    return b.data ? b.data : rg_strdup("");
+}
+
 static void
 test_round_trip(void **state)
 {
@@ -441,6 +464,65 @@ test_round_trip(void **state)
     assert_int_equal(st.st_mode & 07777, 0700);
     assert_same_tree(fs, fx->fs);
     free(fs);
+
+    /* Read again as a stream: the three parts in order, the verified bytes. */
+    {
+        size_t len;
+        int rc;
+        char *dump = stream_dump(fx->backup, &len, &rc, &err);
+
+        assert_int_equal(rc, 0);
+        assert_int_equal(len, DUMP_SIZE);
+        sha_hex(dump, len, hex);
+        assert_string_equal(hex, f.sha);
+        free(dump);
+    }
+}
+
+/* An archive that changes between its verification and the second read is refused, whether the
+ * change comes before the stream opens or while it is read. */
+static void
+test_dbstream_archive_changed(void **state)
+{
+    struct fx *fx = *state;
+    struct rg_archive_dbstream *st = NULL;
+    struct rg_archive_info info;
+    struct rg_err err;
+    char *sql = tpath(fx, "prod.sql"), *want, piece[4];
+    size_t got;
+    int fd;
+
+    write_file(sql, "create table t (x int);\n", 24, 0644);
+    want = rg_asprintf("backup '%s' changed after it was verified: restore it again", sql);
+    assert_int_equal(rg_archive_verify(&info, sql, NULL, &err), 0);
+    fd = open(sql, O_WRONLY | O_APPEND);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "-- x\n", 5), 5);
+    assert_int_equal(rg_archive_dbstream_open(&st, sql, &info, &err), RG_EINVAL);
+    assert_null(st);
+    assert_string_equal(err.msg, want);
+    rg_archive_info_release(&info);
+
+    assert_int_equal(rg_archive_verify(&info, sql, NULL, &err), 0);
+    assert_int_equal(rg_archive_dbstream_open(&st, sql, &info, &err), 0);
+    assert_int_equal(rg_archive_dbstream_read(st, piece, sizeof(piece), &got, &err), 0);
+    assert_int_equal(got, 4);
+    /* Rewritten in place, same size: only the change and modification times tell. The kernel
+     * stamps them from a clock that ticks every few milliseconds: this write waits for a tick
+     * after the file's last one, as any real writer is (a verification takes longer). */
+    usleep(30 * 1000);
+    close(fd);
+    fd = open(sql, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "C", 1, 0), 1);
+    while (rg_archive_dbstream_read(st, piece, sizeof(piece), &got, &err) == 0 && got > 0)
+        ;
+    assert_string_equal(err.msg, want);
+    rg_archive_dbstream_close(st);
+    rg_archive_info_release(&info);
+    close(fd);
+    free(want);
+    free(sql);
 }
 
 static void
@@ -1024,6 +1106,16 @@ test_odoo_zip(void **state)
     file_sha(fx->db, hex);
     sha_hex("select 1;\n", 10, info.manifest.db_sha256);
     assert_string_equal(hex, info.manifest.db_sha256);
+    {
+        size_t slen;
+        int rc;
+        char *dump = stream_dump(zip, &slen, &rc, &err);
+
+        assert_int_equal(rc, 0);
+        assert_int_equal(slen, 10);
+        assert_memory_equal(dump, "select 1;\n", 10);
+        free(dump);
+    }
     free(zip);
 }
 
@@ -1222,6 +1314,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_tar_gz, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_zip_dotdot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plain_sql_gz, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dbstream_archive_changed, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

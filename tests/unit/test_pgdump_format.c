@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1585,6 +1586,212 @@ test_real_dump_prefixes(void **state)
     free(full);
 }
 
+/* ---- the stream reader: the same walk as the cursor, whatever the read sizes ---- */
+
+struct mem_src {
+    const uint8_t *p;
+    size_t len, pos, step;
+};
+
+static int
+mem_read(void *ctx, void *buf, size_t cap, size_t *got, struct rg_err *err)
+{
+    struct mem_src *m = ctx;
+    size_t n = m->len - m->pos;
+
+    (void)err;
+    n = n < m->step ? n : m->step;
+    n = n < cap ? n : cap;
+    memcpy(buf, m->p + m->pos, n);
+    m->pos += n;
+    *got = n;
+    return 0;
+}
+
+/* The loader's walk over a stream read `step` bytes at a time: copyable rows into wk, every
+ * other block teed into a memory file whose bytes, after the head, land in *skel. */
+static int
+stream_walk(struct walk *wk, struct rg_buf *skel, const uint8_t *p, size_t len, size_t step,
+            struct rg_err *err)
+{
+    struct mem_src m = {.p = p, .len = len, .step = step};
+    struct pgd_stream st;
+    struct pgd_toc toc;
+    const uint8_t *data;
+    size_t n;
+    FILE *tmp = tmpfile();
+    int fd = tmp ? fileno(tmp) : -1, type = 0, id = 0, rc;
+
+    assert_true(fd >= 0);
+    pgd_stream_init(&st, mem_read, &m, err);
+    if ((rc = pgd_stream_read_toc(&st, &toc)) == 0 && !toc.unsupported[0]) {
+        assert_int_equal(pgd_stream_write_head(&st, fd, toc.data_start), 0);
+        while ((rc = pgd_stream_next_block(&st, &type, &id)) > 0) {
+            const struct pgd_entry *e = pgd_toc_find(&toc, id);
+
+            wk->blocks++;
+            if (type == PGD_BLOCK_DATA && e && pgd_entry_copyable(e)) {
+                while ((rc = pgd_stream_next_chunk(&st, &data, &n)) > 0) {
+                    assert_true(n > 0);
+                    wk->chunks++;
+                    if (pgd_chunk_is_copy_end(data, n))
+                        wk->copy_ends++;
+                    else
+                        rg_buf_add(&wk->rows, data, n);
+                }
+            } else if ((rc = pgd_stream_tee_block(&st, fd)) == 0 &&
+                       (rc = pgd_stream_skip_block(&st, type)) == 0) {
+                rc = pgd_stream_tee_block(&st, -1);
+            }
+            if (rc < 0)
+                break;
+        }
+    }
+    if (toc.unsupported[0])
+        rc = 1;
+    pgd_toc_release(&toc);
+    pgd_stream_release(&st);
+    {
+        off_t end = lseek(fd, 0, SEEK_END);
+        char *b = rg_malloc((size_t)end + 1);
+
+        assert_int_equal(pread(fd, b, (size_t)end, 0), end);
+        rg_buf_add(skel, b, (size_t)end);
+        free(b);
+    }
+    fclose(tmp);
+    return rc;
+}
+
+/* What the skeleton must hold: the head, then every block the loader does not take, byte for
+ * byte (from the cursor's walk). */
+static void
+expected_skeleton(struct rg_buf *out, const uint8_t *p, size_t len)
+{
+    struct pgd_toc toc;
+    struct pgd_cursor c;
+    struct rg_err err;
+    const uint8_t *data;
+    size_t n, start;
+    int type = 0, id = 0;
+
+    assert_int_equal(pgd_toc_read(&toc, p, len, &err), 0);
+    rg_buf_add(out, p, toc.data_start);
+    pgd_cursor_init(&c, &toc, p, len);
+    for (start = c.pos; pgd_next_block(&c, &type, &id, &err) > 0; start = c.pos) {
+        const struct pgd_entry *e = pgd_toc_find(&toc, id);
+
+        if (type == PGD_BLOCK_DATA && e && pgd_entry_copyable(e)) {
+            while (pgd_next_chunk(&c, &data, &n, &err) > 0)
+                ;
+        } else {
+            assert_int_equal(pgd_skip_block(&c, type, &err), 0);
+            rg_buf_add(out, p + start, c.pos - start);
+        }
+    }
+    pgd_toc_release(&toc);
+}
+
+static void
+check_stream_equals_cursor(const uint8_t *p, size_t len)
+{
+    static const size_t steps[] = {1, 3, 7, 4096, (size_t)1 << 24};
+    struct pgd_toc toc;
+    struct walk want;
+    struct rg_buf skel_want;
+    struct rg_err err;
+
+    assert_int_equal(pgd_toc_read(&toc, p, len, &err), 0);
+    walk_init(&want);
+    assert_int_equal(walk_all(&want, &toc, p, len, &err), 0);
+    pgd_toc_release(&toc);
+    rg_buf_init(&skel_want, 1 << 24);
+    expected_skeleton(&skel_want, p, len);
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        struct walk got;
+        struct rg_buf skel;
+
+        walk_init(&got);
+        rg_buf_init(&skel, 1 << 24);
+        if (stream_walk(&got, &skel, p, len, steps[i], &err) != 0)
+            fail_msg("step %zu: %s", steps[i], err.msg);
+        assert_int_equal(got.blocks, want.blocks);
+        assert_int_equal(got.chunks, want.chunks);
+        assert_int_equal(got.copy_ends, want.copy_ends);
+        assert_int_equal(got.rows.len, want.rows.len);
+        assert_memory_equal(got.rows.data, want.rows.data, want.rows.len);
+        assert_int_equal(skel.len, skel_want.len);
+        assert_memory_equal(skel.data, skel_want.data, skel.len);
+        rg_buf_release(&got.rows);
+        rg_buf_release(&skel);
+    }
+    rg_buf_release(&want.rows);
+    rg_buf_release(&skel_want);
+}
+
+static void
+test_stream_equals_cursor(void **state)
+{
+    static const int versions[] = {12, 14, 15, 16};
+    size_t len;
+    uint8_t *p;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+        struct w *w = std_dump(versions[i]);
+        check_stream_equals_cursor(w->buf, w->len);
+        free(w);
+    }
+    p = fixture("small.dump", &len);
+    check_stream_equals_cursor(p, len);
+    free(p);
+}
+
+/* Every prefix of a dump read as a stream ends as the cursor's walk of it ends: done, or
+ * RG_EINVAL "pg_dump archive: ..."; and a prefix of the head asks for more. */
+static void
+test_stream_every_prefix(void **state)
+{
+    size_t len;
+    uint8_t *full = fixture("small.dump", &len);
+    struct pgd_toc toc;
+    struct rg_err err;
+    size_t data_start;
+
+    (void)state;
+    assert_int_equal(pgd_toc_read(&toc, full, len, &err), 0);
+    data_start = toc.data_start;
+    pgd_toc_release(&toc);
+    for (size_t cut = 5; cut < len; cut++) {
+        struct walk a, b;
+        struct rg_buf skel;
+        int want, got;
+        bool more = false;
+        uint8_t *p = dup_prefix(full, cut);
+
+        want = pgd_toc_read_prefix(&toc, p, cut, &more, &err);
+        assert_int_equal(more, cut < data_start);
+        if (want == 0) {
+            walk_init(&a);
+            want = walk_all(&a, &toc, p, cut, &err);
+            rg_buf_release(&a.rows);
+        }
+        pgd_toc_release(&toc);
+        walk_init(&b);
+        rg_buf_init(&skel, 1 << 24);
+        rg_err_clear(&err);
+        got = stream_walk(&b, &skel, p, cut, 5, &err);
+        if (got != want)
+            fail_msg("prefix of %zu bytes: stream %d, cursor %d (%s)", cut, got, want, err.msg);
+        if (got < 0 && strncmp(err.msg, "pg_dump archive: ", 17) != 0)
+            fail_msg("prefix of %zu bytes: %s", cut, err.msg);
+        rg_buf_release(&b.rows);
+        rg_buf_release(&skel);
+        free(p);
+    }
+    free(full);
+}
+
 int
 main(void)
 {
@@ -1622,6 +1829,8 @@ main(void)
         cmocka_unit_test(test_copy_end),
         cmocka_unit_test(test_real_dump),
         cmocka_unit_test(test_real_dump_prefixes),
+        cmocka_unit_test(test_stream_equals_cursor),
+        cmocka_unit_test(test_stream_every_prefix),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
