@@ -2,8 +2,9 @@
  * contents, and a walk over the data blocks that follow it. Enough to load table data over
  * several connections (pg_load.c); everything else stays pg_restore's job.
  *
- * Works on the dump in memory (mapped), so every length is checked against what is there: a
- * dump is data from a backup archive, and an archive is untrusted until restored. Formats this
+ * Works on the dump in memory, or on a window over it as it streams out of a backup archive;
+ * either way every length is checked against what is there: a dump is data from a backup
+ * archive, and an archive is untrusted until restored. Formats this
  * reader does not know (other versions, compressed data) are reported as such, and the caller
  * leaves the whole dump to pg_restore. */
 #ifndef ROLLGATE_BACKUP_PGDUMP_FORMAT_H

@@ -394,8 +394,9 @@ const struct rg_cmd rg_cmd_restore = {
     .usage = "PLAYBOOK (--backup ID | --latest | --for-tag TAG | --file PATH) [--yes] [--jobs N]",
     .description =
         "Verifies the whole backup before changing anything (checksums, manifest, paths, sizes),\n"
-        "restores it into a scratch database (rollgate archives: schema by pg_restore, table\n"
-        "rows over --jobs connections at once, default 2, big tables split among them, then\n"
+        "then reads it again and streams the dump into a scratch database (rollgate archives:\n"
+        "schema by pg_restore, table rows straight from the archive over --jobs connections at\n"
+        "once, default 2, big tables split among them, then\n"
         "indexes by pg_restore --jobs; Odoo zips and .sql files: psql with ON_ERROR_STOP),\n"
         "runs backup.verify_query there,\n"
         "then swaps it in: connections to the live database are blocked and ended, the live\n"
