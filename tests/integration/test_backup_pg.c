@@ -996,7 +996,10 @@ test_streamed_restore_equals_live(void **state)
     assert_string_equal(s, live_sum);
     free(s);
     /* The work file is never overwritten. */
+    free(two);
+    two = NULL;
     assert_int_equal(restore_streamed(&two, f, path, work, RG_PG_CUSTOM, 2, NULL, &err), RG_EIO);
+    assert_null(two);
     if (!starts_with(err.msg, "cannot create '") || !strstr(err.msg, "File exists"))
         fail_msg("unexpected error: %s", err.msg);
     free(live_sum);
