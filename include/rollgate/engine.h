@@ -7,8 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rollgate/backup.h"
+#include "rollgate/driver.h"
 #include "rollgate/err.h"
 #include "rollgate/gates.h"
+#include "rollgate/ledger.h"
 #include "rollgate/playbook.h"
 
 enum rg_state {
@@ -89,6 +92,9 @@ enum rg_move {
 
 /* The transition table, [state][event]. */
 enum rg_move rg_engine_move(enum rg_state st, enum rg_event ev);
+/* Where a failure in state st leads, read off the transition table: ABORTED, RECOVER (when a
+ * rung is left to climb) or UNRECOVERED. What `plan` prints and what the executor does. */
+enum rg_state rg_engine_fail_state(enum rg_state st, bool rungs_left);
 const char *rg_event_name(enum rg_event ev);
 
 /* ---- running a deploy ---- */
@@ -97,6 +103,8 @@ enum rg_run_kind {
     RG_RUN_DEPLOY,   /* a new release, with the recover ladder */
     RG_RUN_ROLLBACK, /* by hand: back to a known-good release, through the same gates */
     RG_RUN_RESUME,   /* finish or recover the deploy a crash left in flight */
+    RG_RUN_BACKUP,   /* by hand: a backup of the serving release's data */
+    RG_RUN_RESTORE,  /* by hand: a backup restored under the serving release, stopped for it */
 };
 
 enum rg_report_kind {
@@ -129,6 +137,9 @@ struct rg_run_opts {
     enum rg_run_kind kind;
     const char *tag;       /* deploy: the release; rollback: the target (NULL: previous) */
     bool force;            /* rollback: allow a tag that never passed its gates */
+    const char *backup_path; /* restore: the backup */
+    int restore_jobs;      /* restore: database connections at once (0: the default) */
+    const struct rg_driver_ops *driver; /* NULL: the playbook's driver from the registry */
     const char *trigger;   /* cli, hook, ci */
     const char *actor;
     int64_t lock_wait_ms;  /* how long to wait for another deploy to finish */
@@ -145,9 +156,14 @@ struct rg_run_result {
     char tag[136];
     char live_tag[136];    /* the release serving at the end */
     char error[RG_ERR_MSG_MAX + 64];
+    int error_code;        /* the rg_err code of the failure that ended the run, 0 when none */
+    char cause[RG_ERR_MSG_MAX + 64]; /* that failure's message, without the state it happened in */
+    struct rg_backup_row backup;        /* backup: the one taken */
+    struct rg_restore_result restored;  /* restore: what was restored and what was kept */
 };
 
-/* Runs a deploy, a manual rollback or a resume of pb's target under its lock. Returns 0 when the
+/* Runs a deploy, a manual rollback, a resume, a backup or a restore of pb's target under its
+ * lock. Returns 0 when the
  * run reached an outcome (look at out->outcome, including failed ones); RG_EBUSY when another
  * deploy holds the lock; RG_EINVAL for a bad tag; other codes when the run could not start. */
 int rg_engine_run(struct rg_run_result *out, const struct rg_playbook *pb,

@@ -40,6 +40,17 @@ char *rg_diag_format(const struct rg_diag *d);
 /* ---- the model ---- */
 enum rg_runtime_driver { RG_DRIVER_COMPOSE, RG_DRIVER_SYSTEMD, RG_DRIVER_COUNT };
 
+/* What a runtime driver can do (the runtime module's registry says it; see driver.h): the
+ * playbook checker refuses a step or gate the playbook's driver cannot carry out. */
+enum rg_driver_cap {
+    RG_DRIVER_IMPLEMENTED = 1u << 0, /* it can deploy at all */
+    RG_DRIVER_CAN_PULL = 1u << 1,    /* release images from a registry: the `pull` step */
+    RG_DRIVER_CAN_EXEC = 1u << 2,    /* `exec` in a service */
+    RG_DRIVER_CAN_RESTART = 1u << 3, /* `restart` of services */
+    RG_DRIVER_CAN_STOP = 1u << 4,    /* stopping the serving release (restores) */
+    RG_DRIVER_CONTAINERS = 1u << 5,  /* containers: container and logs gates, the event watch */
+};
+
 struct rg_runtime {
     enum rg_runtime_driver driver;
     char *project_dir;    /* absolute; relative paths in the file are taken from its directory */
@@ -159,6 +170,7 @@ enum rg_outcome {
     RG_OUTCOME_RESTORED,
     RG_OUTCOME_UNRECOVERED,
     RG_OUTCOME_ABORTED,
+    RG_OUTCOME_BACKED_UP, /* a backup taken by hand */
     RG_OUTCOME_COUNT
 };
 
@@ -196,6 +208,9 @@ struct rg_load_opts {
     rg_getenv_fn getenv; /* NULL: the process environment */
     void *getenv_data;
     const char *base_dir; /* NULL: the directory of the file (or the cwd for buffers) */
+    /* The capabilities of a driver (rg_driver_caps of driver.h); NULL: no capability checks
+     * (the loader alone knows no driver). */
+    unsigned (*driver_caps)(enum rg_runtime_driver kind);
 };
 
 /* Loads and validates the playbook at path. On success *out owns the model and returns 0.

@@ -1,49 +1,88 @@
-/* The actions a deploy takes on its target, one per state: pull, tag switch, up, exec, restart,
- * the verify and settle checks, and restore. The engine decides which to run; a step only acts
- * and says how it went. */
+/* The actions a deploy takes on its target: the playbook's steps (pull, tag switch, up, exec,
+ * restart, verify, settle) keyed by their kind, and the actions of the engine's own stages
+ * (make a release present, back up, restore, stop). A step acts through the runtime driver and
+ * says how it went; which step runs when is the engine's decision, never a step's. */
 #ifndef ROLLGATE_STEPS_H
 #define ROLLGATE_STEPS_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "rollgate/engine.h"
+#include "rollgate/backup.h"
+#include "rollgate/driver.h"
 #include "rollgate/gates.h"
+#include "rollgate/ledger.h"
 #include "rollgate/playbook.h"
-#include "rollgate/runtime.h"
-
-/* The containers that served before a deploy changed anything, as the daemon described them.
- * Going back to that release makes them again through the Engine API (remove the new ones,
- * create and start these), which takes a fraction of a compose run; compose still sees them as
- * its own because their labels are unchanged. */
-struct rg_snapshot {
-    char *tag;                /* the release they ran; NULL: none to take */
-    bool taken;               /* the capture ran (it may have found nothing usable) */
-    struct rg_strv service;   /* service of each container */
-    struct rg_strv inspect;   /* inspect document of each container */
-};
-void rg_snapshot_release(struct rg_snapshot *s);
 
 struct rg_step_ctx {
     const struct rg_playbook *pb;
-    struct rg_compose *compose;    /* NULL for drivers without one */
-    const char *project;           /* compose project name */
-    const char *tag;               /* what SWITCH writes: the release being moved to */
-    int64_t mark_ms;               /* Unix ms the target last changed (up, restart): restarts,
-                                      exits and log lines count from here */
-    int cancel_fd;                 /* readable: stop at the next safe point; -1: none */
+    struct rg_driver *driver; /* the target */
+    struct rg_ledger *ledger; /* backups and known-good digests */
+    const char *tag;          /* the release being moved to: what SWITCH writes, UP runs */
+    int64_t mark_ms;          /* Unix ms the target last changed (up, restart): restarts,
+                                 exits and log lines count from here */
+    int cancel_fd;            /* readable: stop at the next safe point; -1: none */
     /* Called for every gate verdict during verify and settle. */
     void (*on_gate)(const struct rg_gate_result *r, void *data);
     void *on_gate_data;
-    struct rg_buf *evidence;       /* what a failed step saw, for the ledger and the person */
-    struct rg_snapshot *before;    /* taken by the first `up` away from before->tag, used by an
-                                      `up` back to it; NULL: always compose */
+    struct rg_buf *evidence; /* what a step saw, for the ledger and the person */
 };
 
-/* Runs the action of state for step (NULL for the engine's own stages: a rollback's SWITCH and
- * UP). Returns 0 when it succeeded; RG_ECANCELED when cancelled; RG_ETIMEOUT past a deadline;
- * another negative code when it failed, with err saying why and ctx->evidence what was seen. */
-int rg_step_run(struct rg_step_ctx *ctx, enum rg_state state, const struct rg_step *step,
+/* Runs a step of kind `kind`; step carries its parameters (NULL for the engine's own SWITCH and
+ * UP of a rung: the playbook's services). Returns 0 when it succeeded; RG_ECANCELED when
+ * cancelled; RG_ETIMEOUT past a deadline; another negative code when it failed, with err saying
+ * why and ctx->evidence what was seen. */
+int rg_step_run(struct rg_step_ctx *ctx, enum rg_step_kind kind, const struct rg_step *step,
                 struct rg_err *err);
+
+/* Makes release tag present on the target without changing what serves; its pinned digest
+ * goes to digest_out (size bytes, "" when the driver pins none). A digest that differs from the
+ * one tag was known-good with is noted in the evidence. */
+int rg_step_ensure(struct rg_step_ctx *ctx, const char *tag, char *digest_out, size_t size,
+                   struct rg_err *err);
+
+/* The pinned digest of release tag once it is present ("" when the driver pins none). */
+void rg_step_digest(struct rg_step_ctx *ctx, const char *tag, char *digest_out, size_t size);
+
+/* Takes a backup of the data of release serving_tag ("" when none serves), recorded against
+ * deploy_id (0: by hand). */
+int rg_step_backup(struct rg_backup_row *out, struct rg_step_ctx *ctx, const char *serving_tag,
+                   int64_t deploy_id, struct rg_err *err);
+
+struct rg_step_restore {
+    const char *path;                /* the backup */
+    int jobs;                        /* 0: the default */
+    bool verify_first;               /* check the whole backup before stopping anything */
+    const char *serving_tag;         /* brought back up when the restore changed nothing; NULL:
+                                        leave the services stopped (the ladder goes on) */
+    struct rg_restore_result result; /* out */
+};
+
+/* Stops the services (nothing may write into the database while it is swapped, nor reconnect
+ * to the restored one), then restores the backup: scratch database, verify, swap. */
+int rg_step_restore(struct rg_step_ctx *ctx, struct rg_step_restore *rs, struct rg_err *err);
+
+/* ---- the release that serves: one answer for deploy, rollback, status, backup, restore ---- */
+
+enum rg_live_source {
+    RG_LIVE_NONE,       /* nothing is configured to serve */
+    RG_LIVE_CONFIGURED, /* the driver's configuration (env file) names it */
+};
+
+struct rg_live {
+    char tag[136];    /* "" when none */
+    char digest[200]; /* what the driver pins now, else the ledger's; "" when unknown */
+    bool known_good;  /* the ledger has it as known-good */
+    enum rg_live_source source;
+    char note[RG_ERR_MSG_MAX + 200]; /* why a configured value was not taken, or "" */
+};
+
+/* Which release serves pb's target: the driver's configured tag (an invalid one is not trusted:
+ * source NONE with a note), its digest (with_digest: asked of the driver, else the ledger's)
+ * and whether the ledger knows it as good (ledger may be NULL). Never fails: what cannot be
+ * read is absent. */
+void rg_live_release(struct rg_live *out, struct rg_driver *d, struct rg_ledger *ledger,
+                     bool with_digest);
+const char *rg_live_source_name(enum rg_live_source s);
 
 #endif

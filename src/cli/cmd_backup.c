@@ -10,7 +10,8 @@
 #include "cmd.h"
 #include "rollgate/backup.h"
 #include "rollgate/ledger.h"
-#include "rollgate/runtime.h"
+#include "rollgate/engine.h"
+#include "signals.h"
 
 enum { BK_VERIFY, BK_JSON };
 enum { BL_JSON };
@@ -31,8 +32,9 @@ static const struct rg_opt restore_opts[] = {
     [RS_BACKUP] = {"backup", 0, "ID", "the backup to restore (see 'rollgate backups')"},
     [RS_LATEST] = {"latest", 0, NULL, "the newest backup"},
     [RS_FOR_TAG] = {"for-tag", 0, "TAG", "the newest backup of release TAG"},
-    [RS_FILE] = {"file", 0, "PATH", "a backup file: a rollgate archive, an Odoo backup zip or "
-                                    "a plain .sql dump"},
+    [RS_FILE] = {"file", 0, "PATH",
+                 "a backup file: a rollgate archive, an Odoo backup zip or "
+                 "a plain .sql dump"},
     [RS_YES] = {"yes", 'y', NULL, "do not ask for confirmation"},
     [RS_JOBS] = {"jobs", 'j', "N", "database connections at once (default 2)"},
     [RS_JSON] = {"json", 0, NULL, "print one JSON document with the result"},
@@ -72,8 +74,8 @@ backup_json(const struct rg_backup_row *b)
     json_object_set_new(o, "deploy", b->deploy_id ? json_integer(b->deploy_id) : json_null());
     json_object_set_new(o, "created_ms", json_integer(b->created_ms));
     json_object_set_new(o, "size", json_integer(b->size));
-    json_object_set_new(o, "verified_ms", b->verified_ms ? json_integer(b->verified_ms)
-                                                         : json_null());
+    json_object_set_new(o, "verified_ms",
+                        b->verified_ms ? json_integer(b->verified_ms) : json_null());
     return o;
 }
 
@@ -85,23 +87,25 @@ print_json(FILE *out, json_t *o)
     json_decref(o);
 }
 
-/* The release serving now and its digest, for labelling a backup taken by hand. */
-static void
-live_release(char **tag, char **digest, const struct rg_playbook *pb, struct rg_ledger *l)
+/* A backup or a restore by hand: an engine run under the target's lock, with its ledger row. */
+static int
+run_manual(struct rg_run_result *res, struct rg_cmd_ctx *ctx, const struct rg_playbook *pb,
+           enum rg_run_kind kind, const char *path, int jobs)
 {
-    struct rg_release_row rel;
+    struct rg_run_opts o = {
+        .kind = kind,
+        .backup_path = path,
+        .restore_jobs = jobs,
+        .trigger = "cli",
+        .actor = rg_cli_actor(),
+        .cancel_fd = rg_signals_install(),
+    };
     struct rg_err err;
+    int rc;
 
-    *tag = *digest = NULL;
-    if (rg_envfile_get(tag, pb->runtime.env_file, pb->runtime.tag_var, &err) < 0)
-        return;
-    if (rg_playbook_check_tag(pb, *tag, &err) < 0) {
-        free(*tag);
-        *tag = NULL;
-        return;
-    }
-    if (rg_ledger_release(&rel, l, *tag, &err) == 0 && rel.digest[0])
-        *digest = rg_strdup(rel.digest);
+    if ((rc = rg_engine_run(res, pb, &o, &err)) < 0)
+        return fail(ctx, &err);
+    return 0;
 }
 
 static int
@@ -109,11 +113,9 @@ cmd_backup(struct rg_cmd_ctx *ctx)
 {
     struct rg_playbook *pb = NULL;
     struct rg_ledger *l = NULL;
-    struct rg_lock *lock = NULL;
-    struct rg_lock_holder holder;
+    struct rg_run_result res;
     struct rg_backup_row b;
     struct rg_err err;
-    char *tag = NULL, *digest = NULL;
     int64_t id;
     int rc;
 
@@ -125,8 +127,10 @@ cmd_backup(struct rg_cmd_ctx *ctx)
     }
     if (ctx->optcount[BK_VERIFY]) {
         if (parse_id(&id, ctx->optval[BK_VERIFY]) < 0) {
-            rc = rg_cli_usage_error(ctx->cmd, "--verify needs a backup id (a number from "
-                                    "'rollgate backups'), not '%s'", ctx->optval[BK_VERIFY]);
+            rc = rg_cli_usage_error(ctx->cmd,
+                                    "--verify needs a backup id (a number from "
+                                    "'rollgate backups'), not '%s'",
+                                    ctx->optval[BK_VERIFY]);
             goto out;
         }
         if (rg_ledger_backup_get(&b, l, id, &err) < 0 ||
@@ -138,35 +142,33 @@ cmd_backup(struct rg_cmd_ctx *ctx)
             rg_ledger_backup_get(&b, l, id, &err);
             print_json(ctx->out, backup_json(&b));
         } else {
-            fprintf(ctx->out, "backup #%lld verified: every checksum matches (%s)\n",
-                    (long long)id, b.path);
+            fprintf(ctx->out, "backup #%lld verified: every checksum matches (%s)\n", (long long)id,
+                    b.path);
         }
         goto out;
     }
     if (!pb->backup.enabled) {
-        fprintf(ctx->errout, "rollgate: backup: playbook '%s' has no 'backup' section (database "
-                "and dir)\n", ctx->args[0]);
+        fprintf(ctx->errout,
+                "rollgate: backup: playbook '%s' has no 'backup' section (database "
+                "and dir)\n",
+                ctx->args[0]);
         rc = RG_EXIT_INVALID;
         goto out;
     }
-    if (rg_lock_take(&lock, &holder, pb->state_dir, pb->name, rg_cli_actor(), 0, &err) < 0) {
-        rc = fail(ctx, &err);
+    if ((rc = run_manual(&res, ctx, pb, RG_RUN_BACKUP, NULL, 0)) != 0)
         goto out;
-    }
-    live_release(&tag, &digest, pb, l);
-    if (rg_backup_take(&b, l, pb, tag, digest, 0, &err) < 0) {
-        rc = fail(ctx, &err);
+    if (res.outcome != RG_OUTCOME_BACKED_UP) {
+        fprintf(ctx->errout, "rollgate: backup: %s\n", res.cause);
+        rc = rg_cli_exit_for(res.error_code);
         goto out;
     }
     if (ctx->optcount[BK_JSON])
-        print_json(ctx->out, backup_json(&b));
+        print_json(ctx->out, backup_json(&res.backup));
     else
-        fprintf(ctx->out, "backup #%lld of release %s: %s (%lld bytes)\n", (long long)b.id,
-                b.tag[0] ? b.tag : "(none)", b.path, (long long)b.size);
+        fprintf(ctx->out, "backup #%lld of release %s: %s (%lld bytes)\n", (long long)res.backup.id,
+                res.backup.tag[0] ? res.backup.tag : "(none)", res.backup.path,
+                (long long)res.backup.size);
 out:
-    free(tag);
-    free(digest);
-    rg_lock_release(lock);
     rg_ledger_close(l);
     rg_playbook_free(pb);
     return rc;
@@ -197,8 +199,8 @@ cmd_backups(struct rg_cmd_ctx *ctx)
         goto out;
     }
     if (!n) {
-        fprintf(ctx->out, "no backups of '%s' yet (take one with 'rollgate backup %s')\n",
-                pb->name, ctx->args[0]);
+        fprintf(ctx->out, "no backups of '%s' yet (take one with 'rollgate backup %s')\n", pb->name,
+                ctx->args[0]);
         goto out;
     }
     fprintf(ctx->out, "%-5s %-16s %-19s %12s  %-19s %s\n", "ID", "TAG", "TAKEN (UTC)", "SIZE",
@@ -231,15 +233,17 @@ pick(char **path_out, struct rg_cmd_ctx *ctx, struct rg_ledger *l, const struct 
     *path_out = NULL;
     if (given != 1)
         return rg_cli_usage_error(ctx->cmd, "say which backup: one of --backup ID, --latest, "
-                                  "--for-tag TAG or --file PATH");
+                                            "--for-tag TAG or --file PATH");
     if (ctx->optcount[RS_FILE]) {
         *path_out = rg_strdup(ctx->optval[RS_FILE]);
         return 0;
     }
     if (ctx->optcount[RS_BACKUP]) {
         if (parse_id(&id, ctx->optval[RS_BACKUP]) < 0)
-            return rg_cli_usage_error(ctx->cmd, "--backup needs a backup id (a number from "
-                                      "'rollgate backups'), not '%s'", ctx->optval[RS_BACKUP]);
+            return rg_cli_usage_error(ctx->cmd,
+                                      "--backup needs a backup id (a number from "
+                                      "'rollgate backups'), not '%s'",
+                                      ctx->optval[RS_BACKUP]);
         if (rg_ledger_backup_get(&b, l, id, err) < 0)
             return -1;
     } else if (ctx->optcount[RS_FOR_TAG]) {
@@ -260,7 +264,8 @@ confirmed(struct rg_cmd_ctx *ctx, const struct rg_playbook *pb, const char *path
 
     fprintf(ctx->errout,
             "restore '%s' into the database of '%s'? The live database is renamed and kept, "
-            "not dropped.\ntype 'yes' to go on: ", path, pb->name);
+            "not dropped.\ntype 'yes' to go on: ",
+            path, pb->name);
     fflush(ctx->errout);
     if (!fgets(answer, sizeof(answer), stdin))
         return false;
@@ -273,30 +278,30 @@ cmd_restore(struct rg_cmd_ctx *ctx)
 {
     struct rg_playbook *pb = NULL;
     struct rg_ledger *l = NULL;
-    struct rg_lock *lock = NULL;
-    struct rg_lock_holder holder;
-    struct rg_restore_opts o = {0};
-    struct rg_restore_result res;
+    struct rg_run_result run;
+    const struct rg_restore_result *res = &run.restored;
     struct rg_err err;
     char *path = NULL;
-    int rc;
+    int jobs = 0, rc;
 
     if ((rc = rg_cli_load_playbook(&pb, ctx, ctx->args[0])) != 0)
         goto out;
     if (!pb->backup.enabled) {
-        fprintf(ctx->errout, "rollgate: restore: playbook '%s' has no 'backup' section "
-                "(database and dir)\n", ctx->args[0]);
+        fprintf(ctx->errout,
+                "rollgate: restore: playbook '%s' has no 'backup' section "
+                "(database and dir)\n",
+                ctx->args[0]);
         rc = RG_EXIT_INVALID;
         goto out;
     }
     if (ctx->optcount[RS_JOBS]) {
-        int64_t jobs;
-        if (parse_id(&jobs, ctx->optval[RS_JOBS]) < 0 || jobs > 64) {
+        int64_t n;
+        if (parse_id(&n, ctx->optval[RS_JOBS]) < 0 || n > 64) {
             rc = rg_cli_usage_error(ctx->cmd, "--jobs needs a number from 1 to 64, not '%s'",
                                     ctx->optval[RS_JOBS]);
             goto out;
         }
-        o.jobs = (int)jobs;
+        jobs = (int)n;
     }
     if (rg_ledger_open(&l, pb->state_dir, pb->name, &err) < 0) {
         rc = fail(ctx, &err);
@@ -309,7 +314,7 @@ cmd_restore(struct rg_cmd_ctx *ctx)
     if (!ctx->optcount[RS_YES]) {
         if (!isatty(STDIN_FILENO)) {
             fprintf(ctx->errout, "rollgate: restore: not a terminal, so nobody can confirm: "
-                    "add --yes to restore without asking\n");
+                                 "add --yes to restore without asking\n");
             rc = RG_EXIT_USAGE;
             goto out;
         }
@@ -319,41 +324,50 @@ cmd_restore(struct rg_cmd_ctx *ctx)
             goto out;
         }
     }
-    if (rg_lock_take(&lock, &holder, pb->state_dir, pb->name, rg_cli_actor(), 0, &err) < 0) {
-        rc = fail(ctx, &err);
+    /* The ledger is the engine's from here on: one writer at a time. */
+    rg_ledger_close(l);
+    l = NULL;
+    if ((rc = run_manual(&run, ctx, pb, RG_RUN_RESTORE, path, jobs)) != 0)
         goto out;
-    }
-    if (rg_backup_restore(&res, pb, path, &o, &err) < 0) {
-        fprintf(ctx->errout, "rollgate: restore: %s\n", err.msg);
-        rc = err.code == RG_EINVAL ? RG_EXIT_INVALID
-             : res.changed         ? RG_EXIT_UNRECOVERED
-                                   : RG_EXIT_ABORTED;
+    if (run.outcome != RG_OUTCOME_RESTORED) {
+        fprintf(ctx->errout, "rollgate: restore: %s\n", run.cause);
+        rc = run.error_code == RG_EINVAL && !res->changed          ? RG_EXIT_INVALID
+             : run.outcome == RG_OUTCOME_UNRECOVERED || run.halted ? RG_EXIT_UNRECOVERED
+                                                                   : RG_EXIT_ABORTED;
         goto out;
     }
     if (ctx->optcount[RS_JSON]) {
         json_t *j = json_object();
         json_object_set_new(j, "backup", json_string(path));
-        json_object_set_new(j, "kind", json_string(res.kind));
-        json_object_set_new(j, "tag", res.tag[0] ? json_string(res.tag) : json_null());
-        json_object_set_new(j, "database", json_string(res.database));
-        json_object_set_new(j, "replaced_database", json_string(res.replaced_db));
+        json_object_set_new(j, "restore", json_integer(run.deploy_id));
+        json_object_set_new(j, "kind", json_string(res->kind));
+        json_object_set_new(j, "tag", res->tag[0] ? json_string(res->tag) : json_null());
+        json_object_set_new(j, "database", json_string(res->database));
+        json_object_set_new(j, "replaced_database", json_string(res->replaced_db));
         json_object_set_new(j, "replaced_filestore",
-                            res.replaced_fs[0] ? json_string(res.replaced_fs) : json_null());
-        json_object_set_new(j, "elapsed_ms", json_integer(res.elapsed_ms));
+                            res->replaced_fs[0] ? json_string(res->replaced_fs) : json_null());
+        json_object_set_new(j, "serving", run.tag[0] ? json_string(run.tag) : json_null());
+        json_object_set_new(j, "elapsed_ms", json_integer(res->elapsed_ms));
         print_json(ctx->out, j);
         goto out;
     }
-    fprintf(ctx->out, "restored %s (%s) into database '%s' in %.1fs\n", path, res.kind,
-            res.database, (double)res.elapsed_ms / 1000.0);
-    fprintf(ctx->out, "kept the replaced database as '%s'\n", res.replaced_db);
-    if (res.replaced_fs[0])
-        fprintf(ctx->out, "kept the replaced filestore as '%s'\n", res.replaced_fs);
-    if (res.tag[0])
-        fprintf(ctx->out, "this data belongs to release %s: if another release serves now, "
-                "run 'rollgate rollback %s --to %s'\n", res.tag, ctx->args[0], res.tag);
+    fprintf(ctx->out, "restored %s (%s) into database '%s' in %.1fs\n", path, res->kind,
+            res->database, (double)res->elapsed_ms / 1000.0);
+    fprintf(ctx->out, "kept the replaced database as '%s'\n", res->replaced_db);
+    if (res->replaced_fs[0])
+        fprintf(ctx->out, "kept the replaced filestore as '%s'\n", res->replaced_fs);
+    if (run.tag[0])
+        fprintf(ctx->out,
+                "release %s was stopped for the swap and serves again (restore #%lld "
+                "in 'rollgate history')\n",
+                run.tag, (long long)run.deploy_id);
+    if (res->tag[0] && strcmp(res->tag, run.tag) != 0)
+        fprintf(ctx->out,
+                "this data belongs to release %s: if another release serves now, "
+                "run 'rollgate rollback %s --to %s'\n",
+                res->tag, ctx->args[0], res->tag);
 out:
     free(path);
-    rg_lock_release(lock);
     rg_ledger_close(l);
     rg_playbook_free(pb);
     return rc;

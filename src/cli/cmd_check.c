@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "rollgate/driver.h"
 #include "rollgate/gates.h"
 #include "rollgate/runtime.h"
 
@@ -38,8 +39,8 @@ select_gates(const struct rg_gate ***out, size_t *n, struct rg_cmd_ctx *ctx,
                 fprintf(ctx->errout, "rollgate: check: unknown gate '%s' (did you mean '%s'?)\n",
                         ctx->args[a], best);
             else
-                fprintf(ctx->errout, "rollgate: check: unknown gate '%s' (the playbook has: ",
-                        ctx->args[a]);
+                fprintf(ctx->errout,
+                        "rollgate: check: unknown gate '%s' (the playbook has: ", ctx->args[a]);
             for (size_t i = 0; !best && i < pb->n_gates; i++)
                 fprintf(ctx->errout, "%s%s", i ? ", " : "", names[i]);
             if (!best)
@@ -87,8 +88,8 @@ print_json(FILE *out, const struct rg_playbook *pb, const struct rg_gate_result 
         json_t *o = json_object();
         json_object_set_new(o, "gate", json_string(r[i].gate->name));
         json_object_set_new(o, "kind", json_string(rg_gate_kind_name(r[i].gate->kind)));
-        json_object_set_new(o, "verdict", json_string(r[i].outcome == RG_VERDICT_PASS ? "pass"
-                                                                                       : "fail"));
+        json_object_set_new(o, "verdict",
+                            json_string(r[i].outcome == RG_VERDICT_PASS ? "pass" : "fail"));
         json_object_set_new(o, "timed_out", json_boolean(r[i].timed_out));
         json_object_set_new(o, "probes", json_integer(r[i].probes));
         json_object_set_new(o, "latency_ms", json_integer(r[i].last.latency_ms));
@@ -115,8 +116,8 @@ print_containers(FILE *out, const struct rg_gate_env *env, const struct rg_strv 
     if (rg_gates_container_evidence(&ev, env, services, 10, &err) == 0 && ev.len)
         fprintf(out, "\n%s", ev.data);
     else if (ev.len == 0)
-        fprintf(out, "\nno container of project '%s'%s%s\n", env->project,
-                err.msg[0] ? ": " : "", err.msg);
+        fprintf(out, "\nno container of project '%s'%s%s\n", env->project, err.msg[0] ? ": " : "",
+                err.msg);
     rg_buf_release(&ev);
 }
 
@@ -126,7 +127,8 @@ cmd_check(struct rg_cmd_ctx *ctx)
     struct rg_playbook *pb = NULL;
     const struct rg_gate **gates = NULL;
     struct rg_gate_result *results = NULL;
-    char *project = NULL;
+    struct rg_driver *drv = NULL;
+    const char *project = NULL;
     struct rg_err err;
     size_t n = 0;
     int rc;
@@ -134,8 +136,12 @@ cmd_check(struct rg_cmd_ctx *ctx)
     if ((rc = rg_cli_load_playbook(&pb, ctx, ctx->args[0])) != 0 ||
         (rc = select_gates(&gates, &n, ctx, pb)) != 0)
         goto out;
-    if (pb->runtime.driver == RG_DRIVER_COMPOSE)
-        project = rg_compose_project_name(pb->runtime.project_name, pb->runtime.project_dir);
+    if (rg_driver_open(&drv, pb, NULL, &err) < 0) {
+        fprintf(ctx->errout, "rollgate: check: %s\n", err.msg);
+        rc = rg_cli_exit_for(err.code);
+        goto out;
+    }
+    project = rg_driver_scope(drv);
     struct rg_gate_env env = {.project = project, .mark_ms = 0};
     struct rg_poll_opts po = {.once = !ctx->optcount[OPT_WAIT], .cancel_fd = -1};
     results = rg_calloc(n + 1, sizeof(*results));
@@ -159,7 +165,7 @@ cmd_check(struct rg_cmd_ctx *ctx)
 out:
     free(results);
     free(gates);
-    free(project);
+    rg_driver_close(drv);
     rg_playbook_free(pb);
     return rc;
 }

@@ -58,6 +58,7 @@ exit_for_outcome(const struct rg_run_result *res, enum rg_run_kind kind)
         return RG_EXIT_UNRECOVERED;
     switch (res->outcome) {
     case RG_OUTCOME_DEPLOYED:
+    case RG_OUTCOME_BACKED_UP:
         return RG_EXIT_OK;
     case RG_OUTCOME_ROLLED_BACK:
         /* A rollback asked for by hand that worked is a success. */

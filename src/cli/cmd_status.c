@@ -6,7 +6,8 @@
 
 #include "cmd.h"
 #include "rollgate/ledger.h"
-#include "rollgate/runtime.h"
+#include "rollgate/driver.h"
+#include "rollgate/steps.h"
 
 enum { ST_JSON };
 enum { HI_COUNT, HI_JSON };
@@ -63,6 +64,8 @@ cmd_status(struct rg_cmd_ctx *ctx)
     struct rg_release_row good;
     struct rg_lock_holder holder;
     struct rg_err err;
+    struct rg_driver *drv = NULL;
+    struct rg_live lv;
     char *live = NULL, *digest = NULL, when[32];
     bool have_last, have_good, locked;
     int rc;
@@ -70,15 +73,16 @@ cmd_status(struct rg_cmd_ctx *ctx)
     if ((rc = rg_cli_load_playbook(&pb, ctx, ctx->args[0])) != 0 ||
         (rc = open_ledger(&l, ctx, pb)) != 0)
         goto out;
-    rg_envfile_get(&live, pb->runtime.env_file, pb->runtime.tag_var, &err);
-    if (live && pb->release.image) {
-        struct rg_docker *d = NULL;
-        char *ref = rg_asprintf("%s:%s", pb->release.image, live);
-        if (rg_docker_open(&d, NULL, &err) == 0)
-            rg_docker_image_digest(&digest, d, ref, pb->release.image, &err);
-        rg_docker_close(d);
-        free(ref);
+    if (rg_driver_open(&drv, pb, NULL, &err) < 0) {
+        fprintf(ctx->errout, "rollgate: status: %s\n", err.msg);
+        rc = rg_cli_exit_for(err.code);
+        goto out;
     }
+    rg_live_release(&lv, drv, l, true);
+    if (lv.tag[0])
+        live = rg_strdup(lv.tag);
+    if (lv.digest[0])
+        digest = rg_strdup(lv.digest);
     have_last = rg_ledger_last(&last, l, &err) == 0;
     have_good = live && rg_ledger_release(&good, l, live, &err) == 0;
     locked = rg_lock_peek(&holder, pb->state_dir, pb->name, &err) == 1;
@@ -112,8 +116,8 @@ cmd_status(struct rg_cmd_ctx *ctx)
         rg_cli_format_time(when, sizeof(when), last.started_ms);
         fprintf(ctx->out, "last     %s #%lld of %s at %s UTC by %s: %s%s%s\n", last.kind,
                 (long long)last.id, last.tag, when, last.actor,
-                last.outcome[0] ? last.outcome : "IN FLIGHT in ",
-                last.outcome[0] ? "" : last.state, "");
+                last.outcome[0] ? last.outcome : "IN FLIGHT in ", last.outcome[0] ? "" : last.state,
+                "");
         if (last.error[0])
             fprintf(ctx->out, "         %s\n", last.error);
     } else {
@@ -129,6 +133,7 @@ cmd_status(struct rg_cmd_ctx *ctx)
 out:
     free(live);
     free(digest);
+    rg_driver_close(drv);
     rg_ledger_close(l);
     rg_playbook_free(pb);
     return rc;
@@ -170,11 +175,9 @@ cmd_history(struct rg_cmd_ctx *ctx)
     for (size_t i = 0; i < n; i++) {
         char when[32];
         rg_cli_format_time(when, sizeof(when), rows[i].started_ms);
-        fprintf(ctx->out, "%-5lld %-19s %-8s %-16s %-16s %-12s %s (%s)\n",
-                (long long)rows[i].id, when, rows[i].kind, rows[i].tag,
-                rows[i].prev_tag[0] ? rows[i].prev_tag : "-",
-                rows[i].outcome[0] ? rows[i].outcome : "in flight", rows[i].actor,
-                rows[i].trigger);
+        fprintf(ctx->out, "%-5lld %-19s %-8s %-16s %-16s %-12s %s (%s)\n", (long long)rows[i].id,
+                when, rows[i].kind, rows[i].tag, rows[i].prev_tag[0] ? rows[i].prev_tag : "-",
+                rows[i].outcome[0] ? rows[i].outcome : "in flight", rows[i].actor, rows[i].trigger);
         if (rows[i].error[0])
             fprintf(ctx->out, "      %.200s\n", rows[i].error);
     }

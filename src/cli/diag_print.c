@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "cmd.h"
+#include "rollgate/driver.h"
 
 void
 rg_cli_print_diags(FILE *out, const struct rg_diags *diags)
@@ -19,13 +20,16 @@ rg_cli_print_diags(FILE *out, const struct rg_diags *diags)
 int
 rg_cli_load_playbook(struct rg_playbook **out, struct rg_cmd_ctx *ctx, const char *path)
 {
+    /* The registry says which drivers exist and what they can do: a playbook its driver cannot
+     * run is refused here, before any command acts on it. */
+    struct rg_load_opts o = {.driver_caps = rg_driver_caps};
     struct rg_diags diags;
     struct rg_err err;
     int rc;
 
     rg_diags_init(&diags);
     rg_err_clear(&err);
-    rc = rg_playbook_load(out, &diags, path, NULL, &err);
+    rc = rg_playbook_load(out, &diags, path, &o, &err);
     if (rc < 0) {
         rg_cli_print_diags(ctx->errout, &diags);
         fprintf(ctx->errout, "rollgate: %s\n", err.msg);

@@ -13,44 +13,27 @@ open_target(struct run *r, struct rg_err *err)
     struct rg_lock_holder holder;
     int rc;
 
-    if ((rc = rg_ledger_open(&r->ledger, pb->state_dir, pb->name, err)) < 0)
-        return rc;
-    if ((rc = rg_lock_take(&r->lock, &holder, pb->state_dir, pb->name,
+    /* A driver that cannot run this playbook is refused before anything is created. */
+    if ((rc = rg_driver_open(&r->driver, pb, r->o->driver, err)) < 0 ||
+        (rc = rg_ledger_open(&r->ledger, pb->state_dir, pb->name, err)) < 0 ||
+        (rc = rg_lock_take(&r->lock, &holder, pb->state_dir, pb->name,
                            r->o->actor ? r->o->actor : "?", r->o->lock_wait_ms, err)) < 0)
         return rc;
-    if (pb->runtime.driver == RG_DRIVER_COMPOSE) {
-        struct rg_compose_spec spec = {
-            .project_name = pb->runtime.project_name,
-            .project_dir = pb->runtime.project_dir,
-            .compose_file = pb->runtime.compose_file,
-            .env_file = pb->runtime.env_file,
-        };
-        if ((rc = rg_compose_open(&r->compose, &spec, err)) < 0)
-            return rc;
-        r->project = rg_strdup(rg_compose_project(r->compose));
-    }
-    r->sc.compose = r->compose;
-    r->sc.project = r->project;
+    r->sc.driver = r->driver;
+    r->sc.ledger = r->ledger;
     return 0;
 }
 
-/* The release serving now, from the env file ("" when there is none yet). */
+/* The release serving now ("" when there is none yet): rg_live_release's answer. */
 static void
 read_live_tag(struct run *r)
 {
-    struct rg_err err;
-    char *live = NULL;
+    struct rg_live live;
 
-    r->prev_tag[0] = '\0';
-    if (rg_envfile_get(&live, r->pb->runtime.env_file, r->pb->runtime.tag_var, &err) == 0) {
-        /* A value that is not a valid tag was not written by rollgate: do not trust it. */
-        if (rg_playbook_check_tag(r->pb, live, &err) == 0)
-            snprintf(r->prev_tag, sizeof(r->prev_tag), "%s", live);
-        else
-            rg_log(RG_LOG_WARN, "the running release '%s' is not a valid tag: %s", live,
-                   err.msg);
-    }
-    free(live);
+    rg_live_release(&live, r->driver, r->ledger, false);
+    if (live.note[0])
+        rg_log(RG_LOG_WARN, "%s", live.note);
+    snprintf(r->prev_tag, sizeof(r->prev_tag), "%s", live.tag);
 }
 
 static int
@@ -59,9 +42,7 @@ begin(struct run *r, const char *kind, struct rg_err *err)
     int rc;
 
     snprintf(r->kind, sizeof(r->kind), "%s", kind);
-    rg_snapshot_release(&r->before);
-    if (r->prev_tag[0])
-        r->before.tag = rg_strdup(r->prev_tag);
+    rg_driver_remember(r->driver, r->prev_tag, &r->pb->runtime.services);
     if ((rc = rg_ledger_begin(&r->deploy_id, r->ledger, kind, r->tag, r->prev_tag,
                               r->o->trigger ? r->o->trigger : "cli",
                               r->o->actor ? r->o->actor : "?", err)) < 0 ||
@@ -100,20 +81,54 @@ start_rollback(struct run *r, struct rg_err *err)
         if (!r->o->force && rg_ledger_release(&rel, r->ledger, r->o->tag, err) < 0)
             return rg_err_set(err, RG_EINVAL,
                               "release '%s' never passed its gates on '%s'; roll back to it "
-                              "anyway with --force", r->o->tag, r->pb->name);
+                              "anyway with --force",
+                              r->o->tag, r->pb->name);
         snprintf(r->tag, sizeof(r->tag), "%s", r->o->tag);
     } else {
-        /* The newest known-good release other than the one serving now. */
+        /* The newest known-good release other than the one serving now. run_rollback_target
+         * excludes r->tag, so it must hold the serving release while the answer goes to a
+         * buffer of its own (writing the answer into r->tag cleared it first, excluded nothing
+         * and answered the serving release itself). */
+        char target[sizeof(r->tag)];
         snprintf(r->tag, sizeof(r->tag), "%s", r->prev_tag);
-        if ((rc = run_rollback_target(r, "previous", r->tag, sizeof(r->tag), err)) < 0)
+        if ((rc = run_rollback_target(r, "previous", target, sizeof(target), err)) < 0)
             return rc;
+        snprintf(r->tag, sizeof(r->tag), "%s", target);
         if (strcmp(r->tag, r->prev_tag) == 0)
-            return rg_err_set(err, RG_ENOENT, "'%s' already runs %s, its last known-good "
-                                              "release; name another with --to", r->pb->name,
-                              r->tag);
+            return rg_err_set(err, RG_ENOENT,
+                              "'%s' already runs %s, its last known-good "
+                              "release; name another with --to",
+                              r->pb->name, r->tag);
     }
     run_build_rollback(r);
     if ((rc = begin(r, "rollback", err)) < 0)
+        return rc;
+    r->sc.tag = r->tag;
+    run_continue(r, 0, 0, true);
+    return 0;
+}
+
+/* A backup or a restore by hand: the same lock, ledger rows and reports as a deploy. */
+static int
+start_manual(struct run *r, struct rg_err *err)
+{
+    bool backup = r->o->kind == RG_RUN_BACKUP;
+    int rc;
+
+    if (!r->pb->backup.enabled)
+        return rg_err_set(err, RG_EINVAL,
+                          "playbook '%s' has no 'backup' section (database and "
+                          "dir)",
+                          r->pb->path);
+    if (!backup && !r->o->backup_path)
+        return rg_err_set(err, RG_EINVAL, "a restore needs a backup");
+    /* The release serving stays the one serving: the data is what changes. */
+    snprintf(r->tag, sizeof(r->tag), "%s", r->prev_tag);
+    if (backup)
+        run_build_backup(r);
+    else
+        run_build_restore(r);
+    if ((rc = begin(r, backup ? "backup" : "restore", err)) < 0)
         return rc;
     r->sc.tag = r->tag;
     run_continue(r, 0, 0, true);
@@ -146,8 +161,9 @@ rg_engine_run(struct rg_run_result *out, const struct rg_playbook *pb,
         goto out;
     }
     if (resumed && (out->halted || out->outcome == RG_OUTCOME_UNRECOVERED)) {
-        rc = rg_err_set(err, RG_EBUSY, "the interrupted deploy #%lld did not finish cleanly "
-                                       "(%s); not starting another",
+        rc = rg_err_set(err, RG_EBUSY,
+                        "the interrupted deploy #%lld did not finish cleanly "
+                        "(%s); not starting another",
                         (long long)out->deploy_id, rg_outcome_name(out->outcome));
         goto out;
     }
@@ -157,8 +173,10 @@ rg_engine_run(struct rg_run_result *out, const struct rg_playbook *pb,
     if (opts->kind == RG_RUN_DEPLOY) {
         snprintf(r.tag, sizeof(r.tag), "%s", opts->tag);
         rc = start_deploy(&r, err);
-    } else {
+    } else if (opts->kind == RG_RUN_ROLLBACK) {
         rc = start_rollback(&r, err);
+    } else {
+        rc = start_manual(&r, err);
     }
 out:
     run_release(&r);

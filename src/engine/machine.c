@@ -43,3 +43,13 @@ rg_event_name(enum rg_event ev)
     _Static_assert(sizeof(names) / sizeof(names[0]) == RG_EV_COUNT, "event names");
     return (unsigned)ev < RG_EV_COUNT ? names[ev] : "?";
 }
+
+enum rg_state
+rg_engine_fail_state(enum rg_state st, bool rungs_left)
+{
+    switch (rg_engine_move(st, RG_EV_FAIL)) {
+    case RG_MOVE_ABORT: return RG_ST_ABORTED;
+    case RG_MOVE_RECOVER: return rungs_left ? RG_ST_RECOVER : RG_ST_UNRECOVERED;
+    default: return RG_ST_UNRECOVERED;
+    }
+}

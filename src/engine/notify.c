@@ -95,9 +95,11 @@ run_notify(struct run *r, enum rg_outcome outcome, const char *error)
         }
         shown = rg_redact_url(n->webhook);
         if (attempt > n->retries)
-            snprintf(line, sizeof(line), "notification to %s failed after %d attempt%s: %s",
-                     shown, attempt, attempt == 1 ? "" : "s",
-                     errbuf[0] ? errbuf : status ? "non-2xx answer" : "no answer");
+            snprintf(line, sizeof(line), "notification to %s failed after %d attempt%s: %s", shown,
+                     attempt, attempt == 1 ? "" : "s",
+                     errbuf[0] ? errbuf
+                     : status  ? "non-2xx answer"
+                               : "no answer");
         else
             snprintf(line, sizeof(line), "notified %s (%ld)", shown, status);
         run_report(r, RG_REPORT_NOTE, RG_ST_COUNT, RG_EV_OK, line);

@@ -9,8 +9,8 @@ static enum rg_state
 step_state(enum rg_step_kind kind)
 {
     static const enum rg_state map[] = {
-        [RG_STEP_PULL] = RG_ST_PULL,     [RG_STEP_SWITCH] = RG_ST_SWITCH,
-        [RG_STEP_UP] = RG_ST_UP,         [RG_STEP_EXEC] = RG_ST_EXEC,
+        [RG_STEP_PULL] = RG_ST_PULL,       [RG_STEP_SWITCH] = RG_ST_SWITCH,
+        [RG_STEP_UP] = RG_ST_UP,           [RG_STEP_EXEC] = RG_ST_EXEC,
         [RG_STEP_RESTART] = RG_ST_RESTART, [RG_STEP_VERIFY] = RG_ST_VERIFY,
         [RG_STEP_SETTLE] = RG_ST_SETTLE,
     };
@@ -30,43 +30,50 @@ push(struct rg_plan_stage **v, size_t *n, enum rg_state st, const struct rg_step
 }
 
 /* After a rung has changed the target, the deploy's checks decide whether it worked. */
+static void rung_push(struct rg_plan_rung *r, enum rg_state st, const struct rg_step *step,
+                      bool rungs_left);
+
 static void
-push_checks(struct rg_plan_rung *r, const struct rg_playbook *pb, enum rg_state on_fail)
+push_checks(struct rg_plan_rung *r, const struct rg_playbook *pb, bool rungs_left)
 {
     for (size_t i = 0; i < pb->n_deploy; i++) {
         const struct rg_step *s = &pb->deploy[i];
         if (s->kind == RG_STEP_VERIFY || s->kind == RG_STEP_SETTLE)
-            push(&r->stages, &r->n_stages, step_state(s->kind), s, on_fail);
+            rung_push(r, step_state(s->kind), s, rungs_left);
     }
 }
 
 static void
+rung_push(struct rg_plan_rung *r, enum rg_state st, const struct rg_step *step, bool rungs_left)
+{
+    push(&r->stages, &r->n_stages, st, step, rg_engine_fail_state(st, rungs_left));
+}
+
+static void
 plan_rung(struct rg_plan_rung *r, const struct rg_playbook *pb, const struct rg_rung *rung,
-          enum rg_state on_fail)
+          bool rungs_left)
 {
     r->rung = rung;
-    push(&r->stages, &r->n_stages, RG_ST_RECOVER, NULL, on_fail);
+    rung_push(r, RG_ST_RECOVER, NULL, rungs_left);
     switch (rung->kind) {
     case RG_RUNG_REPAIR:
         for (size_t i = 0; i < rung->n_steps; i++)
-            push(&r->stages, &r->n_stages, step_state(rung->steps[i].kind), &rung->steps[i],
-                 on_fail);
+            rung_push(r, step_state(rung->steps[i].kind), &rung->steps[i], rungs_left);
         break;
     case RG_RUNG_RESTORE:
         /* The restored data goes with the release it belongs to. */
-        push(&r->stages, &r->n_stages, RG_ST_RESTORE, NULL, on_fail);
-        push(&r->stages, &r->n_stages, RG_ST_SWITCH, NULL, on_fail);
-        push(&r->stages, &r->n_stages, RG_ST_UP, NULL, on_fail);
+        rung_push(r, RG_ST_RESTORE, NULL, rungs_left);
+        rung_push(r, RG_ST_SWITCH, NULL, rungs_left);
+        rung_push(r, RG_ST_UP, NULL, rungs_left);
         break;
     case RG_RUNG_ROLLBACK:
-        push(&r->stages, &r->n_stages, RG_ST_SWITCH, NULL, on_fail);
-        push(&r->stages, &r->n_stages, RG_ST_UP, NULL, on_fail);
+        rung_push(r, RG_ST_SWITCH, NULL, rungs_left);
+        rung_push(r, RG_ST_UP, NULL, rungs_left);
         break;
-    case RG_RUNG_KIND_COUNT:
-        break;
+    case RG_RUNG_KIND_COUNT: break;
     }
-    push_checks(r, pb, on_fail);
-    push(&r->stages, &r->n_stages, RG_ST_COMMIT, NULL, on_fail);
+    push_checks(r, pb, rungs_left);
+    rung_push(r, RG_ST_COMMIT, NULL, rungs_left);
 }
 
 int
@@ -74,8 +81,6 @@ rg_plan_build(struct rg_plan **out, const struct rg_playbook *pb, const char *ta
               struct rg_err *err)
 {
     struct rg_plan *plan = NULL;
-    enum rg_state fail;
-    bool changed = false;
     int rc = 0;
 
     *out = NULL;
@@ -84,22 +89,22 @@ rg_plan_build(struct rg_plan **out, const struct rg_playbook *pb, const char *ta
     plan = rg_calloc(1, sizeof(*plan));
     plan->pb = pb;
     plan->tag = tag ? rg_strdup(tag) : NULL;
-    push(&plan->stages, &plan->n_stages, RG_ST_PREFLIGHT, NULL, RG_ST_ABORTED);
+    /* Where each failure leads is the transition table's answer, never a second copy of it. */
+    push(&plan->stages, &plan->n_stages, RG_ST_PREFLIGHT, NULL,
+         rg_engine_fail_state(RG_ST_PREFLIGHT, pb->n_recover));
     if (pb->backup.enabled && pb->backup.before_deploy)
-        push(&plan->stages, &plan->n_stages, RG_ST_BACKUP, NULL, RG_ST_ABORTED);
+        push(&plan->stages, &plan->n_stages, RG_ST_BACKUP, NULL,
+             rg_engine_fail_state(RG_ST_BACKUP, pb->n_recover));
     for (size_t i = 0; i < pb->n_deploy; i++) {
         enum rg_state st = step_state(pb->deploy[i].kind);
-        changed = changed || rg_state_changes_target(st);
-        fail = !changed ? RG_ST_ABORTED : pb->n_recover ? RG_ST_RECOVER : RG_ST_UNRECOVERED;
-        push(&plan->stages, &plan->n_stages, st, &pb->deploy[i], fail);
+        push(&plan->stages, &plan->n_stages, st, &pb->deploy[i],
+             rg_engine_fail_state(st, pb->n_recover));
     }
     push(&plan->stages, &plan->n_stages, RG_ST_COMMIT, NULL,
-         pb->n_recover ? RG_ST_RECOVER : RG_ST_UNRECOVERED);
+         rg_engine_fail_state(RG_ST_COMMIT, pb->n_recover));
     plan->rungs = rg_calloc(pb->n_recover ? pb->n_recover : 1, sizeof(*plan->rungs));
-    for (size_t i = 0; i < pb->n_recover; i++) {
-        fail = i + 1 < pb->n_recover ? RG_ST_RECOVER : RG_ST_UNRECOVERED;
-        plan_rung(&plan->rungs[plan->n_rungs++], pb, &pb->recover[i], fail);
-    }
+    for (size_t i = 0; i < pb->n_recover; i++)
+        plan_rung(&plan->rungs[plan->n_rungs++], pb, &pb->recover[i], i + 1 < pb->n_recover);
     *out = plan;
     return 0;
 }

@@ -11,11 +11,11 @@
 static void
 reconcile_note(struct run *r)
 {
-    struct rg_gate_env env = {.project = r->project};
+    struct rg_gate_env env = {.project = rg_driver_scope(r->driver)};
     struct rg_buf seen;
     struct rg_err ignored;
 
-    if (!r->project)
+    if (!env.project)
         return;
     rg_buf_init(&seen, 8192);
     if (rg_gates_container_evidence(&seen, &env, &r->pb->runtime.services, 0, &ignored) == 0 &&
@@ -52,9 +52,26 @@ run_resume(struct run *r, bool *resumed, struct rg_err *err)
     snprintf(r->digest, sizeof(r->digest), "%s", last.digest);
     snprintf(r->res->tag, sizeof(r->res->tag), "%s", last.tag);
     r->sc.tag = r->tag;
-    manual = strcmp(last.kind, "rollback") == 0;
-    if ((rc = rg_lock_set_deploy(r->lock, r->deploy_id, err)) < 0 ||
-        (rc = rg_plan_build(&r->plan, r->pb, r->tag, err)) < 0)
+    manual = strcmp(last.kind, "deploy") != 0;
+    if ((rc = rg_lock_set_deploy(r->lock, r->deploy_id, err)) < 0)
+        return rc;
+    /* A backup or restore by hand is not run again on its own: the person who started it
+     * decides, after looking at what it left (a restore may or may not have swapped). */
+    if (strcmp(last.kind, "backup") == 0 || strcmp(last.kind, "restore") == 0) {
+        snprintf(note, sizeof(note),
+                 "the %s #%lld started by hand was interrupted; run it again "
+                 "if it is still wanted",
+                 last.kind, (long long)last.id);
+        run_report(r, RG_REPORT_NOTE, RG_ST_COUNT, RG_EV_OK, note);
+        run_finish(r,
+                   strcmp(last.kind, "backup") == 0 ? RG_OUTCOME_ABORTED : RG_OUTCOME_UNRECOVERED,
+                   strcmp(last.kind, "backup") == 0
+                       ? "interrupted: no backup was recorded"
+                       : "interrupted: check the database (its replaced copy is kept if the "
+                         "swap happened) and restore again");
+        return 0;
+    }
+    if ((rc = rg_plan_build(&r->plan, r->pb, r->tag, err)) < 0)
         return rc;
     if (manual)
         run_build_rollback(r);
@@ -93,18 +110,13 @@ run_resume(struct run *r, bool *resumed, struct rg_err *err)
             if ((rc = run_rollback_target(r, rg->to, r->rung_tag, sizeof(r->rung_tag), err)) < 0)
                 return rc;
             r->sc.tag = r->rung_tag;
-        } else if (rg->kind == RG_RUNG_RESTORE &&
-                   (rc = run_restore_target(r, rg->to, err)) < 0) {
+        } else if (rg->kind == RG_RUNG_RESTORE && (rc = run_restore_target(r, rg->to, err)) < 0) {
             return rc;
         }
     }
     switch (mv) {
-    case RG_MOVE_NEXT:
-        run_continue(r, rung, from, manual);
-        return 0;
-    case RG_MOVE_ABORT:
-        run_finish(r, RG_OUTCOME_ABORTED, t.detail);
-        return 0;
+    case RG_MOVE_NEXT: run_continue(r, rung, from, manual); return 0;
+    case RG_MOVE_ABORT: run_finish(r, RG_OUTCOME_ABORTED, t.detail); return 0;
     case RG_MOVE_RECOVER:
         if (manual) {
             run_finish(r, RG_OUTCOME_UNRECOVERED, t.detail);
@@ -113,8 +125,9 @@ run_resume(struct run *r, bool *resumed, struct rg_err *err)
         run_continue(r, rung + 1, 0, false);
         return 0;
     default:
-        run_finish(r, RG_OUTCOME_UNRECOVERED, "the ledger's last transition is not one rollgate "
-                                              "writes; inspect it with 'rollgate history'");
+        run_finish(r, RG_OUTCOME_UNRECOVERED,
+                   "the ledger's last transition is not one rollgate "
+                   "writes; inspect it with 'rollgate history'");
         return 0;
     }
 }

@@ -111,19 +111,17 @@ cancel_requested(const struct run *r)
     return pselect(r->o->cancel_fd + 1, &fds, NULL, NULL, &zero, NULL) > 0;
 }
 
-/* The engine's own stages: PREFLIGHT (the checks ran before the deploy was recorded), BACKUP,
- * RECOVER (prepare a rung), COMMIT (the release is known-good), and a manual rollback's PULL
- * (make sure the image is here). */
+/* The stages the engine acts on itself, or through a step with the run's data: PREFLIGHT (the
+ * checks ran before the run was recorded), BACKUP, RESTORE, RECOVER (prepare a rung), COMMIT
+ * (the release is known-good), and the stages a rung or a manual run adds without a playbook
+ * step: PULL (make sure the release is present), SWITCH and UP. */
 static int
 engine_action(struct run *r, const struct rg_plan_stage *stage, struct rg_err *err)
 {
     switch (stage->state) {
-    case RG_ST_PREFLIGHT:
-        return 0;
-    case RG_ST_BACKUP:
-        return run_backup(r, err);
-    case RG_ST_RESTORE:
-        return run_restore(r, err);
+    case RG_ST_PREFLIGHT: return 0;
+    case RG_ST_BACKUP: return run_backup(r, err);
+    case RG_ST_RESTORE: return run_restore(r, err);
     case RG_ST_RECOVER: {
         const struct rg_rung *rung = &r->pb->recover[r->rung - 1];
         int rc;
@@ -137,48 +135,28 @@ engine_action(struct run *r, const struct rg_plan_stage *stage, struct rg_err *e
             return rc;
         r->sc.tag = r->rung_tag;
         rg_buf_addf(&r->evidence, "rolling back to %s\n", r->rung_tag);
-        return run_ensure_image(r, r->rung_tag, r->rung_digest, sizeof(r->rung_digest), err);
+        return rg_step_ensure(&r->sc, r->rung_tag, r->rung_digest, sizeof(r->rung_digest), err);
     }
-    case RG_ST_PULL:
-        return run_ensure_image(r, r->sc.tag, r->digest, sizeof(r->digest), err);
+    case RG_ST_PULL: return rg_step_ensure(&r->sc, r->sc.tag, r->digest, sizeof(r->digest), err);
+    case RG_ST_SWITCH: return rg_step_run(&r->sc, RG_STEP_SWITCH, NULL, err);
+    case RG_ST_UP: return rg_step_run(&r->sc, RG_STEP_UP, NULL, err);
     case RG_ST_COMMIT:
         return rg_ledger_mark_good(r->ledger, r->sc.tag,
                                    strcmp(r->sc.tag, r->tag) == 0 ? r->digest : r->rung_digest,
                                    r->deploy_id, err);
-    default:
-        return rg_err_set(err, RG_EINTERNAL, "no action for %s", rg_state_name(stage->state));
+    default: return rg_err_set(err, RG_EINTERNAL, "no action for %s", rg_state_name(stage->state));
     }
-}
-
-static bool
-engine_stage(const struct rg_plan_stage *s)
-{
-    return s->state == RG_ST_PREFLIGHT || s->state == RG_ST_BACKUP || s->state == RG_ST_RESTORE ||
-           s->state == RG_ST_RECOVER || s->state == RG_ST_COMMIT ||
-           (s->state == RG_ST_PULL && !s->step);
 }
 
 /* Records the digest of the release once it is pulled: what a later rollback pins. */
 static void
 record_digest(struct run *r)
 {
-    struct rg_docker *d = NULL;
     struct rg_err err;
-    char *ref, *digest = NULL;
 
-    if (!r->pb->release.image || rg_docker_open(&d, NULL, &err) < 0)
-        return;
-    ref = rg_asprintf("%s:%s", r->pb->release.image, r->tag);
-    if (rg_docker_image_digest(&digest, d, ref, r->pb->release.image, &err) == 0) {
-        snprintf(r->digest, sizeof(r->digest), "%s", digest);
-        if (rg_ledger_set_digest(r->ledger, r->deploy_id, digest, &err) < 0)
-            rg_log(RG_LOG_WARN, "%s", err.msg);
-    } else {
-        rg_log(RG_LOG_WARN, "no digest for %s: %s", ref, err.msg);
-    }
-    free(digest);
-    free(ref);
-    rg_docker_close(d);
+    rg_step_digest(&r->sc, r->tag, r->digest, sizeof(r->digest));
+    if (r->digest[0] && rg_ledger_set_digest(r->ledger, r->deploy_id, r->digest, &err) < 0)
+        rg_log(RG_LOG_WARN, "%s", err.msg);
 }
 
 /* Runs one stage: intent, action, outcome. Returns the event. */
@@ -196,27 +174,31 @@ run_stage(struct run *r, const struct rg_plan_stage *stage, int index)
         snprintf(r->last_error, sizeof(r->last_error), "interrupted before %s",
                  rg_state_name(stage->state));
         r->cancel_before_stage = true;
+        r->last_code = RG_ECANCELED;
+        snprintf(r->res->cause, sizeof(r->res->cause), "%s", r->last_error);
         return RG_EV_CANCEL;
     }
     if ((rc = enter(r, stage->state, index, &err)) < 0) {
         snprintf(r->last_error, sizeof(r->last_error), "%s", err.msg);
         return RG_EV_FAIL;
     }
-    if (engine_stage(stage))
-        rc = engine_action(r, stage, &err);
+    if (stage->step)
+        rc = rg_step_run(&r->sc, stage->step->kind, stage->step, &err);
     else
-        rc = rg_step_run(&r->sc, stage->state, stage->step, &err);
+        rc = engine_action(r, stage, &err);
     if (rc == 0 && stage->state == RG_ST_PULL && stage->step)
         record_digest(r);
     ev = event_of(rc);
-    if (rc < 0)
+    if (rc < 0) {
         snprintf(r->last_error, sizeof(r->last_error), "%s: %s", rg_state_name(stage->state),
                  err.msg);
+        r->last_code = err.code;
+        snprintf(r->res->cause, sizeof(r->res->cause), "%s", err.msg);
+    }
     /* The outcome is recorded even when the run stops here: it is what resume reads. */
     if (rg_ledger_done(r->ledger, r->deploy_id, rg_state_name(stage->state), r->rung, index,
                        rg_event_name(ev),
-                       rc < 0 ? (r->evidence.len ? r->evidence.data : err.msg) : NULL,
-                       &err) < 0)
+                       rc < 0 ? (r->evidence.len ? r->evidence.data : err.msg) : NULL, &err) < 0)
         rg_log(RG_LOG_ERROR, "cannot record the outcome of %s: %s", rg_state_name(stage->state),
                err.msg);
     run_report(r, RG_REPORT_RESULT, stage->state, ev,
@@ -235,7 +217,7 @@ run_stages(struct run *r, const struct rg_plan_stage *stages, size_t n, size_t f
         /* A signal noticed before a stage began is the previous stage's: before any change it
          * aborts, after one it halts for resume. */
         if (ev == RG_EV_CANCEL && r->cancel_before_stage)
-            mv = i > 0 ? rg_engine_move(stages[i - 1].state, ev)
+            mv = i > 0     ? rg_engine_move(stages[i - 1].state, ev)
                  : r->rung ? RG_MOVE_HALT
                            : RG_MOVE_ABORT;
         if (mv != RG_MOVE_NEXT) {
@@ -285,9 +267,10 @@ run_finish(struct run *r, enum rg_outcome outcome, const char *error)
         rg_log(RG_LOG_ERROR, "%s", err.msg);
     if (error)
         snprintf(r->res->error, sizeof(r->res->error), "%s", error);
-    if (rg_envfile_get(&live, r->pb->runtime.env_file, r->pb->runtime.tag_var, &err) == 0)
+    if (rg_driver_configured(&live, r->driver, &err) == 0)
         snprintf(r->res->live_tag, sizeof(r->res->live_tag), "%s", live);
     free(live);
+    r->res->error_code = error ? (r->last_code ? r->last_code : RG_EINTERNAL) : 0;
     run_report(r, RG_REPORT_OUTCOME, RG_ST_COUNT, RG_EV_OK, error);
     run_notify(r, outcome, error);
 }
@@ -303,11 +286,9 @@ conclude(struct run *r, enum rg_move mv, bool manual)
     snprintf(why, sizeof(why), "%s", r->last_error);
     switch (mv) {
     case RG_MOVE_NEXT:
-        run_finish(r, manual ? RG_OUTCOME_ROLLED_BACK : RG_OUTCOME_DEPLOYED, NULL);
+        run_finish(r, manual ? run_manual_outcome(r, true) : RG_OUTCOME_DEPLOYED, NULL);
         return;
-    case RG_MOVE_ABORT:
-        run_finish(r, RG_OUTCOME_ABORTED, why);
-        return;
+    case RG_MOVE_ABORT: run_finish(r, RG_OUTCOME_ABORTED, why); return;
     case RG_MOVE_HALT:
         r->res->halted = true;
         snprintf(r->res->error, sizeof(r->res->error), "%s", why);
@@ -316,7 +297,7 @@ conclude(struct run *r, enum rg_move mv, bool manual)
         return;
     case RG_MOVE_RECOVER:
         if (manual) {
-            run_finish(r, RG_OUTCOME_UNRECOVERED, why);
+            run_finish(r, run_manual_outcome(r, false), why);
             return;
         }
         outcome = run_ladder(r, 1, 0, &halted);
@@ -327,8 +308,7 @@ conclude(struct run *r, enum rg_move mv, bool manual)
         }
         run_finish(r, outcome, why);
         return;
-    case RG_MOVE_INVALID:
-        break;
+    case RG_MOVE_INVALID: break;
     }
     run_finish(r, RG_OUTCOME_UNRECOVERED, "internal: invalid transition");
 }
@@ -352,7 +332,7 @@ run_continue(struct run *r, int rung, size_t from, bool manual)
         return;
     }
     if (manual)
-        run_stages(r, r->rollback_stages, r->n_rollback_stages, from, &mv);
+        run_stages(r, r->manual_stages, r->n_manual_stages, from, &mv);
     else
         run_stages(r, r->plan->stages, r->plan->n_stages, from, &mv);
     conclude(r, mv, manual);
@@ -374,7 +354,6 @@ run_init(struct run *r, const struct rg_playbook *pb, const struct rg_run_opts *
     r->sc.on_gate = on_gate;
     r->sc.on_gate_data = r;
     r->sc.evidence = &r->evidence;
-    r->sc.before = &r->before;
 }
 
 void
@@ -382,16 +361,17 @@ run_reset(struct run *r)
 {
     rg_plan_free(r->plan);
     r->plan = NULL;
-    free(r->rollback_stages);
-    r->rollback_stages = NULL;
-    r->n_rollback_stages = 0;
+    free(r->manual_stages);
+    r->manual_stages = NULL;
+    r->n_manual_stages = 0;
     r->deploy_id = 0;
     r->rung = 0;
     r->tag[0] = r->prev_tag[0] = r->digest[0] = r->rung_tag[0] = r->rung_digest[0] = '\0';
     memset(&r->rung_backup, 0, sizeof(r->rung_backup));
     r->last_error[0] = '\0';
     r->sc.tag = NULL;
-    rg_snapshot_release(&r->before);
+    r->last_code = 0;
+    r->data_changed = false;
     memset(r->res, 0, sizeof(*r->res));
     rg_buf_reset(&r->evidence);
 }
@@ -400,11 +380,9 @@ void
 run_release(struct run *r)
 {
     rg_plan_free(r->plan);
-    free(r->rollback_stages);
-    rg_compose_close(r->compose);
-    free(r->project);
+    free(r->manual_stages);
+    rg_driver_close(r->driver);
     rg_ledger_close(r->ledger);
     rg_lock_release(r->lock);
     rg_buf_release(&r->evidence);
-    rg_snapshot_release(&r->before);
 }

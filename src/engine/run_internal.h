@@ -2,9 +2,9 @@
 #ifndef ROLLGATE_ENGINE_RUN_INTERNAL_H
 #define ROLLGATE_ENGINE_RUN_INTERNAL_H
 
+#include "rollgate/driver.h"
 #include "rollgate/engine.h"
 #include "rollgate/ledger.h"
-#include "rollgate/runtime.h"
 #include "rollgate/steps.h"
 
 struct run {
@@ -13,27 +13,27 @@ struct run {
     struct rg_run_result *res;
     struct rg_ledger *ledger;
     struct rg_lock *lock;
-    struct rg_compose *compose;
-    char *project;
-    struct rg_plan *plan;          /* the deploy's plan (a manual rollback builds its own) */
-    struct rg_plan_stage *rollback_stages; /* the stages of a manual rollback */
-    size_t n_rollback_stages;
+    struct rg_driver *driver;            /* the target */
+    struct rg_plan *plan;                /* the deploy's plan (a manual rollback builds its own) */
+    struct rg_plan_stage *manual_stages; /* the stages of a manual rollback, backup, restore */
+    size_t n_manual_stages;
     int64_t deploy_id;
-    char kind[16];                 /* deploy, rollback */
-    int64_t started;               /* monotonic ms */
-    char tag[136];                 /* the release this run moves to */
-    char prev_tag[136];            /* the release serving when it began, "" when none */
-    char digest[200];              /* of tag, once known */
-    char rung_tag[136];            /* the release a rollback rung returns to */
-    char rung_digest[200];         /* and its digest */
+    char kind[16];                    /* deploy, rollback, backup, restore */
+    int64_t started;                  /* monotonic ms */
+    char tag[136];                    /* the release this run moves to */
+    char prev_tag[136];               /* the release serving when it began, "" when none */
+    char digest[200];                 /* of tag, once known */
+    char rung_tag[136];               /* the release a rollback rung returns to */
+    char rung_digest[200];            /* and its digest */
     struct rg_backup_row rung_backup; /* the backup a restore rung brings back */
-    int rung;                      /* 0: the deploy itself; i: recover rung i */
+    int rung;                         /* 0: the deploy itself; i: recover rung i */
     enum rg_state state;
-    bool cancel_before_stage;      /* the last stage saw a signal before it began */
+    bool cancel_before_stage; /* the last stage saw a signal before it began */
     struct rg_step_ctx sc;
-    struct rg_snapshot before;     /* the containers serving when the run began */
     struct rg_buf evidence;
     char last_error[RG_ERR_MSG_MAX + 64];
+    int last_code;     /* rg_err code of the last failed stage */
+    bool data_changed; /* a manual restore swapped the database */
 };
 
 void run_report(struct run *r, enum rg_report_kind kind, enum rg_state st, enum rg_event ev,
@@ -50,25 +50,26 @@ void run_finish(struct run *r, enum rg_outcome outcome, const char *error);
 /* The release a rollback goes to: to ("previous" or a tag) resolved against the ledger. */
 int run_rollback_target(struct run *r, const char *to, char *tag_out, size_t size,
                         struct rg_err *err);
-/* Makes sure the image of tag is on the host, pulling it when missing; its digest goes to
- * digest_out (size bytes) when given. */
-int run_ensure_image(struct run *r, const char *tag, char *digest_out, size_t size,
-                     struct rg_err *err);
-/* BACKUP: the data of the release serving now, before anything changes (data.c). */
+/* BACKUP: the data of the release serving now, before anything changes (restore_rung.c). */
 int run_backup(struct run *r, struct rg_err *err);
 /* The backup a restore rung brings back (from: "before_deploy" or "latest"), with its release
  * as the rung's tag. */
 int run_restore_target(struct run *r, const char *from, struct rg_err *err);
 /* RECOVER of a restore rung: the target, the backup verified whole, the release's image here. */
 int run_prepare_restore(struct run *r, const char *from, struct rg_err *err);
-/* RESTORE: the failed release stopped, the backup restored (scratch database, swap). */
+/* RESTORE: the failed release stopped, the backup restored (scratch database, swap); for a
+ * restore by hand, the backup the caller named under the serving release. */
 int run_restore(struct run *r, struct rg_err *err);
-/* Builds the stages of a manual rollback. */
+/* Builds the stages of a manual rollback (rollback.c), backup or restore (manual.c). */
 void run_build_rollback(struct run *r);
+void run_build_backup(struct run *r);
+void run_build_restore(struct run *r);
+/* The outcome of a manual run whose stages all passed, and of one that failed. */
+enum rg_outcome run_manual_outcome(const struct run *r, bool ok);
 void run_init(struct run *r, const struct rg_playbook *pb, const struct rg_run_opts *o,
               struct rg_run_result *res);
 void run_release(struct run *r);
-/* Forgets one deploy's state, keeping the ledger, the lock and the compose handle. */
+/* Forgets one deploy's state, keeping the ledger, the lock and the driver. */
 void run_reset(struct run *r);
 /* Runs the plan from stage `from` of rung `rung` (0: the deploy or manual rollback itself) to
  * an outcome, or to a halt. */

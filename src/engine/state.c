@@ -7,14 +7,22 @@ const char *
 rg_state_name(enum rg_state st)
 {
     static const char *const names[] = {
-        [RG_ST_PREFLIGHT] = "PREFLIGHT",     [RG_ST_BACKUP] = "BACKUP",
-        [RG_ST_PULL] = "PULL",               [RG_ST_SWITCH] = "SWITCH",
-        [RG_ST_UP] = "UP",                   [RG_ST_EXEC] = "EXEC",
-        [RG_ST_RESTART] = "RESTART",         [RG_ST_VERIFY] = "VERIFY",
-        [RG_ST_SETTLE] = "SETTLE",           [RG_ST_RESTORE] = "RESTORE",
-        [RG_ST_COMMIT] = "COMMIT",           [RG_ST_RECOVER] = "RECOVER",
-        [RG_ST_DEPLOYED] = "DEPLOYED",       [RG_ST_RECOVERED] = "RECOVERED",
-        [RG_ST_UNRECOVERED] = "UNRECOVERED", [RG_ST_ABORTED] = "ABORTED",
+        [RG_ST_PREFLIGHT] = "PREFLIGHT",
+        [RG_ST_BACKUP] = "BACKUP",
+        [RG_ST_PULL] = "PULL",
+        [RG_ST_SWITCH] = "SWITCH",
+        [RG_ST_UP] = "UP",
+        [RG_ST_EXEC] = "EXEC",
+        [RG_ST_RESTART] = "RESTART",
+        [RG_ST_VERIFY] = "VERIFY",
+        [RG_ST_SETTLE] = "SETTLE",
+        [RG_ST_RESTORE] = "RESTORE",
+        [RG_ST_COMMIT] = "COMMIT",
+        [RG_ST_RECOVER] = "RECOVER",
+        [RG_ST_DEPLOYED] = "DEPLOYED",
+        [RG_ST_RECOVERED] = "RECOVERED",
+        [RG_ST_UNRECOVERED] = "UNRECOVERED",
+        [RG_ST_ABORTED] = "ABORTED",
     };
     _Static_assert(sizeof(names) / sizeof(names[0]) == RG_ST_COUNT, "state names");
     return (unsigned)st < RG_ST_COUNT ? names[st] : "?";
@@ -36,9 +44,7 @@ rg_state_changes_target(enum rg_state st)
     case RG_ST_PREFLIGHT:
     case RG_ST_BACKUP:
     case RG_ST_PULL:
-    case RG_ST_ABORTED:
-        return 0;
-    default:
-        return 1;
+    case RG_ST_ABORTED: return 0;
+    default: return 1;
     }
 }

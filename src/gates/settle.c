@@ -1,5 +1,6 @@
 /* Stability: for a window, the watched services' containers keep running without a restart and
- * the listed gates keep passing. A die or OOM event ends it at once. */
+ * the listed gates keep passing. A die or OOM event ends it at once. Drivers without containers
+ * (no project in env) are judged by the listed gates alone. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,16 +23,19 @@ rg_gates_settle(struct rg_settle_result *out, const struct rg_gate *const *gates
 {
     struct rg_container_watch *w = NULL;
     const struct rg_gate **all = NULL;
-    struct rg_poll_opts po = {.stop_on_fail = true, .cancel_fd = so->cancel_fd,
-                              .settle_ms = so->window_ms, .progress = so->progress,
+    struct rg_poll_opts po = {.stop_on_fail = true,
+                              .cancel_fd = so->cancel_fd,
+                              .settle_ms = so->window_ms,
+                              .progress = so->progress,
                               .progress_data = so->progress_data};
     size_t total;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    /* Each watched service gets a container check: running, no restart since the mark. */
+    /* Each watched service gets a container check: running, no restart since the mark. A
+     * target without containers (no project) has only the listed gates to watch. */
     out->synthetic = rg_calloc(watch->n + 1, sizeof(*out->synthetic));
-    for (size_t i = 0; i < watch->n; i++) {
+    for (size_t i = 0; env->project && i < watch->n; i++) {
         struct rg_gate *g = &out->synthetic[out->n_synthetic++];
         g->name = rg_asprintf("stable:%s", watch->v[i]);
         g->kind = RG_GATE_CONTAINER;

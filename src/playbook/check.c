@@ -46,8 +46,7 @@ at_path(struct pb_ctx *c, const char *path)
 /* Fills what t leaves unset from d. Only values written at this level are checked, so a bad
  * default is reported once, where it is written, not again at every gate. */
 static int
-resolve_timing(struct pb_ctx *c, struct rg_timing *t, const struct rg_timing *d, int line,
-               int col)
+resolve_timing(struct pb_ctx *c, struct rg_timing *t, const struct rg_timing *d, int line, int col)
 {
     int rc = 0;
 
@@ -97,13 +96,15 @@ check_runtime(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *ro
     at_path(c, "runtime");
     if (rt->driver == RG_DRIVER_COMPOSE) {
         if (!rt->project_dir) {
-            pb_error(c, n, "the compose driver needs 'project_dir' (the directory of the "
-                           "compose file)");
+            pb_error(c, n,
+                     "the compose driver needs 'project_dir' (the directory of the "
+                     "compose file)");
             rc = -1;
         }
         if (!rt->services.n) {
-            pb_error(c, n, "the compose driver needs 'services' (the services a deploy "
-                           "switches to the new tag)");
+            pb_error(c, n,
+                     "the compose driver needs 'services' (the services a deploy "
+                     "switches to the new tag)");
             rc = -1;
         }
         if (!pb->release.image) {
@@ -171,8 +172,7 @@ check_gate_refs(struct pb_ctx *c, const struct rg_playbook *pb, const struct rg_
 
 /* pull, then the tag switch, then up: nothing changes on the target before the image is in. */
 static int
-check_deploy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root,
-             bool structure)
+check_deploy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root, bool structure)
 {
     const struct pb_node *n = section(root, "deploy");
     const struct rg_step *twice = NULL;
@@ -198,8 +198,7 @@ check_deploy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *roo
             if (up < 0)
                 up = (ssize_t)i;
             break;
-        default:
-            break;
+        default: break;
         }
         switch (s->kind) {
         case RG_STEP_PULL:
@@ -228,8 +227,7 @@ check_deploy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *roo
                 for (size_t k = 0; k < pb->runtime.services.n; k++)
                     rg_strv_push(&s->watch, pb->runtime.services.v[k]);
             break;
-        default:
-            break;
+        default: break;
         }
     }
     at_path(c, "deploy");
@@ -241,8 +239,9 @@ check_deploy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *roo
         rc = -1;
     }
     if (pb->runtime.driver == RG_DRIVER_COMPOSE && pull < 0) {
-        pb_error(c, n, "deploy has no 'pull' step: the compose driver pulls the release "
-                       "before changing anything");
+        pb_error(c, n,
+                 "deploy has no 'pull' step: the compose driver pulls the release "
+                 "before changing anything");
         rc = -1;
     }
     if (pb->runtime.driver == RG_DRIVER_SYSTEMD && pull >= 0) {
@@ -255,8 +254,9 @@ check_deploy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *roo
         rc = -1;
     }
     if (!verify) {
-        pb_error(c, n, "deploy has no 'verify' step: a release no gate checks cannot fail, so "
-                       "it could never be rolled back");
+        pb_error(c, n,
+                 "deploy has no 'verify' step: a release no gate checks cannot fail, so "
+                 "it could never be rolled back");
         rc = -1;
     }
     if (pull >= 0 && ((sw >= 0 && sw < pull) || (up >= 0 && up < pull))) {
@@ -270,7 +270,8 @@ check_deploy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *roo
         if (k == RG_STEP_EXEC || k == RG_STEP_RESTART) {
             pb_error_at(c, pb->deploy[i].line, pb->deploy[i].column,
                         "'%s' before 'pull' would change the target before the release is "
-                        "pulled", rg_step_kind_name(k));
+                        "pulled",
+                        rg_step_kind_name(k));
             rc = -1;
         }
     }
@@ -281,8 +282,8 @@ check_deploy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *roo
     }
     if (rc == 0 && sw < 0) {
         /* The tag switch is implicit right before the first `up`; storage has room for it. */
-        memmove(&pb->deploy[up + 1], &pb->deploy[up], (pb->n_deploy - (size_t)up) *
-                                                          sizeof(*pb->deploy));
+        memmove(&pb->deploy[up + 1], &pb->deploy[up],
+                (pb->n_deploy - (size_t)up) * sizeof(*pb->deploy));
         memset(&pb->deploy[up], 0, sizeof(*pb->deploy));
         pb->deploy[up].kind = RG_STEP_SWITCH;
         pb->deploy[up].implicit = true;
@@ -331,6 +332,79 @@ check_recover(struct pb_ctx *c, struct rg_playbook *pb)
     return rc;
 }
 
+/* A step the driver cannot carry out. */
+static int
+refuse_step(struct pb_ctx *c, const struct rg_playbook *pb, const struct rg_step *s, unsigned caps)
+{
+    static const struct {
+        enum rg_step_kind kind;
+        unsigned cap;
+    } needs[] = {
+        {RG_STEP_PULL, RG_DRIVER_CAN_PULL},
+        {RG_STEP_EXEC, RG_DRIVER_CAN_EXEC},
+        {RG_STEP_RESTART, RG_DRIVER_CAN_RESTART},
+    };
+
+    for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
+        if (s->kind == needs[i].kind && !(caps & needs[i].cap)) {
+            pb_error_at(c, s->line, s->column, "the %s driver cannot run '%s'",
+                        rg_driver_name(pb->runtime.driver), rg_step_kind_name(s->kind));
+            return -1;
+        }
+    return 0;
+}
+
+/* What the playbook asks of its driver against what the driver can do (checked only when the
+ * caller said which drivers exist: the loader alone does not know them). */
+static int
+check_driver_caps(struct pb_ctx *c, const struct rg_playbook *pb, const struct pb_node *root)
+{
+    unsigned caps = c->driver_caps(pb->runtime.driver);
+    const char *name = rg_driver_name(pb->runtime.driver);
+    int rc = 0;
+
+    if (!(caps & RG_DRIVER_IMPLEMENTED)) {
+        const struct pb_node *rt = section(root, "runtime");
+        at_path(c, "runtime.driver");
+        pb_error(c, rt ? pb_map_get(rt, "driver") : NULL,
+                 "the %s driver is not implemented yet (only compose can deploy): nothing "
+                 "would run this playbook",
+                 name);
+        return -1;
+    }
+    at_path(c, "deploy");
+    for (size_t i = 0; i < pb->n_deploy; i++)
+        if (!pb->deploy[i].implicit && refuse_step(c, pb, &pb->deploy[i], caps) < 0)
+            rc = -1;
+    at_path(c, "recover");
+    for (size_t i = 0; i < pb->n_recover; i++)
+        for (size_t k = 0; k < pb->recover[i].n_steps; k++)
+            if (refuse_step(c, pb, &pb->recover[i].steps[k], caps) < 0)
+                rc = -1;
+    at_path(c, "gates");
+    for (size_t i = 0; i < pb->n_gates; i++) {
+        const struct rg_gate *g = &pb->gates[i];
+        if ((g->kind == RG_GATE_CONTAINER || g->kind == RG_GATE_LOGS) &&
+            !(caps & RG_DRIVER_CONTAINERS)) {
+            pb_error_at(c, g->line, g->column,
+                        "gate '%s': the %s driver has no containers "
+                        "for a %s gate",
+                        g->name, name, rg_gate_kind_name(g->kind));
+            rc = -1;
+        }
+    }
+    if (pb->n_recover && !(caps & RG_DRIVER_CAN_STOP))
+        for (size_t i = 0; i < pb->n_recover; i++)
+            if (pb->recover[i].kind == RG_RUNG_RESTORE) {
+                pb_error_at(c, pb->recover[i].line, pb->recover[i].column,
+                            "the %s driver cannot stop the serving release, which a restore "
+                            "needs",
+                            name);
+                rc = -1;
+            }
+    return rc;
+}
+
 int
 pb_check(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root)
 {
@@ -346,10 +420,13 @@ pb_check(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root)
         rc = -1;
     if (runtime_ok && pb_map_get(root, "runtime") && check_runtime(c, pb, root) < 0)
         rc = -1;
-    if (check_deploy(c, pb, root, runtime_ok && !failed(c, "deploy") &&
-                                      pb_map_get(root, "deploy")) < 0)
+    if (check_deploy(c, pb, root,
+                     runtime_ok && !failed(c, "deploy") && pb_map_get(root, "deploy")) < 0)
         rc = -1;
     if (!failed(c, "recover") && !failed(c, "backup") && runtime_ok && check_recover(c, pb) < 0)
+        rc = -1;
+    if (rc == 0 && c->driver_caps && runtime_ok && !failed(c, "deploy") && !failed(c, "gates") &&
+        check_driver_caps(c, pb, root) < 0)
         rc = -1;
     pb_path_pop(c, 0);
     return rc;

@@ -44,6 +44,7 @@ struct pb_ctx {
     rg_getenv_fn getenv;
     void *getenv_data;
     const char *base_dir;
+    unsigned (*driver_caps)(enum rg_runtime_driver kind); /* NULL: no capability checks */
     int errors;
 };
 

@@ -162,6 +162,7 @@ rg_outcome_name(enum rg_outcome outcome)
         [RG_OUTCOME_DEPLOYED] = "deployed",       [RG_OUTCOME_REPAIRED] = "repaired",
         [RG_OUTCOME_ROLLED_BACK] = "rolled_back", [RG_OUTCOME_RESTORED] = "restored",
         [RG_OUTCOME_UNRECOVERED] = "unrecovered", [RG_OUTCOME_ABORTED] = "aborted",
+        [RG_OUTCOME_BACKED_UP] = "backed_up",
     };
     _Static_assert(sizeof(names) / sizeof(names[0]) == RG_OUTCOME_COUNT, "outcome names");
     return (unsigned)outcome < RG_OUTCOME_COUNT ? names[outcome] : "?";

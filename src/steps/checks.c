@@ -1,5 +1,6 @@
 /* verify and settle: the gates that decide whether a release (or a rung) works. A container of
- * the release dying or being OOM-killed ends either at once, through the Docker event watch. */
+ * the release dying or being OOM-killed ends either at once, through the Docker event watch of
+ * the driver's container scope (drivers without containers have none). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,21 +53,22 @@ step_verify(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *
 {
     const struct rg_gate **gates = gates_of(ctx, &step->gates);
     struct rg_gate_result *results = rg_calloc(step->gates.n + 1, sizeof(*results));
-    struct rg_gate_env env = {.project = ctx->project, .mark_ms = ctx->mark_ms};
-    struct rg_poll_opts po = {.stop_on_fail = true, .cancel_fd = ctx->cancel_fd,
-                              .progress = ctx->on_gate, .progress_data = ctx->on_gate_data};
+    struct rg_gate_env env = {.project = rg_driver_scope(ctx->driver), .mark_ms = ctx->mark_ms};
+    struct rg_poll_opts po = {.stop_on_fail = true,
+                              .cancel_fd = ctx->cancel_fd,
+                              .progress = ctx->on_gate,
+                              .progress_data = ctx->on_gate_data};
     struct rg_container_watch *w = NULL;
     struct rg_err werr;
     int rc;
 
     /* Events since the target changed: a crash between `up` and now still counts. */
-    if (ctx->project &&
+    if (env.project &&
         rg_container_watch_open(&w, &env, &ctx->pb->runtime.services, ctx->tag, &werr) == 0) {
         po.watch = rg_container_watch_check;
         po.watch_data = w;
-    } else if (ctx->project) {
-        rg_log(RG_LOG_WARN, "verify without Docker events (slower to see a crash): %s",
-               werr.msg);
+    } else if (env.project) {
+        rg_log(RG_LOG_WARN, "verify without Docker events (slower to see a crash): %s", werr.msg);
     }
     rc = rg_gates_poll(results, gates, step->gates.n, &env, &po, err);
     if (rc < 0 && rc != RG_ECANCELED)
@@ -81,10 +83,12 @@ int
 step_settle(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *err)
 {
     const struct rg_gate **gates = gates_of(ctx, &step->gates);
-    struct rg_gate_env env = {.project = ctx->project};
-    struct rg_settle_opts so = {.window_ms = step->for_ms, .cancel_fd = ctx->cancel_fd,
+    struct rg_gate_env env = {.project = rg_driver_scope(ctx->driver)};
+    struct rg_settle_opts so = {.window_ms = step->for_ms,
+                                .cancel_fd = ctx->cancel_fd,
                                 .tag = ctx->tag,
-                                .progress = ctx->on_gate, .progress_data = ctx->on_gate_data};
+                                .progress = ctx->on_gate,
+                                .progress_data = ctx->on_gate_data};
     struct rg_settle_result sr;
     int rc;
 

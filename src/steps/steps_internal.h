@@ -1,4 +1,4 @@
-/* Private to steps: one function per action. */
+/* Private to steps: one function per step kind. */
 #ifndef ROLLGATE_STEPS_INTERNAL_H
 #define ROLLGATE_STEPS_INTERNAL_H
 
@@ -11,15 +11,9 @@ int step_restart(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_
 int step_exec(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *err);
 int step_verify(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *err);
 int step_settle(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *err);
-/* Describes the containers of ctx->before->tag, once, before the first `up` away from it. */
-void step_snapshot_take(struct rg_step_ctx *ctx, const struct rg_strv *services);
-/* Makes the described containers again when ctx->tag is their release: 0 when done, RG_ENOENT
- * when there is nothing to make (compose must), another code when it failed. */
-int step_snapshot_restore(struct rg_step_ctx *ctx, const struct rg_strv *services,
-                          struct rg_err *err);
-/* Tells the host the addresses of the services' running containers. */
-void step_announce(const struct rg_step_ctx *ctx, const struct rg_strv *services);
 /* Records now as the moment the target changed. */
 void step_mark(struct rg_step_ctx *ctx);
+/* The services a step acts on: its own, else the playbook's. */
+const struct rg_strv *step_services(const struct rg_step_ctx *ctx, const struct rg_step *step);
 
 #endif

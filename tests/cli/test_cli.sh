@@ -43,7 +43,10 @@ expect too_many 64 "rollgate: plan: too many arguments" -- plan a.yml b.yml
 expect option_needs_value 64 "rollgate: plan: option '--tag' needs a value (TAG)" -- plan odoo.yml --tag
 expect flag_with_value 64 "rollgate: plan: option '--json' takes no value" -- plan --json=yes odoo.yml
 
-expect validate_examples 0 "odoo.yml: ok (target 'odoo-prod'" -- validate odoo.yml fastapi-nextjs.yml gunicorn-systemd.yml demo.yml
+expect validate_examples 0 "odoo.yml: ok (target 'odoo-prod'" -- validate odoo.yml fastapi-nextjs.yml demo.yml
+# A driver the registry does not implement is refused where it is named, before any command acts.
+expect validate_unimplemented_driver 65 "gunicorn-systemd.yml:9:11: runtime.driver: the systemd driver is not implemented yet (only compose can deploy): nothing would run this playbook" -- validate gunicorn-systemd.yml
+expect deploy_unimplemented_driver 65 "rollgate: playbook 'gunicorn-systemd.yml' has 1 problem" -- deploy gunicorn-systemd.yml --tag v1.0.0
 expect validate_missing 65 "rollgate: cannot open playbook 'nope.yml': No such file or directory" -- validate nope.yml
 
 # The acceptance case: four different problems, all reported with file:line:column.

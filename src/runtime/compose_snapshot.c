@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "steps_internal.h"
+#include "compose_internal.h"
 
 void
-rg_snapshot_release(struct rg_snapshot *s)
+compose_snapshot_release(struct compose_snapshot *s)
 {
     if (!s)
         return;
@@ -34,19 +34,18 @@ in_scope(const struct rg_container *c, const struct rg_strv *services)
 }
 
 void
-step_snapshot_take(struct rg_step_ctx *ctx, const struct rg_strv *services)
+compose_snapshot_take(struct compose_snapshot *s, const char *project,
+                      const struct rg_strv *services, const char *tag)
 {
-    struct rg_snapshot *s = ctx->before;
     struct rg_docker *d = NULL;
     struct rg_container *list = NULL;
     size_t n = 0;
     struct rg_err err;
 
-    if (!s || !s->tag || s->taken || !ctx->project || strcmp(ctx->tag, s->tag) == 0)
+    if (!s->tag || s->taken || !project || strcmp(tag, s->tag) == 0)
         return;
     s->taken = true;
-    if (rg_docker_open(&d, NULL, &err) < 0 ||
-        rg_docker_list(&list, &n, d, ctx->project, NULL, &err) < 0)
+    if (rg_docker_open(&d, NULL, &err) < 0 || rg_docker_list(&list, &n, d, project, NULL, &err) < 0)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         char *doc = NULL;
@@ -81,18 +80,19 @@ out:
 }
 
 int
-step_snapshot_restore(struct rg_step_ctx *ctx, const struct rg_strv *services, struct rg_err *err)
+compose_snapshot_restore(const struct compose_snapshot *s, const char *project,
+                         const struct rg_strv *services, const char *tag, struct rg_buf *log,
+                         struct rg_err *err)
 {
-    const struct rg_snapshot *s = ctx->before;
     struct rg_docker *d = NULL;
     struct rg_container *list = NULL;
     size_t n = 0;
     int rc;
 
-    if (!s || !s->tag || !s->inspect.n || !ctx->project || strcmp(ctx->tag, s->tag) != 0)
+    if (!s->tag || !s->inspect.n || !project || strcmp(tag, s->tag) != 0)
         return RG_ENOENT;
     if ((rc = rg_docker_open(&d, NULL, err)) < 0 ||
-        (rc = rg_docker_list(&list, &n, d, ctx->project, NULL, err)) < 0)
+        (rc = rg_docker_list(&list, &n, d, project, NULL, err)) < 0)
         goto out;
     /* Every container of the services being brought back goes: the release that replaced
      * them, however many of its containers there are. */
@@ -102,7 +102,7 @@ step_snapshot_restore(struct rg_step_ctx *ctx, const struct rg_strv *services, s
             continue;
         if ((rc = rg_docker_remove(d, list[i].id, err)) < 0)
             goto out;
-        rg_buf_addf(ctx->evidence, "removed container %s (%s)\n", list[i].name,
+        rg_buf_addf(log, "removed container %s (%s)\n", list[i].name,
                     list[i].image ? list[i].image : "?");
     }
     for (size_t i = 0; i < s->inspect.n; i++) {
@@ -114,8 +114,10 @@ step_snapshot_restore(struct rg_step_ctx *ctx, const struct rg_strv *services, s
             free(id);
             goto out;
         }
-        rg_buf_addf(ctx->evidence, "started container %.12s of service '%s' as it was before "
-                    "the deploy\n", id, s->service.v[i]);
+        rg_buf_addf(log,
+                    "started container %.12s of service '%s' as it was before "
+                    "the deploy\n",
+                    id, s->service.v[i]);
         free(id);
     }
 out:
@@ -125,15 +127,15 @@ out:
 }
 
 void
-step_announce(const struct rg_step_ctx *ctx, const struct rg_strv *services)
+compose_announce(const char *project, const struct rg_strv *services)
 {
     struct rg_docker *d = NULL;
     struct rg_container *list = NULL;
     size_t n = 0;
     struct rg_err err;
 
-    if (!ctx->project || rg_docker_open(&d, NULL, &err) < 0 ||
-        rg_docker_list(&list, &n, d, ctx->project, NULL, &err) < 0)
+    if (!project || rg_docker_open(&d, NULL, &err) < 0 ||
+        rg_docker_list(&list, &n, d, project, NULL, &err) < 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
         if (!list[i].running || !list[i].ip || !list[i].mac || !in_scope(&list[i], services))

@@ -1,0 +1,324 @@
+/* The engine reaches its target only through the driver interface: a minimal driver that lives
+ * in this file (a tag in memory, a "healthy" file that `up` writes for a good release and
+ * removes for a bad one) runs a whole deploy, a failed one rolled back by the ladder, a rollback
+ * by hand, a backup refused without a backup section, and a stage failing in the driver. PATH
+ * and DOCKER_HOST point nowhere, so any compose or Docker call on the path would fail the test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "rollgate/engine.h"
+#include "rollgate/spawn.h"
+
+/* What the test driver saw: every call, in order, as "op:tag". */
+struct fake {
+    char tag[64]; /* the configured release */
+    char calls[4096];
+    char healthy[512];   /* the file the command gate looks for */
+    const char *fail_op; /* an operation that fails ("pull", "up"), or NULL */
+};
+
+static struct fake fk;
+
+static void
+note(const char *op, const char *tag)
+{
+    size_t len = strlen(fk.calls);
+    snprintf(fk.calls + len, sizeof(fk.calls) - len, "%s%s:%s", len ? " " : "", op, tag ? tag : "");
+}
+
+static int
+maybe_fail(const char *op, struct rg_err *err)
+{
+    if (fk.fail_op && strcmp(fk.fail_op, op) == 0)
+        return rg_err_set(err, RG_ERUNTIME, "test driver: %s refused", op);
+    return 0;
+}
+
+static int
+fake_open(void **ctx_out, const struct rg_playbook *pb, struct rg_err *err)
+{
+    (void)pb;
+    (void)err;
+    *ctx_out = &fk;
+    return 0;
+}
+
+static void
+fake_close(void *ctx)
+{
+    (void)ctx;
+}
+
+static int
+fake_configured(char **tag_out, void *ctx, struct rg_err *err)
+{
+    (void)ctx;
+    if (!fk.tag[0])
+        return rg_err_set(err, RG_ENOENT, "no tag");
+    *tag_out = rg_strdup(fk.tag);
+    return 0;
+}
+
+static int
+fake_digest(char **digest_out, void *ctx, const char *tag, struct rg_err *err)
+{
+    (void)ctx;
+    (void)err;
+    *digest_out = rg_asprintf("test@sha256:%s", tag);
+    return 0;
+}
+
+static int
+fake_pull(void *ctx, const struct rg_strv *services, const char *tag, int cancel_fd,
+          struct rg_buf *log, struct rg_err *err)
+{
+    (void)ctx, (void)services, (void)cancel_fd, (void)log;
+    note("pull", tag);
+    return maybe_fail("pull", err);
+}
+
+static int
+fake_fetch(void *ctx, const char *tag, int cancel_fd, struct rg_buf *log, struct rg_err *err)
+{
+    (void)ctx, (void)cancel_fd, (void)log;
+    note("fetch", tag);
+    return maybe_fail("fetch", err);
+}
+
+static int
+fake_switch(void *ctx, const char *tag, struct rg_buf *log, struct rg_err *err)
+{
+    (void)ctx, (void)log, (void)err;
+    note("switch", tag);
+    snprintf(fk.tag, sizeof(fk.tag), "%s", tag);
+    return 0;
+}
+
+static void
+fake_remember(void *ctx, const char *serving_tag, const struct rg_strv *services)
+{
+    (void)ctx, (void)services;
+    note("remember", serving_tag);
+}
+
+static int
+fake_up(void *ctx, const struct rg_strv *services, const char *tag, int cancel_fd,
+        struct rg_buf *log, struct rg_err *err)
+{
+    FILE *f;
+
+    (void)ctx, (void)services, (void)cancel_fd, (void)log;
+    note("up", tag);
+    if (maybe_fail("up", err) < 0)
+        return RG_ERUNTIME;
+    if (strstr(tag, "bad")) {
+        unlink(fk.healthy);
+        return 0;
+    }
+    if (!(f = fopen(fk.healthy, "w")))
+        return rg_err_sys(err, RG_EIO, "cannot write '%s'", fk.healthy);
+    fclose(f);
+    return 0;
+}
+
+static const struct rg_driver_ops fake_ops = {
+    .name = "test",
+    .caps = RG_DRIVER_CAN_PULL,
+    .open = fake_open,
+    .close = fake_close,
+    .configured = fake_configured,
+    .digest = fake_digest,
+    .fetch = fake_fetch,
+    .pull = fake_pull,
+    .switch_to = fake_switch,
+    .remember = fake_remember,
+    .up = fake_up,
+};
+
+struct fixture {
+    char dir[256];
+    struct rg_playbook *pb;
+};
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    struct rg_diags diags;
+    struct rg_err err;
+    char *yaml;
+
+    snprintf(f->dir, sizeof(f->dir), "/tmp/rg-engine-driver.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    memset(&fk, 0, sizeof(fk));
+    snprintf(fk.healthy, sizeof(fk.healthy), "%s/healthy", f->dir);
+    /* The playbook names compose (the schema's driver), but the engine is handed the test
+     * driver: nothing of compose may run. */
+    yaml =
+        rg_asprintf("version: 1\n"
+                    "name: fake\n"
+                    "state_dir: %s/state\n"
+                    "runtime: {driver: compose, project_dir: %s, services: [app], tag_var: TAG}\n"
+                    "release: {image: example.invalid/app, tag_pattern: '^v[0-9]+(-bad)?$'}\n"
+                    "defaults: {every: 50ms, within: 1s, timeout: 1s}\n"
+                    "gates:\n"
+                    "  healthy: {command: [/usr/bin/test, -e, %s]}\n"
+                    "deploy:\n"
+                    "  - pull\n"
+                    "  - up\n"
+                    "  - verify: [healthy]\n"
+                    "  - settle: {for: 200ms, gates: [healthy]}\n"
+                    "recover:\n"
+                    "  - rollback: previous\n",
+                    f->dir, f->dir, fk.healthy);
+    rg_diags_init(&diags);
+    if (rg_playbook_load_buffer(&f->pb, &diags, "fake.yml", yaml, strlen(yaml), NULL, &err) < 0)
+        fail_msg("%s: %s", err.msg, diags.n ? diags.v[0].msg : "");
+    rg_diags_release(&diags);
+    free(yaml);
+    setenv("PATH", "/nonexistent", 1);
+    setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock", 1);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+    struct rg_spawn_result res;
+    struct rg_err err;
+    const char *argv[] = {"/bin/rm", "-rf", f->dir, NULL};
+    struct rg_spawn_opts o = {.argv = argv, .timeout_ms = 10000, .cancel_fd = -1};
+
+    rg_playbook_free(f->pb);
+    rg_spawn_run(&res, &o, &err);
+    rg_spawn_result_release(&res);
+    free(f);
+    return 0;
+}
+
+static void
+run(struct rg_run_result *res, struct fixture *f, enum rg_run_kind kind, const char *tag)
+{
+    struct rg_run_opts o = {.kind = kind,
+                            .tag = tag,
+                            .driver = &fake_ops,
+                            .cancel_fd = -1,
+                            .actor = "test",
+                            .trigger = "cli"};
+    struct rg_err err;
+
+    fk.calls[0] = '\0';
+    if (rg_engine_run(res, f->pb, &o, &err) < 0)
+        fail_msg("run: %s", err.msg);
+    if (getenv("RG_TEST_DEBUG"))
+        fprintf(stderr, "outcome %s: %s [%s]\n", rg_outcome_name(res->outcome), res->error,
+                fk.calls);
+}
+
+static void
+test_deploy_fail_rollback(void **state)
+{
+    struct fixture *f = *state;
+    struct rg_run_result res;
+
+    run(&res, f, RG_RUN_DEPLOY, "v1");
+    assert_int_equal(res.outcome, RG_OUTCOME_DEPLOYED);
+    assert_string_equal(fk.calls, "remember: pull:v1 switch:v1 up:v1");
+    assert_string_equal(res.live_tag, "v1");
+
+    run(&res, f, RG_RUN_DEPLOY, "v2");
+    assert_int_equal(res.outcome, RG_OUTCOME_DEPLOYED);
+
+    /* A release whose gate fails: the ladder's rollback returns to the previous known-good
+     * release, made present before anything is switched. */
+    run(&res, f, RG_RUN_DEPLOY, "v3-bad");
+    assert_int_equal(res.outcome, RG_OUTCOME_ROLLED_BACK);
+    assert_string_equal(fk.calls,
+                        "remember:v2 pull:v3-bad switch:v3-bad up:v3-bad fetch:v2 switch:v2 up:v2");
+    assert_string_equal(res.live_tag, "v2");
+    assert_int_equal(res.error_code, RG_EGATE);
+
+    /* By hand: back to the release before, through the same gates. */
+    run(&res, f, RG_RUN_ROLLBACK, NULL);
+    assert_int_equal(res.outcome, RG_OUTCOME_ROLLED_BACK);
+    assert_string_equal(fk.calls, "remember:v2 fetch:v1 switch:v1 up:v1");
+    assert_string_equal(res.live_tag, "v1");
+}
+
+static void
+test_driver_failure_is_a_stage_failure(void **state)
+{
+    struct fixture *f = *state;
+    struct rg_run_result res;
+
+    run(&res, f, RG_RUN_DEPLOY, "v1");
+    assert_int_equal(res.outcome, RG_OUTCOME_DEPLOYED);
+    /* A pull the driver refuses: nothing changed. */
+    fk.fail_op = "pull";
+    run(&res, f, RG_RUN_DEPLOY, "v2");
+    assert_int_equal(res.outcome, RG_OUTCOME_ABORTED);
+    assert_string_equal(res.cause, "test driver: pull refused");
+    assert_string_equal(fk.tag, "v1");
+    /* An up it refuses after the switch: the ladder runs, and its own up fails too. */
+    fk.fail_op = "up";
+    run(&res, f, RG_RUN_DEPLOY, "v2");
+    assert_int_equal(res.outcome, RG_OUTCOME_UNRECOVERED);
+    assert_string_equal(fk.calls, "remember:v1 pull:v2 switch:v2 up:v2 fetch:v1 switch:v1 up:v1");
+}
+
+static void
+test_backup_needs_a_backup_section(void **state)
+{
+    struct fixture *f = *state;
+    struct rg_run_opts o = {.kind = RG_RUN_BACKUP, .driver = &fake_ops, .cancel_fd = -1};
+    struct rg_run_result res;
+    struct rg_err err;
+
+    assert_int_equal(rg_engine_run(&res, f->pb, &o, &err), RG_EINVAL);
+    assert_string_equal(err.msg, "playbook 'fake.yml' has no 'backup' section (database and dir)");
+}
+
+static void
+test_unimplemented_driver_is_refused_before_anything(void **state)
+{
+    struct fixture *f = *state;
+    struct rg_run_opts o = {.kind = RG_RUN_DEPLOY, .tag = "v1", .cancel_fd = -1};
+    struct rg_run_result res;
+    struct rg_err err;
+    struct stat st;
+    char path[512];
+
+    f->pb->runtime.driver = RG_DRIVER_SYSTEMD;
+    assert_int_equal(rg_engine_run(&res, f->pb, &o, &err), RG_EINVAL);
+    assert_string_equal(err.msg, "the systemd driver is not implemented yet (only compose can "
+                                 "deploy)");
+    snprintf(path, sizeof(path), "%s/state", f->dir);
+    assert_int_equal(stat(path, &st), -1); /* not even the ledger was created */
+    assert_int_equal(rg_driver_caps(RG_DRIVER_SYSTEMD), 0);
+    assert_true(rg_driver_caps(RG_DRIVER_COMPOSE) & RG_DRIVER_IMPLEMENTED);
+    f->pb->runtime.driver = RG_DRIVER_COMPOSE;
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_deploy_fail_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_driver_failure_is_a_stage_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backup_needs_a_backup_section, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unimplemented_driver_is_refused_before_anything, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
