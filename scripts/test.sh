@@ -209,6 +209,7 @@ run_fuzz_pgdump() {
 
 stage "setup" scripts/setup.sh
 stage "check banned functions" scripts/check-banned.sh
+stage "check module layers" scripts/check-layers.sh
 
 stage "local stack" start_stack
 if ! stage_failed "local stack"; then

@@ -372,36 +372,36 @@ check_driver_caps(struct pb_ctx *c, const struct rg_playbook *pb, const struct p
                  name);
         return -1;
     }
-    at_path(c, "deploy");
-    for (size_t i = 0; i < pb->n_deploy; i++)
+    for (size_t i = 0; i < pb->n_deploy; i++) {
+        at_path(c, "deploy");
+        pb_path_push(c, NULL, i);
         if (!pb->deploy[i].implicit && refuse_step(c, pb, &pb->deploy[i], caps) < 0)
             rc = -1;
-    at_path(c, "recover");
-    for (size_t i = 0; i < pb->n_recover; i++)
+    }
+    for (size_t i = 0; i < pb->n_recover; i++) {
+        at_path(c, "recover");
+        pb_path_push(c, NULL, i);
         for (size_t k = 0; k < pb->recover[i].n_steps; k++)
             if (refuse_step(c, pb, &pb->recover[i].steps[k], caps) < 0)
                 rc = -1;
-    at_path(c, "gates");
-    for (size_t i = 0; i < pb->n_gates; i++) {
-        const struct rg_gate *g = &pb->gates[i];
-        if ((g->kind == RG_GATE_CONTAINER || g->kind == RG_GATE_LOGS) &&
-            !(caps & RG_DRIVER_CONTAINERS)) {
-            pb_error_at(c, g->line, g->column,
-                        "gate '%s': the %s driver has no containers "
-                        "for a %s gate",
-                        g->name, name, rg_gate_kind_name(g->kind));
+        if (pb->recover[i].kind == RG_RUNG_RESTORE && !(caps & RG_DRIVER_CAN_STOP)) {
+            pb_error_at(c, pb->recover[i].line, pb->recover[i].column,
+                        "the %s driver cannot stop the serving release, which a restore needs",
+                        name);
             rc = -1;
         }
     }
-    if (pb->n_recover && !(caps & RG_DRIVER_CAN_STOP))
-        for (size_t i = 0; i < pb->n_recover; i++)
-            if (pb->recover[i].kind == RG_RUNG_RESTORE) {
-                pb_error_at(c, pb->recover[i].line, pb->recover[i].column,
-                            "the %s driver cannot stop the serving release, which a restore "
-                            "needs",
-                            name);
-                rc = -1;
-            }
+    for (size_t i = 0; i < pb->n_gates; i++) {
+        const struct rg_gate *g = &pb->gates[i];
+        at_path(c, "gates");
+        pb_path_push(c, g->name, 0);
+        if ((g->kind == RG_GATE_CONTAINER || g->kind == RG_GATE_LOGS) &&
+            !(caps & RG_DRIVER_CONTAINERS)) {
+            pb_error_at(c, g->line, g->column, "the %s driver has no containers for a %s gate",
+                        name, rg_gate_kind_name(g->kind));
+            rc = -1;
+        }
+    }
     return rc;
 }
 

@@ -13,13 +13,13 @@
 
 #include "rollgate/playbook.h"
 
-#define HEAD                                                                                   \
-    "version: 1\n"                                                                             \
-    "name: t\n"                                                                                \
-    "runtime: {driver: compose, project_dir: /srv/t, tag_var: TAG, services: [app]}\n"         \
+#define HEAD                                                                                       \
+    "version: 1\n"                                                                                 \
+    "name: t\n"                                                                                    \
+    "runtime: {driver: compose, project_dir: /srv/t, tag_var: TAG, services: [app]}\n"             \
     "release: {image: reg/t, tag_pattern: '^v[0-9]+$'}\n"
-#define GATES                                                                                  \
-    "gates:\n"                                                                                 \
+#define GATES                                                                                      \
+    "gates:\n"                                                                                     \
     "  health: {http: \"http://127.0.0.1:1/health\"}\n"
 #define DEPLOY "deploy: [pull, up, {verify: [health]}]\n"
 
@@ -209,19 +209,19 @@ test_every_gate_kind(void **state)
     struct fixture *f = *state;
     const struct rg_gate *g;
 
-    assert_int_equal(
-        load_str(f, HEAD "gates:\n"
-                         "  h: {http: 'https://a:pw@x/', expect: [200, 303], body: 'ok$', "
-                         "max_latency: 2s, headers: {Host: x}, tls_verify: false}\n"
-                         "  w: {websocket: 'ws://x:8072/websocket'}\n"
-                         "  t: {tcp: '[::1]:80'}\n"
-                         "  p: {postgres: 'dbname=x', query: 'select true', "
-                         "max_connections_used: 80%}\n"
-                         "  c: {command: [pg_isready, -q]}\n"
-                         "  k: {container: app, state: healthy, max_restarts: 2}\n"
-                         "  l: {logs: app, pattern: 'Traceback|OOM'}\n"
-                         "deploy: [pull, up, {verify: [h, w, t, p, c, k, l]}]\n"),
-        0);
+    assert_int_equal(load_str(f, HEAD
+                              "gates:\n"
+                              "  h: {http: 'https://a:pw@x/', expect: [200, 303], body: 'ok$', "
+                              "max_latency: 2s, headers: {Host: x}, tls_verify: false}\n"
+                              "  w: {websocket: 'ws://x:8072/websocket'}\n"
+                              "  t: {tcp: '[::1]:80'}\n"
+                              "  p: {postgres: 'dbname=x', query: 'select true', "
+                              "max_connections_used: 80%}\n"
+                              "  c: {command: [pg_isready, -q]}\n"
+                              "  k: {container: app, state: healthy, max_restarts: 2}\n"
+                              "  l: {logs: app, pattern: 'Traceback|OOM'}\n"
+                              "deploy: [pull, up, {verify: [h, w, t, p, c, k, l]}]\n"),
+                     0);
     g = rg_playbook_gate(f->pb, "h");
     assert_int_equal(g->n_expect, 2);
     assert_int_equal(g->expect[1], 303);
@@ -394,8 +394,9 @@ test_err_four_at_once(void **state)
                                       "deploy: [pull, up, {verify: [helth, c]}]\n"),
                      RG_EINVAL);
     assert_diag(f, 0, "t.yml:6:31: gates.health: unknown key 'expct' (did you mean 'expect'?)");
-    assert_diag(f, 1, "t.yml:7:16: gates.c.command: expected an argv array, got the string "
-                      "'true': commands never run through a shell, write it as [true]");
+    assert_diag(f, 1,
+                "t.yml:7:16: gates.c.command: expected an argv array, got the string "
+                "'true': commands never run through a shell, write it as [true]");
     assert_diag(f, 2, "t.yml:7:30: gates.c.need: 'lots' is not a whole number");
     assert_diag(f, 3, "t.yml:8:20: deploy[2]: unknown gate 'helth' (did you mean 'health'?)");
     assert_int_equal(f->diags.n, 4);
@@ -454,7 +455,8 @@ test_err_missing_required(void **state)
 static void
 test_err_env_unset(void **state)
 {
-    assert_one_diag(*state, HEAD GATES DEPLOY "notify: [{webhook: '${SLACK_URL}', on: [aborted]}]\n",
+    assert_one_diag(*state,
+                    HEAD GATES DEPLOY "notify: [{webhook: '${SLACK_URL}', on: [aborted]}]\n",
                     "t.yml:8:20: notify[0].webhook: environment variable 'SLACK_URL' is not set "
                     "(set it, or write ${SLACK_URL:-default})");
     assert_one_diag(*state, HEAD GATES DEPLOY "state_dir: '${1X}'\n",
@@ -467,7 +469,8 @@ test_err_env_unset(void **state)
 static void
 test_err_version(void **state)
 {
-    assert_one_diag(*state, "version: 2\nname: t\n"
+    assert_one_diag(*state,
+                    "version: 2\nname: t\n"
                     "runtime: {driver: compose, project_dir: /s, tag_var: T, services: [a]}\n"
                     "release: {image: reg/t, tag_pattern: '^v$'}\n" GATES DEPLOY,
                     "t.yml:1:10: version: unsupported playbook version '2' (this rollgate reads "
@@ -485,9 +488,10 @@ test_err_gate_kinds(void **state)
     assert_one_diag(*state, HEAD "gates:\n  health: {http: 'ftp://h/'}\n" DEPLOY,
                     "t.yml:6:18: gates.health.http: invalid URL 'ftp://h/' (expected a URL "
                     "starting with http:// or https://)");
-    assert_one_diag(*state, HEAD "gates:\n  health: {tcp: 'localhost'}\n" DEPLOY,
-                    "t.yml:6:17: gates.health.tcp: invalid address 'localhost' (expected host:port, "
-                    "port 1-65535, as in 127.0.0.1:5432 or [::1]:80)");
+    assert_one_diag(
+        *state, HEAD "gates:\n  health: {tcp: 'localhost'}\n" DEPLOY,
+        "t.yml:6:17: gates.health.tcp: invalid address 'localhost' (expected host:port, "
+        "port 1-65535, as in 127.0.0.1:5432 or [::1]:80)");
 }
 
 static void
@@ -533,9 +537,8 @@ test_fail_on(void **state)
 {
     struct fixture *f = *state;
 
-    assert_int_equal(load_str(f, HEAD "gates:\n  health: {http: 'http://h/', fail_on: [500, 502]}\n"
-                                 DEPLOY),
-                     0);
+    assert_int_equal(
+        load_str(f, HEAD "gates:\n  health: {http: 'http://h/', fail_on: [500, 502]}\n" DEPLOY), 0);
     assert_int_equal(rg_playbook_gate(f->pb, "health")->n_fail_on, 2);
     assert_int_equal(rg_playbook_gate(f->pb, "health")->fail_on[1], 502);
     assert_one_diag(f, HEAD "gates:\n  health: {http: 'http://h/', fail_on: [200]}\n" DEPLOY,
@@ -565,7 +568,8 @@ test_err_empty_and_zero(void **state)
     assert_one_diag(*state, HEAD GATES DEPLOY "notify: [{webhook: '', on: []}]\n",
                     "t.yml:8:28: notify[0].on: a notification needs at least one outcome "
                     "(deployed, repaired, rolled_back, restored, unrecovered, aborted)");
-    assert_one_diag(*state, HEAD GATES "deploy: [pull, up, {verify: [health]}, {settle: {for: 0s}}]\n",
+    assert_one_diag(*state,
+                    HEAD GATES "deploy: [pull, up, {verify: [health]}, {settle: {for: 0s}}]\n",
                     "t.yml:7:49: deploy[3].settle: settle needs a window longer than 0 (for: 60s)");
     assert_one_diag(*state, HEAD "gates:\n  health: {tcp: '::1:80'}\n" DEPLOY,
                     "t.yml:6:17: gates.health.tcp: invalid address '::1:80' (expected host:port, "
@@ -588,11 +592,12 @@ test_paths_normalised(void **state)
 {
     struct fixture *f = *state;
 
-    assert_int_equal(load_str(f, "version: 1\nname: t\n"
-                                 "runtime: {driver: compose, project_dir: ./a/../stack/., env_file: "
-                                 "../x//.env, tag_var: TAG, services: [app]}\n"
-                                 "release: {image: reg/t, tag_pattern: '^v[0-9]+$'}\n"
-                                 "state_dir: /var/../../srv/state/\n" GATES DEPLOY),
+    assert_int_equal(load_str(f,
+                              "version: 1\nname: t\n"
+                              "runtime: {driver: compose, project_dir: ./a/../stack/., env_file: "
+                              "../x//.env, tag_var: TAG, services: [app]}\n"
+                              "release: {image: reg/t, tag_pattern: '^v[0-9]+$'}\n"
+                              "state_dir: /var/../../srv/state/\n" GATES DEPLOY),
                      0);
     assert_string_equal(f->pb->runtime.project_dir, "/base/stack");
     assert_string_equal(f->pb->runtime.env_file, "/base/x/.env");
@@ -606,11 +611,12 @@ test_diags_in_file_order(void **state)
 
     /* The unknown gate (found by the cross-check) comes before the later decode problem. */
     assert_int_equal(load_str(f, HEAD GATES "deploy: [pull, up, {verify: [nope]}]\n"
-                                             "defaults: {every: 5}\n"),
+                                            "defaults: {every: 5}\n"),
                      RG_EINVAL);
     assert_diag(f, 0, "t.yml:7:20: deploy[2]: unknown gate 'nope' (define it under 'gates')");
-    assert_diag(f, 1, "t.yml:8:19: defaults.every: duration '5' has no unit (write 5ms, 5s, 5m "
-                      "or 5h)");
+    assert_diag(f, 1,
+                "t.yml:8:19: defaults.every: duration '5' has no unit (write 5ms, 5s, 5m "
+                "or 5h)");
 }
 
 static void
@@ -760,7 +766,8 @@ test_check_tag(void **state)
     assert_int_equal(load_str(f, HEAD GATES DEPLOY), 0);
     assert_int_equal(rg_playbook_check_tag(f->pb, "v12", &err), 0);
     assert_int_equal(rg_playbook_check_tag(f->pb, "v1.2", &err), RG_EINVAL);
-    assert_string_equal(err.msg, "tag 'v1.2' does not match the playbook's tag_pattern '^v[0-9]+$'");
+    assert_string_equal(err.msg,
+                        "tag 'v1.2' does not match the playbook's tag_pattern '^v[0-9]+$'");
     assert_int_equal(rg_playbook_check_tag(f->pb, "v1;rm", &err), RG_EINVAL);
     assert_string_equal(err.msg, "invalid tag 'v1;rm': a tag is letters, digits, '_', '.' and "
                                  "'-', not starting with '.' or '-'");
@@ -773,6 +780,88 @@ test_check_tag(void **state)
     longtag[sizeof(longtag) - 1] = '\0';
     assert_int_equal(rg_playbook_check_tag(f->pb, longtag, &err), RG_EINVAL);
     assert_string_equal(err.msg, "tag is 199 characters long, more than 128");
+}
+
+/* ---- what the playbook's driver can do ---- */
+
+/* A driver table as the runtime's registry would answer it: compose can pull, restart and has
+ * containers but cannot exec; systemd is not implemented. */
+static unsigned
+some_caps(enum rg_runtime_driver kind)
+{
+    return kind == RG_DRIVER_COMPOSE ? RG_DRIVER_IMPLEMENTED | RG_DRIVER_CAN_PULL |
+                                           RG_DRIVER_CAN_RESTART | RG_DRIVER_CONTAINERS
+                                     : 0;
+}
+
+static int
+load_caps(struct fixture *f, const char *yaml, unsigned (*caps)(enum rg_runtime_driver))
+{
+    struct rg_load_opts opts = {.getenv = test_env, .base_dir = "/base", .driver_caps = caps};
+
+    rg_playbook_free(f->pb);
+    f->pb = NULL;
+    rg_diags_release(&f->diags);
+    return rg_playbook_load_buffer(&f->pb, &f->diags, "t.yml", yaml, strlen(yaml), &opts, &f->err);
+}
+
+static void
+test_driver_caps(void **state)
+{
+    struct fixture *f = *state;
+
+    /* Without a table the loader knows no driver and refuses nothing for it. */
+    assert_int_equal(load_str(f, HEAD GATES
+                              "deploy: [pull, up, {verify: [health]}]\n"
+                              "recover: [{repair: {exec: {service: app, run: [fix]}}}]\n"),
+                     0);
+    /* An exec the driver cannot run, where it is written. */
+    assert_int_equal(load_caps(f,
+                               HEAD GATES
+                               "deploy: [pull, up, {verify: [health]}]\n"
+                               "recover: [{repair: {exec: {service: app, run: [fix]}}}]\n",
+                               some_caps),
+                     RG_EINVAL);
+    assert_diag(f, 0, "t.yml:8:21: recover[0]: the compose driver cannot run 'exec'");
+    assert_int_equal(f->diags.n, 1);
+    /* What it can do passes. */
+    assert_int_equal(load_caps(f, HEAD GATES DEPLOY, some_caps), 0);
+    /* A driver that is not implemented: refused at its name. */
+    assert_int_equal(load_caps(f,
+                               "version: 1\nname: t\n"
+                               "runtime: {driver: systemd, unit: t.service, env_file: /t.env, "
+                               "tag_var: TAG}\n"
+                               "release: {tag_pattern: '^v[0-9]+$'}\n" GATES
+                               "deploy: [up, {verify: [health]}]\n",
+                               some_caps),
+                     RG_EINVAL);
+    assert_diag(f, 0,
+                "t.yml:3:19: runtime.driver: the systemd driver is not implemented yet "
+                "(only compose can deploy): nothing would run this playbook");
+}
+
+static unsigned
+no_containers(enum rg_runtime_driver kind)
+{
+    (void)kind;
+    return RG_DRIVER_IMPLEMENTED | RG_DRIVER_CAN_PULL;
+}
+
+static void
+test_driver_caps_containers(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_caps(f,
+                               HEAD "gates:\n"
+                                    "  health: {http: \"http://127.0.0.1:1/health\"}\n"
+                                    "  running: {container: app, state: running}\n" DEPLOY,
+                               no_containers),
+                     RG_EINVAL);
+    assert_diag(f, 0,
+                "t.yml:7:3: gates.running: the compose driver has no containers for a "
+                "container gate");
+    assert_int_equal(f->diags.n, 1);
 }
 
 int
@@ -818,6 +907,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_hostile_not_a_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_missing_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_tag, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_driver_caps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_driver_caps_containers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Fails when a module reaches a module above it, or past the driver interface: the arrows of
+# docs/architecture.md. Each module may include only the public headers listed for it, and the
+# engine and the steps may call nothing of Docker, compose or the env file (only the driver
+# does). Prints every offending file:line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+declare -A allowed=(
+    [util]="err spawn util"
+    [playbook]="playbook err util"
+    [ledger]="ledger err util"
+    [runtime]="runtime driver playbook spawn err util"
+    [gates]="gates runtime playbook spawn err util"
+    [backup]="backup backup_archive backup_pg ledger playbook spawn err util"
+    [steps]="steps driver gates backup ledger playbook spawn err util"
+    [engine]="engine steps driver gates backup ledger playbook spawn err util"
+    [cli]="*"
+)
+fail=0
+
+for dir in src/*/; do
+    module=$(basename "$dir")
+    if [ -z "${allowed[$module]+x}" ]; then
+        echo "check-layers: module '$module' has no row in scripts/check-layers.sh" >&2
+        fail=1
+        continue
+    fi
+    [ "${allowed[$module]}" = "*" ] && continue
+    while IFS= read -r hit; do
+        header=$(sed -E 's/.*#include "rollgate\/([a-z_]+)\.h".*/\1/' <<<"$hit")
+        case " ${allowed[$module]} " in
+        *" $header "*) ;;
+        *) echo "check-layers: $module may not include rollgate/$header.h: $hit" >&2; fail=1 ;;
+        esac
+    done < <(grep -nHE '#include "rollgate/[a-z_]+\.h"' "$dir"*.[ch] || true)
+done
+
+# Below the interface: only drivers (src/runtime) speak Docker, compose or the env file.
+hits=$(grep -nHE '\brg_(docker|compose|envfile)_[a-z_]+[[:space:]]*\(' src/engine/*.[ch] \
+       src/steps/*.[ch] || true)
+if [ -n "$hits" ]; then
+    echo "check-layers: the engine and the steps reach the target only through the driver:" >&2
+    printf '%s\n' "$hits" >&2
+    fail=1
+fi
+if [ "$fail" -ne 0 ]; then
+    exit 1
+fi
+echo "check-layers: every module includes only what lies below it"
