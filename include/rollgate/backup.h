@@ -35,20 +35,20 @@ int rg_backup_prune(struct rg_strv *removed, struct rg_ledger *l, const struct r
 int rg_backup_verify(struct rg_ledger *l, int64_t id, const char *path, struct rg_err *err);
 
 struct rg_restore_opts {
-    int jobs;              /* pg_restore --jobs; 0: 2 */
-    int64_t timeout_ms;    /* 0: RG_BACKUP_DEFAULT_TIMEOUT_MS */
+    int jobs;           /* pg_restore --jobs; 0: 2 */
+    int64_t timeout_ms; /* 0: RG_BACKUP_DEFAULT_TIMEOUT_MS */
 };
 
 struct rg_restore_result {
-    char kind[16];            /* rollgate, odoo-zip, plain-sql */
-    char tag[136];            /* the release the backup belongs to ("" when it does not say) */
+    char kind[16]; /* rollgate, odoo-zip, plain-sql */
+    char tag[136]; /* the release the backup belongs to ("" when it does not say) */
     char digest[200];
-    char database[128];       /* the live database, now holding the restored data */
-    char replaced_db[192];    /* the database it replaced, kept: "<db>_pre_restore_<time>" */
-    char replaced_fs[1024];   /* the filestore it replaced, kept ("" when none was swapped) */
-    uint64_t db_size;         /* bytes of the dump restored */
+    char database[128];     /* the live database, now holding the restored data */
+    char replaced_db[192];  /* the database it replaced, kept: "<db>_pre_restore_<time>" */
+    char replaced_fs[1024]; /* the filestore it replaced, kept ("" when none was swapped) */
+    uint64_t db_size;       /* bytes of the dump restored */
     int64_t elapsed_ms;
-    bool changed;             /* the live database was swapped (also when a later step failed) */
+    bool changed; /* the live database was swapped (also when a later step failed) */
 };
 
 /* Restores the backup at path into the playbook's database (and filestore, when both the
@@ -57,7 +57,7 @@ struct rg_restore_result {
  * backup.verify_query there, then swaps the scratch database in by renames (connections to the
  * live one blocked and ended first) and the filestore likewise. The live database is never
  * dropped: it is kept under res->replaced_db, as the filestore is under res->replaced_fs. */
-int rg_backup_restore(struct rg_restore_result *res, const struct rg_playbook *pb,
-                      const char *path, const struct rg_restore_opts *o, struct rg_err *err);
+int rg_backup_restore(struct rg_restore_result *res, const struct rg_playbook *pb, const char *path,
+                      const struct rg_restore_opts *o, struct rg_err *err);
 
 #endif

@@ -19,17 +19,17 @@
 
 /* What a backup says about itself. Every string is owned by the struct (release frees them). */
 struct rg_archive_manifest {
-    char *target, *tag, *digest;   /* digest may be NULL */
+    char *target, *tag, *digest; /* digest may be NULL */
     char *db_name, *server_version;
-    char *db_format;               /* "custom" (pg_dump -Fc) or "plain" (SQL text) */
-    char *created_at;              /* RFC 3339 UTC, "2026-11-21T10:00:00Z" */
+    char *db_format;  /* "custom" (pg_dump -Fc) or "plain" (SQL text) */
+    char *created_at; /* RFC 3339 UTC, "2026-11-21T10:00:00Z" */
     char *rollgate_version;
-    int version;                   /* manifest version, RG_ARCHIVE_VERSION */
-    uint64_t db_size;              /* bytes of the whole dump */
-    char db_sha256[65];            /* lowercase hex of the whole dump */
+    int version;        /* manifest version, RG_ARCHIVE_VERSION */
+    uint64_t db_size;   /* bytes of the whole dump */
+    char db_sha256[65]; /* lowercase hex of the whole dump */
     size_t db_parts;
     bool has_filestore;
-    uint64_t fs_files, fs_size;    /* regular files in the filestore and their bytes */
+    uint64_t fs_files, fs_size; /* regular files in the filestore and their bytes */
 };
 
 /* Frees the strings of m and zeroes it; m itself is the caller's. NULL is accepted. */
@@ -93,21 +93,21 @@ void rg_archive_writer_free(struct rg_archive_writer *w);
 
 /* ---- reading --------------------------------------------------------------------------------- */
 enum rg_archive_kind {
-    RG_ARCHIVE_ROLLGATE,   /* tar.zst (or tar.gz) written by rg_archive_writer_* */
-    RG_ARCHIVE_ODOO_ZIP,   /* Odoo's zip: dump.sql, filestore/..., manifest.json */
-    RG_ARCHIVE_PLAIN_SQL,  /* a file ending ".sql" or ".sql.gz": one member "database.sql" */
+    RG_ARCHIVE_ROLLGATE,  /* tar.zst (or tar.gz) written by rg_archive_writer_* */
+    RG_ARCHIVE_ODOO_ZIP,  /* Odoo's zip: dump.sql, filestore/..., manifest.json */
+    RG_ARCHIVE_PLAIN_SQL, /* a file ending ".sql" or ".sql.gz": one member "database.sql" */
 };
 
 /* Defaults for a field left 0. */
-#define RG_ARCHIVE_DEFAULT_MAX_MEMBER ((uint64_t)64 << 30)  /* 64 GiB, uncompressed */
-#define RG_ARCHIVE_DEFAULT_MAX_TOTAL ((uint64_t)256 << 30)  /* 256 GiB, all members */
+#define RG_ARCHIVE_DEFAULT_MAX_MEMBER ((uint64_t)64 << 30) /* 64 GiB, uncompressed */
+#define RG_ARCHIVE_DEFAULT_MAX_TOTAL ((uint64_t)256 << 30) /* 256 GiB, all members */
 #define RG_ARCHIVE_DEFAULT_MAX_MEMBERS ((size_t)1000000)
 /* manifest.json is held in memory: never more than this (nor than max_member). */
 #define RG_ARCHIVE_MAX_MANIFEST ((uint64_t)256 << 20)
 
 struct rg_archive_limits {
-    uint64_t max_member;   /* uncompressed bytes of one member */
-    uint64_t max_total;    /* uncompressed bytes of all members (decompression bombs) */
+    uint64_t max_member; /* uncompressed bytes of one member */
+    uint64_t max_total;  /* uncompressed bytes of all members (decompression bombs) */
     size_t max_members;
 };
 
@@ -126,9 +126,9 @@ struct rg_archive_info {
      * db_format "plain", everything else NULL. In every kind db_size, db_sha256, db_parts,
      * has_filestore, fs_files and fs_size are what the archive holds. */
     struct rg_archive_manifest manifest;
-    uint64_t file_size;    /* bytes of the archive file */
+    uint64_t file_size;                /* bytes of the archive file */
     struct rg_archive_file_id file_id; /* the file as it was when verification began */
-    size_t members;        /* members read, manifest.json included */
+    size_t members;                    /* members read, manifest.json included */
 };
 
 /* Frees what info holds and zeroes it. NULL is accepted. */

@@ -35,6 +35,9 @@ struct rg_driver_ops {
      * RG_ENOENT when none is set yet. *tag_out is newly allocated. */
     int (*configured)(char **tag_out, void *ctx, struct rg_err *err);
 
+    /* How many instances (containers, units) of services run now, of any release. */
+    int (*running)(int *n_out, void *ctx, const struct rg_strv *services, struct rg_err *err);
+
     /* The pinned identity of release tag when it is present here ("repo@sha256:…"), without
      * fetching anything. RG_ENOENT when it is not present. *digest_out is newly allocated. */
     int (*digest)(char **digest_out, void *ctx, const char *tag, struct rg_err *err);
@@ -95,6 +98,8 @@ const char *rg_driver_scope(const struct rg_driver *d);
 /* The operations, each answering RG_EINVAL ("the X driver cannot Y") when the driver lacks it;
  * see struct rg_driver_ops for what each does. */
 int rg_driver_configured(char **tag_out, struct rg_driver *d, struct rg_err *err);
+int rg_driver_running(int *n_out, struct rg_driver *d, const struct rg_strv *services,
+                      struct rg_err *err);
 int rg_driver_digest(char **digest_out, struct rg_driver *d, const char *tag, struct rg_err *err);
 int rg_driver_fetch(struct rg_driver *d, const char *tag, int cancel_fd, struct rg_buf *log,
                     struct rg_err *err);

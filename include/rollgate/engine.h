@@ -123,27 +123,27 @@ struct rg_report {
     int64_t deploy_id;
     enum rg_state state;
     enum rg_event event;
-    int rung;                         /* 0: the deploy itself; i: rung i */
-    const char *rung_kind;            /* repair, rollback, restore */
+    int rung;              /* 0: the deploy itself; i: rung i */
+    const char *rung_kind; /* repair, rollback, restore */
     const char *tag;
     const struct rg_gate_result *gate;
     enum rg_outcome outcome;
     const char *message;
-    int64_t elapsed_ms;               /* since the deploy began */
-    int64_t deadline_ms;              /* of the state, 0 when none */
+    int64_t elapsed_ms;  /* since the deploy began */
+    int64_t deadline_ms; /* of the state, 0 when none */
 };
 
 struct rg_run_opts {
     enum rg_run_kind kind;
-    const char *tag;       /* deploy: the release; rollback: the target (NULL: previous) */
-    bool force;            /* rollback: allow a tag that never passed its gates */
+    const char *tag;         /* deploy: the release; rollback: the target (NULL: previous) */
+    bool force;              /* rollback: allow a tag that never passed its gates */
     const char *backup_path; /* restore: the backup */
-    int restore_jobs;      /* restore: database connections at once (0: the default) */
+    int restore_jobs;        /* restore: database connections at once (0: the default) */
     const struct rg_driver_ops *driver; /* NULL: the playbook's driver from the registry */
-    const char *trigger;   /* cli, hook, ci */
+    const char *trigger;                /* cli, hook, ci */
     const char *actor;
-    int64_t lock_wait_ms;  /* how long to wait for another deploy to finish */
-    int cancel_fd;         /* readable on SIGINT/SIGTERM (the CLI's self-pipe); -1: none */
+    int64_t lock_wait_ms; /* how long to wait for another deploy to finish */
+    int cancel_fd;        /* readable on SIGINT/SIGTERM (the CLI's self-pipe); -1: none */
     void (*report)(const struct rg_report *r, void *data);
     void *report_data;
 };
@@ -151,15 +151,16 @@ struct rg_run_opts {
 struct rg_run_result {
     int64_t deploy_id;
     enum rg_outcome outcome;
-    bool halted;           /* stopped by a signal: in flight in the ledger, for resume */
-    bool nothing_to_do;    /* resume found no deploy in flight */
+    bool halted;        /* stopped by a signal: in flight in the ledger, for resume */
+    bool nothing_to_do; /* resume found no deploy in flight */
     char tag[136];
-    char live_tag[136];    /* the release serving at the end */
+    char live_tag[136]; /* the release serving at the end */
     char error[RG_ERR_MSG_MAX + 64];
-    int error_code;        /* the rg_err code of the failure that ended the run, 0 when none */
+    int error_code; /* the rg_err code of the failure that ended the run, 0 when none */
     char cause[RG_ERR_MSG_MAX + 64]; /* that failure's message, without the state it happened in */
-    struct rg_backup_row backup;        /* backup: the one taken */
-    struct rg_restore_result restored;  /* restore: what was restored and what was kept */
+    struct rg_backup_row backup;     /* backup: the one taken */
+    struct rg_restore_result restored; /* restore: what was restored and what was kept */
+    bool restarted; /* restore: the serving release was stopped for the swap and serves again */
 };
 
 /* Runs a deploy, a manual rollback, a resume, a backup or a restore of pb's target under its

@@ -6,15 +6,15 @@
 
 enum rg_err_code {
     RG_OK = 0,
-    RG_EINVAL = -1,    /* invalid input: playbook, tag, option, archive */
-    RG_ENOENT = -2,    /* a named thing does not exist */
-    RG_EIO = -3,       /* reading or writing failed */
-    RG_ETIMEOUT = -4,  /* a deadline passed */
-    RG_EBUSY = -5,     /* another run holds the target */
-    RG_EGATE = -6,     /* a health gate failed */
-    RG_EDB = -7,       /* a database call failed */
-    RG_ERUNTIME = -8,  /* the container runtime refused or failed */
-    RG_EINTERNAL = -9, /* a bug in rollgate */
+    RG_EINVAL = -1,     /* invalid input: playbook, tag, option, archive */
+    RG_ENOENT = -2,     /* a named thing does not exist */
+    RG_EIO = -3,        /* reading or writing failed */
+    RG_ETIMEOUT = -4,   /* a deadline passed */
+    RG_EBUSY = -5,      /* another run holds the target */
+    RG_EGATE = -6,      /* a health gate failed */
+    RG_EDB = -7,        /* a database call failed */
+    RG_ERUNTIME = -8,   /* the container runtime refused or failed */
+    RG_EINTERNAL = -9,  /* a bug in rollgate */
     RG_ECANCELED = -10, /* stopped on request (SIGINT, SIGTERM) */
 };
 

@@ -24,17 +24,17 @@ enum rg_verdict_kind {
 struct rg_verdict {
     enum rg_verdict_kind kind;
     int64_t latency_ms;
-    char summary[160];                 /* one line: "200 in 12ms", "connection refused" */
-    char evidence[RG_EVIDENCE_MAX];    /* what a person needs to see: body excerpt, health log,
-                                          matching log lines; secrets redacted */
+    char summary[160];              /* one line: "200 in 12ms", "connection refused" */
+    char evidence[RG_EVIDENCE_MAX]; /* what a person needs to see: body excerpt, health log,
+                                       matching log lines; secrets redacted */
 };
 
 /* What the gates probe besides their own targets. */
 struct rg_gate_env {
-    const char *docker_socket;  /* NULL: DOCKER_HOST or the default socket */
-    const char *project;        /* compose project of container and logs gates */
-    int64_t mark_ms;            /* Unix ms the step began: restarts and log lines are counted
-                                   from here; 0: since each container started */
+    const char *docker_socket; /* NULL: DOCKER_HOST or the default socket */
+    const char *project;       /* compose project of container and logs gates */
+    int64_t mark_ms;           /* Unix ms the step began: restarts and log lines are counted
+                                  from here; 0: since each container started */
 };
 
 /* The outcome of one gate in a poll. */
@@ -44,21 +44,21 @@ struct rg_gate_result {
                                      was decided (another gate failed, a watch fired, cancel) */
     bool timed_out;               /* FAIL because `within` passed without `need` passes */
     int probes;
-    int64_t elapsed_ms;           /* from the start of the poll to the outcome */
-    struct rg_verdict last;       /* the last probe's verdict */
+    int64_t elapsed_ms;     /* from the start of the poll to the outcome */
+    struct rg_verdict last; /* the last probe's verdict */
 };
 
 /* Tells the poller to stop every gate at once: set *why and return true (a container died). */
 typedef bool (*rg_gate_watch_fn)(char *why, size_t size, void *data);
 
 struct rg_poll_opts {
-    bool once;                /* one probe per gate, no retries (rollgate check without --wait) */
-    bool stop_on_fail;        /* end the poll when any gate has failed (a deploy step) */
-    int64_t settle_ms;        /* > 0: a stability window: every probe must pass until it ends
-                                 (need is ignored); the first probe that does not fails */
-    rg_gate_watch_fn watch;   /* called between probes; NULL: none */
+    bool once;              /* one probe per gate, no retries (rollgate check without --wait) */
+    bool stop_on_fail;      /* end the poll when any gate has failed (a deploy step) */
+    int64_t settle_ms;      /* > 0: a stability window: every probe must pass until it ends
+                               (need is ignored); the first probe that does not fails */
+    rg_gate_watch_fn watch; /* called between probes; NULL: none */
     void *watch_data;
-    int cancel_fd;            /* readable: stop; -1: none */
+    int cancel_fd; /* readable: stop; -1: none */
     /* Called after every probe, from the polling thread. NULL: none. */
     void (*progress)(const struct rg_gate_result *r, void *data);
     void *progress_data;
@@ -85,8 +85,7 @@ const char *rg_verdict_name(enum rg_verdict_kind kind);
  * replaced dying on its way out does not count against the one being checked. */
 struct rg_container_watch;
 int rg_container_watch_open(struct rg_container_watch **out, const struct rg_gate_env *env,
-                            const struct rg_strv *services, const char *tag,
-                            struct rg_err *err);
+                            const struct rg_strv *services, const char *tag, struct rg_err *err);
 bool rg_container_watch_check(char *why, size_t size, void *watch);
 /* The event that fired the watch, or NULL. Borrowed. */
 const struct rg_docker_event *rg_container_watch_event(const struct rg_container_watch *w);
@@ -94,9 +93,9 @@ void rg_container_watch_close(struct rg_container_watch *w);
 
 /* ---- stability ---- */
 struct rg_settle_opts {
-    int64_t window_ms;        /* how long everything must stay up */
-    int64_t every_ms;         /* how often containers are inspected; 0: 1s */
-    const char *tag;          /* the release judged: only its containers' events count */
+    int64_t window_ms; /* how long everything must stay up */
+    int64_t every_ms;  /* how often containers are inspected; 0: 1s */
+    const char *tag;   /* the release judged: only its containers' events count */
     int cancel_fd;
     void (*progress)(const struct rg_gate_result *r, void *data);
     void *progress_data;
@@ -105,10 +104,10 @@ struct rg_settle_opts {
 struct rg_settle_result {
     struct rg_gate_result *results; /* the listed gates, then one "stable:SERVICE" per service */
     size_t n;
-    struct rg_gate *synthetic;      /* the per-service checks (owned) */
+    struct rg_gate *synthetic; /* the per-service checks (owned) */
     size_t n_synthetic;
-    bool fired;                     /* a die or OOM event ended the window */
-    struct rg_docker_event event;   /* that event */
+    bool fired;                   /* a die or OOM event ended the window */
+    struct rg_docker_event event; /* that event */
 };
 
 /* Runs a stability window: the gates keep passing and every watched service's containers keep

@@ -10,44 +10,45 @@
 
 #include "rollgate/err.h"
 
-#define RG_LEDGER_SCHEMA 2
+#define RG_LEDGER_SCHEMA 3
 
 struct rg_ledger;
 
 struct rg_deploy_row {
     int64_t id;
     char target[80];
-    char kind[16];        /* deploy, rollback */
+    char kind[16]; /* deploy, rollback, backup, restore */
     char tag[136];
-    char digest[200];     /* repo@sha256:… of the release, "" until known */
-    char prev_tag[136];   /* the release running when it began, "" when none */
-    char trigger[16];     /* cli, hook, ci */
+    char digest[200];   /* repo@sha256:… of the release, "" until known */
+    char prev_tag[136]; /* the release running when it began, "" when none */
+    char trigger[16];   /* cli, hook, ci */
     char actor[80];
     int64_t started_ms;
-    int64_t ended_ms;     /* 0 while running */
-    char outcome[24];     /* deployed, repaired, rolled_back, restored, unrecovered, aborted;
-                             "" while running */
-    char state[24];       /* the last state entered */
+    int64_t ended_ms; /* 0 while running */
+    char outcome[24]; /* deployed, repaired, rolled_back, restored, unrecovered, aborted;
+                         "" while running */
+    char state[24];   /* the last state entered */
     char error[512];
+    char note[1200]; /* a run by hand: the backup it took or restored; "" otherwise */
 };
 
 struct rg_transition_row {
     int64_t id;
     int64_t deploy_id;
     int64_t at_ms;
-    char phase[8];        /* intent, done */
+    char phase[8]; /* intent, done */
     char state[24];
-    int rung;             /* 0: the deploy itself; i: the i-th recover rung */
-    int stage;            /* index of the stage in the deploy's (or the rung's) plan */
-    char event[16];       /* done: ok, fail, timeout, cancel */
-    char detail[1024];    /* evidence, redacted */
+    int rung;          /* 0: the deploy itself; i: the i-th recover rung */
+    int stage;         /* index of the stage in the deploy's (or the rung's) plan */
+    char event[16];    /* done: ok, fail, timeout, cancel */
+    char detail[1024]; /* evidence, redacted */
 };
 
 struct rg_release_row {
     char tag[136];
     char digest[200];
     int64_t deploy_id;
-    int64_t good_ms;      /* when it last passed verify and settle */
+    int64_t good_ms; /* when it last passed verify and settle */
 };
 
 /* Opens (creating, migrating) the ledger <state_dir>/<target>.db: WAL, synchronous=FULL,
@@ -62,24 +63,27 @@ int rg_ledger_begin(int64_t *id_out, struct rg_ledger *l, const char *kind, cons
                     struct rg_err *err);
 /* Write-ahead: the intent to enter state — stage `stage` of the deploy's plan (rung 0) or of
  * recover rung `rung` — before acting. */
-int rg_ledger_intent(struct rg_ledger *l, int64_t deploy_id, const char *state, int rung,
-                     int stage, const char *detail, struct rg_err *err);
+int rg_ledger_intent(struct rg_ledger *l, int64_t deploy_id, const char *state, int rung, int stage,
+                     const char *detail, struct rg_err *err);
 /* The outcome of that state: event ok, fail, timeout or cancel, with its evidence. */
-int rg_ledger_done(struct rg_ledger *l, int64_t deploy_id, const char *state, int rung,
-                   int stage, const char *event, const char *detail, struct rg_err *err);
+int rg_ledger_done(struct rg_ledger *l, int64_t deploy_id, const char *state, int rung, int stage,
+                   const char *event, const char *detail, struct rg_err *err);
 int rg_ledger_set_digest(struct rg_ledger *l, int64_t deploy_id, const char *digest,
                          struct rg_err *err);
+/* Records what a run by hand works on (the backup it took or restores), shown by history. */
+int rg_ledger_set_note(struct rg_ledger *l, int64_t deploy_id, const char *note,
+                       struct rg_err *err);
 /* Closes a deploy with its outcome (and the error that decided it, or NULL). */
-int rg_ledger_finish(struct rg_ledger *l, int64_t deploy_id, const char *outcome,
-                     const char *error, struct rg_err *err);
+int rg_ledger_finish(struct rg_ledger *l, int64_t deploy_id, const char *outcome, const char *error,
+                     struct rg_err *err);
 
 /* Marks tag (with its digest) known-good now. */
-int rg_ledger_mark_good(struct rg_ledger *l, const char *tag, const char *digest,
-                        int64_t deploy_id, struct rg_err *err);
+int rg_ledger_mark_good(struct rg_ledger *l, const char *tag, const char *digest, int64_t deploy_id,
+                        struct rg_err *err);
 /* The most recent known-good release other than except_tag (NULL: none excluded).
  * RG_ENOENT when there is none. */
-int rg_ledger_previous_good(struct rg_release_row *out, struct rg_ledger *l,
-                            const char *except_tag, struct rg_err *err);
+int rg_ledger_previous_good(struct rg_release_row *out, struct rg_ledger *l, const char *except_tag,
+                            struct rg_err *err);
 /* The known-good record of tag, or RG_ENOENT. */
 int rg_ledger_release(struct rg_release_row *out, struct rg_ledger *l, const char *tag,
                       struct rg_err *err);
@@ -100,14 +104,14 @@ int rg_ledger_in_flight(struct rg_transition_row *out, struct rg_ledger *l, int6
 
 struct rg_backup_row {
     int64_t id;
-    char path[1024];      /* the archive */
-    char tag[136];        /* the release the data belongs to ("" when unknown) */
+    char path[1024]; /* the archive */
+    char tag[136];   /* the release the data belongs to ("" when unknown) */
     char digest[200];
-    int64_t deploy_id;    /* the deploy it was taken before; 0: taken by hand */
+    int64_t deploy_id; /* the deploy it was taken before; 0: taken by hand */
     int64_t created_ms;
-    int64_t size;         /* bytes of the archive */
-    int64_t verified_ms;  /* last full check of its checksums; 0: never after writing */
-    int64_t deleted_ms;   /* removed by retention; 0: present */
+    int64_t size;        /* bytes of the archive */
+    int64_t verified_ms; /* last full check of its checksums; 0: never after writing */
+    int64_t deleted_ms;  /* removed by retention; 0: present */
 };
 
 /* Records a new backup (row->id is ignored); *id_out is its id. */

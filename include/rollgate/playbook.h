@@ -53,13 +53,13 @@ enum rg_driver_cap {
 
 struct rg_runtime {
     enum rg_runtime_driver driver;
-    char *project_dir;    /* absolute; relative paths in the file are taken from its directory */
-    char *compose_file;   /* NULL: the compose default in project_dir */
-    char *project_name;   /* compose project name; NULL: compose derives it from project_dir */
-    char *env_file;       /* absolute path of the file holding tag_var */
-    char *tag_var;        /* e.g. APP_IMAGE_VERSION */
+    char *project_dir;       /* absolute; relative paths in the file are taken from its directory */
+    char *compose_file;      /* NULL: the compose default in project_dir */
+    char *project_name;      /* compose project name; NULL: compose derives it from project_dir */
+    char *env_file;          /* absolute path of the file holding tag_var */
+    char *tag_var;           /* e.g. APP_IMAGE_VERSION */
     struct rg_strv services; /* the services a deploy pulls, switches and brings up */
-    char *unit;           /* systemd driver: the unit to restart */
+    char *unit;              /* systemd driver: the unit to restart */
 };
 
 struct rg_release {
@@ -98,12 +98,12 @@ struct rg_gate {
     enum rg_gate_kind kind;
     int line, column;
     struct rg_timing timing;
-    char *target;           /* URL, host:port, DSN, service name; NULL for command */
-    struct rg_strv argv;    /* command */
+    char *target;        /* URL, host:port, DSN, service name; NULL for command */
+    struct rg_strv argv; /* command */
     /* http */
-    int *expect;            /* accepted status codes; websocket: 101 */
+    int *expect; /* accepted status codes; websocket: 101 */
     size_t n_expect;
-    int *fail_on;           /* http: statuses that fail the gate at once, without retries */
+    int *fail_on; /* http: statuses that fail the gate at once, without retries */
     size_t n_fail_on;
     char *body;             /* regex the body must match, or NULL */
     int64_t max_latency_ms; /* 0: no latency limit */
@@ -111,13 +111,13 @@ struct rg_gate {
     size_t n_headers;
     bool tls_verify;
     /* postgres */
-    char *query;            /* SQL returning one boolean that must be true, or NULL */
+    char *query;              /* SQL returning one boolean that must be true, or NULL */
     int max_connections_used; /* hundredths of a percent of max_connections; -1: not checked */
     /* container */
     enum rg_container_state state;
-    int max_restarts;       /* restarts allowed since the mark (the start of the step) */
+    int max_restarts; /* restarts allowed since the mark (the start of the step) */
     /* logs */
-    char *pattern;          /* regex no new log line may match */
+    char *pattern; /* regex no new log line may match */
 };
 
 enum rg_step_kind {
@@ -134,13 +134,13 @@ enum rg_step_kind {
 struct rg_step {
     enum rg_step_kind kind;
     int line, column;
-    bool implicit;            /* added by the loader (a `switch` before the first `up`) */
-    struct rg_strv services;  /* pull, up, restart: empty means runtime.services; exec: one */
-    struct rg_strv argv;      /* exec */
-    int64_t timeout_ms;       /* exec */
-    struct rg_strv gates;     /* verify, settle: names of gates */
-    int64_t for_ms;           /* settle: the stability window */
-    struct rg_strv watch;     /* settle: services whose restarts and exits are watched */
+    bool implicit;           /* added by the loader (a `switch` before the first `up`) */
+    struct rg_strv services; /* pull, up, restart: empty means runtime.services; exec: one */
+    struct rg_strv argv;     /* exec */
+    int64_t timeout_ms;      /* exec */
+    struct rg_strv gates;    /* verify, settle: names of gates */
+    int64_t for_ms;          /* settle: the stability window */
+    struct rg_strv watch;    /* settle: services whose restarts and exits are watched */
 };
 
 enum rg_rung_kind { RG_RUNG_REPAIR, RG_RUNG_ROLLBACK, RG_RUNG_RESTORE, RG_RUNG_KIND_COUNT };
@@ -148,19 +148,19 @@ enum rg_rung_kind { RG_RUNG_REPAIR, RG_RUNG_ROLLBACK, RG_RUNG_RESTORE, RG_RUNG_K
 struct rg_rung {
     enum rg_rung_kind kind;
     int line, column;
-    struct rg_step *steps;  /* repair: exec and restart steps, in order */
+    struct rg_step *steps; /* repair: exec and restart steps, in order */
     size_t n_steps;
-    char *to;               /* rollback: "previous" or a tag; restore: "before_deploy"|"latest" */
+    char *to; /* rollback: "previous" or a tag; restore: "before_deploy"|"latest" */
 };
 
 struct rg_backup {
-    bool enabled;           /* the section is present */
+    bool enabled; /* the section is present */
     bool before_deploy;
-    char *database;         /* libpq DSN; secret-bearing */
-    char *filestore;        /* absolute directory, or NULL */
-    char *dir;              /* absolute directory where archives are kept */
+    char *database;  /* libpq DSN; secret-bearing */
+    char *filestore; /* absolute directory, or NULL */
+    char *dir;       /* absolute directory where archives are kept */
     int keep;
-    char *verify_query;     /* SQL that must return true on a restored scratch database */
+    char *verify_query; /* SQL that must return true on a restored scratch database */
 };
 
 enum rg_outcome {
@@ -175,18 +175,18 @@ enum rg_outcome {
 };
 
 struct rg_notify {
-    char *webhook;          /* secret-bearing; empty string: notifications turned off */
-    unsigned on;            /* bit set of (1u << enum rg_outcome) */
+    char *webhook; /* secret-bearing; empty string: notifications turned off */
+    unsigned on;   /* bit set of (1u << enum rg_outcome) */
     int64_t timeout_ms;
     int retries;
 };
 
 struct rg_playbook {
-    char *path;             /* as given to the loader */
-    char *dir;              /* absolute directory of the file: base of relative paths */
+    char *path; /* as given to the loader */
+    char *dir;  /* absolute directory of the file: base of relative paths */
     int version;
-    char *name;             /* the target: key of the ledger and the lock */
-    char *state_dir;        /* absolute */
+    char *name;      /* the target: key of the ledger and the lock */
+    char *state_dir; /* absolute */
     struct rg_runtime runtime;
     struct rg_release release;
     struct rg_timing defaults;

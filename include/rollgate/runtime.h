@@ -24,24 +24,24 @@ struct rg_docker; /* a client bound to one daemon; not shared between threads */
 /* A container as rollgate needs to judge it. Strings are owned by the struct. */
 struct rg_container {
     char *id;
-    char *name;          /* without the leading '/' */
-    char *project;       /* com.docker.compose.project label, or NULL */
-    char *service;       /* com.docker.compose.service label, or NULL */
-    char *image;         /* the image reference it was created from (Config.Image) */
-    char *image_id;      /* sha256:… of the image */
-    char *status;        /* created, running, restarting, exited, dead, paused, removing */
+    char *name;     /* without the leading '/' */
+    char *project;  /* com.docker.compose.project label, or NULL */
+    char *service;  /* com.docker.compose.service label, or NULL */
+    char *image;    /* the image reference it was created from (Config.Image) */
+    char *image_id; /* sha256:… of the image */
+    char *status;   /* created, running, restarting, exited, dead, paused, removing */
     bool running;
     bool restarting;
     bool oom_killed;
     bool tty;
     int exit_code;
     int restart_count;
-    char *health;        /* NULL without a healthcheck; else starting, healthy, unhealthy */
-    char *health_output; /* output of the last health check, or NULL */
+    char *health;           /* NULL without a healthcheck; else starting, healthy, unhealthy */
+    char *health_output;    /* output of the last health check, or NULL */
     int64_t started_at_ms;  /* Unix ms; 0 when never started */
     int64_t finished_at_ms; /* Unix ms; 0 when it has not stopped since it started */
-    char *ip;            /* IPv4 address on its first network with one, or NULL */
-    char *mac;           /* the MAC address of that endpoint, or NULL */
+    char *ip;               /* IPv4 address on its first network with one, or NULL */
+    char *mac;              /* the MAC address of that endpoint, or NULL */
 };
 
 enum rg_docker_event_kind {
@@ -50,19 +50,19 @@ enum rg_docker_event_kind {
     RG_DOCKER_EV_RESTART,
     RG_DOCKER_EV_START,
     RG_DOCKER_EV_HEALTH,
-    RG_DOCKER_EV_KILL,    /* a stop or kill through the API: the die that follows is intended */
+    RG_DOCKER_EV_KILL, /* a stop or kill through the API: the die that follows is intended */
     RG_DOCKER_EV_OTHER,
 };
 
 struct rg_docker_event {
     enum rg_docker_event_kind kind;
-    char action[64];      /* as Docker says it: "die", "health_status: unhealthy" */
+    char action[64]; /* as Docker says it: "die", "health_status: unhealthy" */
     char id[65];
-    char service[128];    /* compose service label, or "" */
+    char service[128]; /* compose service label, or "" */
     char name[128];
-    char image[256];      /* the image reference the container was created from */
-    int exit_code;        /* die: the exitCode attribute, else -1 */
-    int64_t time_ms;      /* Unix ms */
+    char image[256]; /* the image reference the container was created from */
+    int exit_code;   /* die: the exitCode attribute, else -1 */
+    int64_t time_ms; /* Unix ms */
 };
 
 struct rg_docker_events; /* an open event stream */
@@ -79,8 +79,8 @@ const char *rg_docker_daemon_version(const struct rg_docker *d);
 
 /* The containers of a compose project (all states), optionally of one service, found by labels.
  * *out is an array of *n containers to free with rg_containers_free. */
-int rg_docker_list(struct rg_container **out, size_t *n, struct rg_docker *d,
-                   const char *project, const char *service, struct rg_err *err);
+int rg_docker_list(struct rg_container **out, size_t *n, struct rg_docker *d, const char *project,
+                   const char *service, struct rg_err *err);
 /* Inspects one container by id or name into out (released with rg_container_release).
  * RG_ENOENT when there is no such container. */
 int rg_docker_inspect(struct rg_container *out, struct rg_docker *d, const char *id,
@@ -170,14 +170,13 @@ char *rg_compose_project_name(const char *explicit_name, const char *project_dir
  * RG_ECANCELED when cancel_fd became readable. */
 /* Pulls the services' images at release tag (tag_var=tag in compose's environment), before the
  * env file is switched. */
-int rg_compose_pull(const struct rg_compose *c, const struct rg_strv *services,
-                    const char *tag_var, const char *tag, int64_t timeout_ms, int cancel_fd,
-                    struct rg_buf *log, struct rg_err *err);
+int rg_compose_pull(const struct rg_compose *c, const struct rg_strv *services, const char *tag_var,
+                    const char *tag, int64_t timeout_ms, int cancel_fd, struct rg_buf *log,
+                    struct rg_err *err);
 int rg_compose_up(const struct rg_compose *c, const struct rg_strv *services, int64_t timeout_ms,
                   int cancel_fd, struct rg_buf *log, struct rg_err *err);
 int rg_compose_restart(const struct rg_compose *c, const struct rg_strv *services,
-                       int64_t timeout_ms, int cancel_fd, struct rg_buf *log,
-                       struct rg_err *err);
+                       int64_t timeout_ms, int cancel_fd, struct rg_buf *log, struct rg_err *err);
 int rg_compose_down(const struct rg_compose *c, int64_t timeout_ms, struct rg_buf *log,
                     struct rg_err *err);
 /* Runs cmd in a service's container (exec -T). res is filled (and must be released) even when
@@ -218,10 +217,10 @@ int rg_docker_version_cmp(const char *a, const char *b);
  * payloads go to out. A header with an unknown stream type is an error. */
 struct rg_frame_decoder {
     unsigned char header[8];
-    size_t have;      /* header bytes collected */
+    size_t have;        /* header bytes collected */
     uint32_t remaining; /* payload bytes still to come of the current frame */
-    bool raw;         /* TTY: no framing, everything is payload */
-    bool detect;      /* not known yet: decided by the first 8 bytes */
+    bool raw;           /* TTY: no framing, everything is payload */
+    bool detect;        /* not known yet: decided by the first 8 bytes */
 };
 void rg_frame_decoder_init(struct rg_frame_decoder *fd, bool raw);
 /* A decoder that tells framed from raw by the first 8 bytes: a frame header starts with a stream

@@ -14,29 +14,29 @@
 #define RG_SPAWN_DEFAULT_MAX_OUTPUT (64 * 1024)
 
 struct rg_spawn_opts {
-    const char *const *argv;  /* NULL-terminated; argv[0] is searched in PATH when it has no '/' */
-    const char *const *env;   /* the child's whole environment ("K=V", NULL-terminated); NULL:
-                                 the allowlisted part of rollgate's own environment */
+    const char *const *argv; /* NULL-terminated; argv[0] is searched in PATH when it has no '/' */
+    const char *const *env;  /* the child's whole environment ("K=V", NULL-terminated); NULL:
+                                the allowlisted part of rollgate's own environment */
     const char *const *env_extra; /* with env NULL: "K=V" set on top of the allowlist */
-    const char *cwd;          /* NULL: rollgate's working directory */
-    int64_t timeout_ms;       /* required, > 0: then SIGTERM to the group, grace, SIGKILL */
-    int64_t grace_ms;         /* 0: RG_SPAWN_DEFAULT_GRACE_MS */
-    size_t max_output;        /* bytes kept of each of stdout and stderr (the last ones);
-                                 0: RG_SPAWN_DEFAULT_MAX_OUTPUT */
-    const char *stdin_data;   /* written to the child's stdin, then closed; NULL: /dev/null */
+    const char *cwd;              /* NULL: rollgate's working directory */
+    int64_t timeout_ms;           /* required, > 0: then SIGTERM to the group, grace, SIGKILL */
+    int64_t grace_ms;             /* 0: RG_SPAWN_DEFAULT_GRACE_MS */
+    size_t max_output;            /* bytes kept of each of stdout and stderr (the last ones);
+                                     0: RG_SPAWN_DEFAULT_MAX_OUTPUT */
+    const char *stdin_data;       /* written to the child's stdin, then closed; NULL: /dev/null */
     size_t stdin_len;
-    int cancel_fd;            /* when readable, the child is stopped as on timeout; -1: none */
+    int cancel_fd; /* when readable, the child is stopped as on timeout; -1: none */
 };
 
 struct rg_spawn_result {
-    int exit_code;        /* the exit status, or -1 when the child died of a signal */
-    int signal;           /* the signal that ended it, or 0 */
-    bool timed_out;       /* the deadline passed and the group was killed */
-    bool cancelled;       /* cancel_fd became readable and the group was killed */
-    int64_t elapsed_ms;   /* from the start until rg_spawn_run stopped waiting */
-    int64_t timeout_ms;   /* the deadline that applied, for rg_spawn_describe */
-    struct rg_buf out;    /* the tail of stdout (out.truncated: earlier bytes were dropped) */
-    struct rg_buf err;    /* the tail of stderr */
+    int exit_code;      /* the exit status, or -1 when the child died of a signal */
+    int signal;         /* the signal that ended it, or 0 */
+    bool timed_out;     /* the deadline passed and the group was killed */
+    bool cancelled;     /* cancel_fd became readable and the group was killed */
+    int64_t elapsed_ms; /* from the start until rg_spawn_run stopped waiting */
+    int64_t timeout_ms; /* the deadline that applied, for rg_spawn_describe */
+    struct rg_buf out;  /* the tail of stdout (out.truncated: earlier bytes were dropped) */
+    struct rg_buf err;  /* the tail of stderr */
 };
 
 /* Runs opts->argv and waits for it. Returns 0 once the child has run, whatever its exit status
@@ -45,8 +45,7 @@ struct rg_spawn_result {
  * options. res is always initialised and must be released. After a normal exit, processes the
  * child left in the background keep running (reading their output stops shortly after); after a
  * timeout or cancellation the whole process group is killed. */
-int rg_spawn_run(struct rg_spawn_result *res, const struct rg_spawn_opts *opts,
-                 struct rg_err *err);
+int rg_spawn_run(struct rg_spawn_result *res, const struct rg_spawn_opts *opts, struct rg_err *err);
 
 /* ---- a child whose stdout is read as a stream (pg_dump into an archive) ---- */
 struct rg_spawn_child;

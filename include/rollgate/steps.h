@@ -53,6 +53,7 @@ struct rg_step_restore {
     const char *path;                /* the backup */
     int jobs;                        /* 0: the default */
     bool verify_first;               /* check the whole backup before stopping anything */
+    bool stop;                       /* stop the services first (false: nothing runs) */
     const char *serving_tag;         /* brought back up when the restore changed nothing; NULL:
                                         leave the services stopped (the ladder goes on) */
     struct rg_restore_result result; /* out */
@@ -73,16 +74,23 @@ struct rg_live {
     char tag[136];    /* "" when none */
     char digest[200]; /* what the driver pins now, else the ledger's; "" when unknown */
     bool known_good;  /* the ledger has it as known-good */
+    int running;      /* instances of its services that run (RG_LIVE_INSTANCES); -1: not
+                         asked, or not known */
     enum rg_live_source source;
     char note[RG_ERR_MSG_MAX + 200]; /* why a configured value was not taken, or "" */
 };
 
+enum {
+    RG_LIVE_DIGEST = 1u << 0,    /* ask the driver for the digest (else the ledger's) */
+    RG_LIVE_INSTANCES = 1u << 1, /* count the instances that run */
+};
+
 /* Which release serves pb's target: the driver's configured tag (an invalid one is not trusted:
- * source NONE with a note), its digest (with_digest: asked of the driver, else the ledger's)
- * and whether the ledger knows it as good (ledger may be NULL). Never fails: what cannot be
- * read is absent. */
+ * source NONE with a note), its digest, whether the ledger knows it as good (ledger may be
+ * NULL), and with RG_LIVE_INSTANCES how many of its services' instances run. Never fails: what
+ * cannot be read is absent (a note says why). */
 void rg_live_release(struct rg_live *out, struct rg_driver *d, struct rg_ledger *ledger,
-                     bool with_digest);
+                     unsigned what);
 const char *rg_live_source_name(enum rg_live_source s);
 
 #endif

@@ -26,11 +26,11 @@ void rg_wipe(void *p, size_t n);
 
 /* ---- bounded buffer: grows up to a maximum fixed at init, then truncates and says so ---- */
 struct rg_buf {
-    char *data;      /* always NUL-terminated when non-NULL */
+    char *data; /* always NUL-terminated when non-NULL */
     size_t len;
     size_t cap;
-    size_t max;      /* the most bytes it will ever hold */
-    bool truncated;  /* something was dropped because of max */
+    size_t max;     /* the most bytes it will ever hold */
+    bool truncated; /* something was dropped because of max */
 };
 
 /* Initialises an empty buffer that will never hold more than max bytes. */

@@ -356,7 +356,7 @@ cmd_restore(struct rg_cmd_ctx *ctx)
     fprintf(ctx->out, "kept the replaced database as '%s'\n", res->replaced_db);
     if (res->replaced_fs[0])
         fprintf(ctx->out, "kept the replaced filestore as '%s'\n", res->replaced_fs);
-    if (run.tag[0])
+    if (run.restarted)
         fprintf(ctx->out,
                 "release %s was stopped for the swap and serves again (restore #%lld "
                 "in 'rollgate history')\n",

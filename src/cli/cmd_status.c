@@ -40,6 +40,7 @@ deploy_json(const struct rg_deploy_row *d)
     json_object_set_new(o, "outcome", d->outcome[0] ? json_string(d->outcome) : json_null());
     json_object_set_new(o, "state", json_string(d->state));
     json_object_set_new(o, "error", json_string(d->error));
+    json_object_set_new(o, "note", json_string(d->note));
     return o;
 }
 
@@ -78,7 +79,7 @@ cmd_status(struct rg_cmd_ctx *ctx)
         rc = rg_cli_exit_for(err.code);
         goto out;
     }
-    rg_live_release(&lv, drv, l, true);
+    rg_live_release(&lv, drv, l, RG_LIVE_DIGEST);
     if (lv.tag[0])
         live = rg_strdup(lv.tag);
     if (lv.digest[0])
@@ -178,6 +179,8 @@ cmd_history(struct rg_cmd_ctx *ctx)
         fprintf(ctx->out, "%-5lld %-19s %-8s %-16s %-16s %-12s %s (%s)\n", (long long)rows[i].id,
                 when, rows[i].kind, rows[i].tag, rows[i].prev_tag[0] ? rows[i].prev_tag : "-",
                 rows[i].outcome[0] ? rows[i].outcome : "in flight", rows[i].actor, rows[i].trigger);
+        if (rows[i].note[0])
+            fprintf(ctx->out, "      %.300s\n", rows[i].note);
         if (rows[i].error[0])
             fprintf(ctx->out, "      %.200s\n", rows[i].error);
     }

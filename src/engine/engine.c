@@ -30,7 +30,7 @@ read_live_tag(struct run *r)
 {
     struct rg_live live;
 
-    rg_live_release(&live, r->driver, r->ledger, false);
+    rg_live_release(&live, r->driver, r->ledger, 0);
     if (live.note[0])
         rg_log(RG_LOG_WARN, "%s", live.note);
     snprintf(r->prev_tag, sizeof(r->prev_tag), "%s", live.tag);
@@ -122,14 +122,30 @@ start_manual(struct run *r, struct rg_err *err)
                           r->pb->path);
     if (!backup && !r->o->backup_path)
         return rg_err_set(err, RG_EINVAL, "a restore needs a backup");
-    /* The release serving stays the one serving: the data is what changes. */
+    /* The release serving stays the one serving: the data is what changes. Only instances that
+     * run are stopped for the swap and brought back after it. */
     snprintf(r->tag, sizeof(r->tag), "%s", r->prev_tag);
+    if (!backup && r->prev_tag[0]) {
+        struct rg_live live;
+        rg_live_release(&live, r->driver, r->ledger, RG_LIVE_INSTANCES);
+        if (live.running < 0)
+            rg_log(RG_LOG_WARN, "%s", live.note);
+        r->serving_running = live.running > 0;
+    }
     if (backup)
         run_build_backup(r);
     else
         run_build_restore(r);
     if ((rc = begin(r, backup ? "backup" : "restore", err)) < 0)
         return rc;
+    if (!backup) {
+        char *note = rg_asprintf("restore of %s", r->o->backup_path);
+        struct rg_err nerr;
+        /* The run is recorded already: a note that cannot be written must not leave it open. */
+        if (rg_ledger_set_note(r->ledger, r->deploy_id, note, &nerr) < 0)
+            rg_log(RG_LOG_WARN, "%s", nerr.msg);
+        free(note);
+    }
     r->sc.tag = r->tag;
     run_continue(r, 0, 0, true);
     return 0;

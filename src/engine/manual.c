@@ -29,8 +29,8 @@ run_build_restore(struct run *r)
     r->manual_stages = rg_calloc(pb->n_deploy + 3, sizeof(*r->manual_stages));
     push(r, RG_ST_PREFLIGHT, NULL);
     push(r, RG_ST_RESTORE, NULL);
-    if (!r->prev_tag[0])
-        return; /* nothing serves: nothing to stop, bring back or check */
+    if (!r->serving_running)
+        return; /* nothing runs: nothing to stop, bring back or check */
     push(r, RG_ST_UP, NULL);
     for (size_t i = 0; i < pb->n_deploy; i++)
         if (pb->deploy[i].kind == RG_STEP_VERIFY || pb->deploy[i].kind == RG_STEP_SETTLE)

@@ -19,6 +19,8 @@ run_backup(struct run *r, struct rg_err *err)
         return rc;
     snprintf(note, sizeof(note), "backup #%lld of release %s: %s (%lld bytes)", (long long)b->id,
              b->tag[0] ? b->tag : "(none)", b->path, (long long)b->size);
+    if (r->o->kind == RG_RUN_BACKUP && rg_ledger_set_note(r->ledger, r->deploy_id, note, err) < 0)
+        rg_log(RG_LOG_WARN, "%s", err->msg);
     run_report(r, RG_REPORT_NOTE, RG_ST_BACKUP, RG_EV_OK, note);
     return 0;
 }
@@ -70,8 +72,9 @@ run_restore(struct run *r, struct rg_err *err)
         /* By hand nothing has failed yet: a serving release is stopped only for a backup that
          * checks out, and comes back up when the restore changes nothing. The rung verified
          * its backup while preparing, and the release it stops has failed. */
-        .verify_first = manual && r->prev_tag[0],
-        .serving_tag = manual ? r->prev_tag : NULL,
+        .verify_first = manual && r->serving_running,
+        .serving_tag = manual && r->serving_running ? r->prev_tag : NULL,
+        .stop = !manual || r->serving_running,
     };
     const struct rg_restore_result *res = &rs.result;
     char note[1600];

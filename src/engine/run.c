@@ -262,6 +262,7 @@ run_finish(struct run *r, enum rg_outcome outcome, const char *error)
     char *live = NULL;
 
     r->res->outcome = outcome;
+    r->res->restarted = outcome == RG_OUTCOME_RESTORED && r->serving_running;
     if (rg_ledger_finish(r->ledger, r->deploy_id, rg_outcome_name(outcome),
                          outcome == RG_OUTCOME_DEPLOYED ? NULL : error, &err) < 0)
         rg_log(RG_LOG_ERROR, "%s", err.msg);
@@ -372,6 +373,7 @@ run_reset(struct run *r)
     r->sc.tag = NULL;
     r->last_code = 0;
     r->data_changed = false;
+    r->serving_running = false;
     memset(r->res, 0, sizeof(*r->res));
     rg_buf_reset(&r->evidence);
 }

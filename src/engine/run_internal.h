@@ -32,8 +32,9 @@ struct run {
     struct rg_step_ctx sc;
     struct rg_buf evidence;
     char last_error[RG_ERR_MSG_MAX + 64];
-    int last_code;     /* rg_err code of the last failed stage */
-    bool data_changed; /* a manual restore swapped the database */
+    int last_code;        /* rg_err code of the last failed stage */
+    bool data_changed;    /* a manual restore swapped the database */
+    bool serving_running; /* a manual restore found the serving release running */
 };
 
 void run_report(struct run *r, enum rg_report_kind kind, enum rg_state st, enum rg_event ev,

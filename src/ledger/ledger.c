@@ -41,6 +41,8 @@ static const char *const migrations[] = {
     "  size INTEGER NOT NULL, verified_ms INTEGER NOT NULL DEFAULT 0,"
     "  deleted_ms INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX backups_by_deploy ON backups(deploy_id);",
+    /* 3: what a run by hand worked on (the backup taken or restored), for the history. */
+    "ALTER TABLE deploys ADD COLUMN note TEXT NOT NULL DEFAULT '';",
 };
 
 int
@@ -77,7 +79,8 @@ migrate(struct rg_ledger *l, struct rg_err *err)
     if (version > (int)target)
         return rg_err_set(err, RG_EDB,
                           "ledger '%s' has schema %d, newer than this rollgate's %zu; use a "
-                          "newer rollgate", l->path, version, target);
+                          "newer rollgate",
+                          l->path, version, target);
     for (size_t v = (size_t)version; v < target; v++) {
         char pragma[64];
         if ((rc = exec_sql(l, "BEGIN IMMEDIATE", "cannot begin a migration", err)) < 0)
@@ -143,7 +146,7 @@ rg_ledger_close(struct rg_ledger *l)
  * SQLITE_DONE and SQLITE_ROW are both success; *st_out keeps the statement for rows. */
 int
 ledger_run(sqlite3_stmt **st_out, struct rg_ledger *l, const char *sql, const char *types,
-    struct rg_err *err, ...)
+           struct rg_err *err, ...)
 {
     sqlite3_stmt *st = NULL;
     va_list ap;
@@ -176,14 +179,14 @@ ledger_run(sqlite3_stmt **st_out, struct rg_ledger *l, const char *sql, const ch
 
 int
 rg_ledger_begin(int64_t *id_out, struct rg_ledger *l, const char *kind, const char *tag,
-                const char *prev_tag, const char *trigger, const char *actor,
-                struct rg_err *err)
+                const char *prev_tag, const char *trigger, const char *actor, struct rg_err *err)
 {
-    int rc = ledger_run(NULL, l,
-                 "INSERT INTO deploys (target, kind, tag, prev_tag, trigger, actor, started_ms) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 "tttttti", err, l->target, kind, tag, prev_tag ? prev_tag : "", trigger, actor,
-                 rg_wall_ms());
+    int rc =
+        ledger_run(NULL, l,
+                   "INSERT INTO deploys (target, kind, tag, prev_tag, trigger, actor, started_ms) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   "tttttti", err, l->target, kind, tag, prev_tag ? prev_tag : "", trigger, actor,
+                   rg_wall_ms());
 
     *id_out = 0;
     if (rc < 0)
@@ -194,20 +197,21 @@ rg_ledger_begin(int64_t *id_out, struct rg_ledger *l, const char *kind, const ch
 
 /* The transition row and the deploy's current state change together or not at all. */
 static int
-transition(struct rg_ledger *l, int64_t deploy_id, const char *phase, const char *state,
-           int rung, int stage, const char *event, const char *detail, struct rg_err *err)
+transition(struct rg_ledger *l, int64_t deploy_id, const char *phase, const char *state, int rung,
+           int stage, const char *event, const char *detail, struct rg_err *err)
 {
     int rc;
 
     if ((rc = exec_sql(l, "BEGIN IMMEDIATE", "cannot begin", err)) < 0)
         return rc;
-    if ((rc = ledger_run(NULL, l,
-                  "INSERT INTO transitions (deploy_id, at_ms, phase, state, rung, stage, event, "
-                  "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                  "iittiitt", err, deploy_id, rg_wall_ms(), phase, state, (int64_t)rung,
-                  (int64_t)stage, event, detail ? detail : "")) < 0 ||
+    if ((rc = ledger_run(
+             NULL, l,
+             "INSERT INTO transitions (deploy_id, at_ms, phase, state, rung, stage, event, "
+             "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             "iittiitt", err, deploy_id, rg_wall_ms(), phase, state, (int64_t)rung, (int64_t)stage,
+             event, detail ? detail : "")) < 0 ||
         (rc = ledger_run(NULL, l, "UPDATE deploys SET state = ? WHERE id = ?", "ti", err, state,
-                  deploy_id)) < 0) {
+                         deploy_id)) < 0) {
         exec_sql(l, "ROLLBACK", "rollback", NULL);
         return rc;
     }
@@ -229,11 +233,18 @@ rg_ledger_done(struct rg_ledger *l, int64_t deploy_id, const char *state, int ru
 }
 
 int
-rg_ledger_set_digest(struct rg_ledger *l, int64_t deploy_id, const char *digest,
-                     struct rg_err *err)
+rg_ledger_set_digest(struct rg_ledger *l, int64_t deploy_id, const char *digest, struct rg_err *err)
 {
     int rc = ledger_run(NULL, l, "UPDATE deploys SET digest = ? WHERE id = ?", "ti", err, digest,
-                 deploy_id);
+                        deploy_id);
+    return rc < 0 ? rc : 0;
+}
+
+int
+rg_ledger_set_note(struct rg_ledger *l, int64_t deploy_id, const char *note, struct rg_err *err)
+{
+    int rc =
+        ledger_run(NULL, l, "UPDATE deploys SET note = ? WHERE id = ?", "ti", err, note, deploy_id);
     return rc < 0 ? rc : 0;
 }
 
@@ -241,9 +252,9 @@ int
 rg_ledger_finish(struct rg_ledger *l, int64_t deploy_id, const char *outcome, const char *error,
                  struct rg_err *err)
 {
-    int rc = ledger_run(NULL, l,
-                 "UPDATE deploys SET outcome = ?, ended_ms = ?, error = ? WHERE id = ?", "titi",
-                 err, outcome, rg_wall_ms(), error ? error : "", deploy_id);
+    int rc =
+        ledger_run(NULL, l, "UPDATE deploys SET outcome = ?, ended_ms = ?, error = ? WHERE id = ?",
+                   "titi", err, outcome, rg_wall_ms(), error ? error : "", deploy_id);
     return rc < 0 ? rc : 0;
 }
 
@@ -251,11 +262,12 @@ int
 rg_ledger_mark_good(struct rg_ledger *l, const char *tag, const char *digest, int64_t deploy_id,
                     struct rg_err *err)
 {
-    int rc = ledger_run(NULL, l,
-                 "INSERT INTO releases (tag, digest, deploy_id, good_ms) VALUES (?, ?, ?, ?) "
-                 "ON CONFLICT(tag) DO UPDATE SET digest = excluded.digest, "
-                 "deploy_id = excluded.deploy_id, good_ms = excluded.good_ms",
-                 "ttii", err, tag, digest ? digest : "", deploy_id, rg_wall_ms());
+    int rc =
+        ledger_run(NULL, l,
+                   "INSERT INTO releases (tag, digest, deploy_id, good_ms) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT(tag) DO UPDATE SET digest = excluded.digest, "
+                   "deploy_id = excluded.deploy_id, good_ms = excluded.good_ms",
+                   "ttii", err, tag, digest ? digest : "", deploy_id, rg_wall_ms());
     return rc < 0 ? rc : 0;
 }
 
@@ -282,17 +294,17 @@ rg_ledger_previous_good(struct rg_release_row *out, struct rg_ledger *l, const c
 {
     sqlite3_stmt *st = NULL;
     int rc = ledger_run(&st, l,
-                 "SELECT tag, digest, deploy_id, good_ms FROM releases WHERE tag != ? "
-                 "ORDER BY good_ms DESC, deploy_id DESC LIMIT 1",
-                 "t", err, except_tag ? except_tag : "");
+                        "SELECT tag, digest, deploy_id, good_ms FROM releases WHERE tag != ? "
+                        "ORDER BY good_ms DESC, deploy_id DESC LIMIT 1",
+                        "t", err, except_tag ? except_tag : "");
 
     memset(out, 0, sizeof(*out));
     if (rc < 0)
         return rc;
     if (rc == 0)
-        return rg_err_set(err, RG_ENOENT, "target '%s' has no known-good release%s%s%s",
-                          l->target, except_tag ? " other than '" : "",
-                          except_tag ? except_tag : "", except_tag ? "'" : "");
+        return rg_err_set(err, RG_ENOENT, "target '%s' has no known-good release%s%s%s", l->target,
+                          except_tag ? " other than '" : "", except_tag ? except_tag : "",
+                          except_tag ? "'" : "");
     release_row(out, st);
     sqlite3_finalize(st);
     return 0;
@@ -303,23 +315,24 @@ rg_ledger_release(struct rg_release_row *out, struct rg_ledger *l, const char *t
                   struct rg_err *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = ledger_run(&st, l, "SELECT tag, digest, deploy_id, good_ms FROM releases WHERE tag = ?",
-                 "t", err, tag);
+    int rc =
+        ledger_run(&st, l, "SELECT tag, digest, deploy_id, good_ms FROM releases WHERE tag = ?",
+                   "t", err, tag);
 
     memset(out, 0, sizeof(*out));
     if (rc < 0)
         return rc;
     if (rc == 0)
-        return rg_err_set(err, RG_ENOENT, "release '%s' of target '%s' never passed its gates",
-                          tag, l->target);
+        return rg_err_set(err, RG_ENOENT, "release '%s' of target '%s' never passed its gates", tag,
+                          l->target);
     release_row(out, st);
     sqlite3_finalize(st);
     return 0;
 }
 
-#define DEPLOY_COLUMNS                                                                         \
-    "id, target, kind, tag, digest, prev_tag, trigger, actor, started_ms, ended_ms, outcome, " \
-    "state, error"
+#define DEPLOY_COLUMNS                                                                             \
+    "id, target, kind, tag, digest, prev_tag, trigger, actor, started_ms, ended_ms, outcome, "     \
+    "state, error, note"
 
 static void
 deploy_row(struct rg_deploy_row *d, sqlite3_stmt *st)
@@ -337,6 +350,7 @@ deploy_row(struct rg_deploy_row *d, sqlite3_stmt *st)
     ledger_copy_text(d->outcome, sizeof(d->outcome), st, 10);
     ledger_copy_text(d->state, sizeof(d->state), st, 11);
     ledger_copy_text(d->error, sizeof(d->error), st, 12);
+    ledger_copy_text(d->note, sizeof(d->note), st, 13);
 }
 
 int
@@ -347,9 +361,8 @@ rg_ledger_history(struct rg_deploy_row *out, size_t max, size_t *n, struct rg_le
     int s;
 
     *n = 0;
-    if (sqlite3_prepare_v2(l->db,
-                           "SELECT " DEPLOY_COLUMNS " FROM deploys ORDER BY id DESC LIMIT ?", -1,
-                           &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(l->db, "SELECT " DEPLOY_COLUMNS " FROM deploys ORDER BY id DESC LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK)
         return ledger_db_error(l, err, "cannot read the history");
     sqlite3_bind_int64(st, 1, (int64_t)max);
     while (*n < max && (s = sqlite3_step(st)) == SQLITE_ROW)
@@ -415,9 +428,9 @@ rg_ledger_in_flight(struct rg_transition_row *out, struct rg_ledger *l, int64_t 
 {
     sqlite3_stmt *st = NULL;
     int rc = ledger_run(&st, l,
-                 "SELECT id, deploy_id, at_ms, phase, state, rung, event, detail, stage "
-                 "FROM transitions WHERE deploy_id = ? ORDER BY id DESC LIMIT 1",
-                 "i", err, deploy_id);
+                        "SELECT id, deploy_id, at_ms, phase, state, rung, event, detail, stage "
+                        "FROM transitions WHERE deploy_id = ? ORDER BY id DESC LIMIT 1",
+                        "i", err, deploy_id);
 
     memset(out, 0, sizeof(*out));
     if (rc <= 0)

@@ -81,6 +81,16 @@ rg_driver_configured(char **tag_out, struct rg_driver *d, struct rg_err *err)
 }
 
 int
+rg_driver_running(int *n_out, struct rg_driver *d, const struct rg_strv *services,
+                  struct rg_err *err)
+{
+    *n_out = 0;
+    if (!d->ops->running)
+        return cannot(d, "say what runs", err);
+    return d->ops->running(n_out, d->ctx, services, err);
+}
+
+int
 rg_driver_digest(char **digest_out, struct rg_driver *d, const char *tag, struct rg_err *err)
 {
     *digest_out = NULL;

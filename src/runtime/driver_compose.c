@@ -75,6 +75,28 @@ target_configured(char **tag_out, void *ctx, struct rg_err *err)
 }
 
 static int
+target_running(int *n_out, void *ctx, const struct rg_strv *services, struct rg_err *err)
+{
+    struct compose_target *t = ctx;
+    struct rg_docker *d = NULL;
+    struct rg_container *list = NULL;
+    size_t n = 0;
+    int rc;
+
+    *n_out = 0;
+    if ((rc = rg_docker_open(&d, NULL, err)) == 0 &&
+        (rc = rg_docker_list(&list, &n, d, t->project, NULL, err)) == 0)
+        for (size_t i = 0; i < n; i++)
+            if ((list[i].running || list[i].restarting) &&
+                (!services->n ||
+                 rg_strv_contains(services, list[i].service ? list[i].service : "")))
+                (*n_out)++;
+    rg_containers_free(list, n);
+    rg_docker_close(d);
+    return rc;
+}
+
+static int
 target_digest(char **digest_out, void *ctx, const char *tag, struct rg_err *err)
 {
     const char *repo = ((struct compose_target *)ctx)->pb->release.image;
@@ -227,6 +249,7 @@ const struct rg_driver_ops rg_driver_compose = {
     .close = target_close,
     .scope = target_scope,
     .configured = target_configured,
+    .running = target_running,
     .digest = target_digest,
     .fetch = target_fetch,
     .pull = target_pull,

@@ -15,14 +15,19 @@ rg_live_source_name(enum rg_live_source s)
 }
 
 void
-rg_live_release(struct rg_live *out, struct rg_driver *d, struct rg_ledger *ledger,
-                bool with_digest)
+rg_live_release(struct rg_live *out, struct rg_driver *d, struct rg_ledger *ledger, unsigned what)
 {
     struct rg_release_row rel;
     struct rg_err err;
     char *tag = NULL, *digest = NULL;
 
     memset(out, 0, sizeof(*out));
+    out->running = -1;
+    if ((what & RG_LIVE_INSTANCES) &&
+        rg_driver_running(&out->running, d, &d->pb->runtime.services, &err) < 0) {
+        out->running = -1;
+        snprintf(out->note, sizeof(out->note), "cannot tell what runs: %s", err.msg);
+    }
     if (rg_driver_configured(&tag, d, &err) < 0) {
         if (err.code != RG_ENOENT)
             snprintf(out->note, sizeof(out->note), "%s", err.msg);
@@ -39,7 +44,7 @@ rg_live_release(struct rg_live *out, struct rg_driver *d, struct rg_ledger *ledg
         out->known_good = true;
         snprintf(out->digest, sizeof(out->digest), "%s", rel.digest);
     }
-    if (with_digest && rg_driver_digest(&digest, d, tag, &err) == 0)
+    if ((what & RG_LIVE_DIGEST) && rg_driver_digest(&digest, d, tag, &err) == 0)
         snprintf(out->digest, sizeof(out->digest), "%s", digest);
 out:
     free(digest);

@@ -19,7 +19,7 @@ rg_step_restore(struct rg_step_ctx *ctx, struct rg_step_restore *rs, struct rg_e
         rg_err_prefix(err, "%s, nothing was changed: ", rc == RG_EINVAL ? "refused" : "failed");
         return rc;
     }
-    if ((rc = rg_driver_stop(ctx->driver, services, ctx->evidence, err)) < 0)
+    if (rs->stop && (rc = rg_driver_stop(ctx->driver, services, ctx->evidence, err)) < 0)
         return rc;
     rc = rg_backup_restore(&rs->result, ctx->pb, rs->path, &o, err);
     if (rc < 0 && !rs->result.changed && rs->serving_tag && rs->serving_tag[0]) {

@@ -381,12 +381,15 @@ test_oom_reported(void **state)
     assert_contains(err.msg, "was OOM-killed");
     rg_settle_result_release(&sr);
     rg_strv_release(&svc);
-    /* The container's own record says so too. */
+    /* The container's own record says so too: OOMKilled until Docker restarts it (starting it
+     * again clears the flag), its restart count after that. Which one a probe sees depends on
+     * when it lands in the restart cycle, so either fails the gate (polled: a probe that finds
+     * it restarting retries). */
     live_gate(&c, "running", RG_GATE_CONTAINER, "app");
-    c.max_restarts = 100;
-    r = poll_one(&c, &whole_life, true);
-    assert_int_equal(r.outcome, RG_VERDICT_FAIL); /* Docker keeps OOMKilled after a restart */
-    assert_contains(r.last.summary, "was OOM-killed");
+    r = poll_one(&c, &whole_life, false);
+    assert_int_equal(r.outcome, RG_VERDICT_FAIL);
+    if (!strstr(r.last.summary, "was OOM-killed"))
+        assert_contains(r.last.summary, "restarted");
 }
 
 static void

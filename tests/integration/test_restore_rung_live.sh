@@ -117,5 +117,38 @@ expect resumed_outcome "$(sql "select outcome from deploys order by id desc limi
 expect resumed_serves_v1 "$(serving)" v1
 expect resumed_schema "$(psqlc -d "$db" -tAc "select schema from app_meta")" 1
 
+# 4. By hand, through the engine: a backup of the serving v1, a change to the data, then a restore
+#    of that backup under the lock, with ledger rows that `history` shows; the serving release is
+#    stopped for the swap (its container goes) and serves again after it, through the gates.
+run manual_backup 0 backup "$work/pb.yml" --json
+bid=$(sed -n 's/^  "id": \([0-9]*\),$/\1/p' <<<"$out")
+expect manual_backup_row "$(sql "select kind || ' ' || outcome || ' ' || tag from deploys order by id desc limit 1")" "backup backed_up v1"
+expect manual_backup_hand "$(sql "select deploy_id from backups where id = ${bid:-0}")" 0
+psqlc -d "$db" -c "DELETE FROM items WHERE id > 100" >/dev/null
+before=$(docker ps -q --filter "label=com.docker.compose.project=$project" --filter label=com.docker.compose.service=app)
+run manual_restore 0 restore "$work/pb.yml" --latest --yes
+after=$(docker ps -q --filter "label=com.docker.compose.project=$project" --filter label=com.docker.compose.service=app)
+grep -qx "release v1 was stopped for the swap and serves again (restore #[0-9]* in 'rollgate history')" <<<"$out" &&
+    ok manual_restore_says_restarted || bad manual_restore_says_restarted "$out"
+[ -n "$before" ] && [ -n "$after" ] && [ "$before" != "$after" ] && ok manual_restore_stopped_serving ||
+    bad manual_restore_stopped_serving "container before '$before', after '$after'"
+expect manual_restore_serves "$(serving)" v1
+expect manual_restore_healthy "$(health)" 200
+expect manual_restore_data "$(curl -s --max-time 2 "127.0.0.1:$port/db")" 500
+expect manual_restore_row "$(sql "select kind || ' ' || outcome || ' ' || tag from deploys order by id desc limit 1")" "restore restored v1"
+expect manual_restore_states "$(sql "select group_concat(state, ' ') from transitions where phase = 'done' and deploy_id = (select max(id) from deploys)")" "PREFLIGHT RESTORE UP VERIFY SETTLE"
+run history_shows_manual 0 history "$work/pb.yml" -n 2
+grep -qE '^[0-9]+ +[0-9-]+ [0-9:]+ +restore +v1 +v1 +restored ' <<<"$out" && grep -qE '^ +restore of .*/backups/' <<<"$out" &&
+    grep -qE '^[0-9]+ +[0-9-]+ [0-9:]+ +backup +v1 +v1 +backed_up ' <<<"$out" && grep -qE "^ +backup #${bid:-0} of release v1: " <<<"$out" &&
+    ok history_shows_manual_rows || bad history_shows_manual_rows "$out"
+# A hostile backup by hand: refused before anything is stopped.
+printf 'not an archive' >"$work/bogus.tar.zst"
+before=$after
+run manual_restore_refused 65 restore "$work/pb.yml" --file "$work/bogus.tar.zst" --yes
+grep -q "^rollgate: restore: refused, nothing was changed: " <<<"$out" && ok manual_restore_refused_message || bad manual_restore_refused_message "$out"
+after=$(docker ps -q --filter "label=com.docker.compose.project=$project" --filter label=com.docker.compose.service=app)
+expect manual_restore_refused_kept_serving "$after" "$before"
+expect manual_restore_refused_row "$(sql "select kind || ' ' || outcome from deploys order by id desc limit 1")" "restore aborted"
+
 echo "restore rung: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
