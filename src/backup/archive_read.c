@@ -16,7 +16,7 @@
 #include <archive_entry.h>
 
 #include "backup/archive_internal.h"
-#include "backup/sha256.h"
+#include "backup/digest.h"
 #include "rollgate/util.h"
 
 #define READ_BUF 65536
@@ -402,24 +402,23 @@ classify_odoo(struct scan *s, const char *name, enum ar_type type, enum role *ro
     return refuse(s, name, "is not part of an odoo backup");
 }
 
-/* Reads one member's data: counts it against the limits, hashes it and hands it on. */
+/* Reads one member's data into c and *n: counts it against the limits and hands it on. */
 static int
-read_member(struct scan *s, struct archive *a, struct ar_member *mb, enum role role)
+read_member_data(struct scan *s, struct archive *a, struct ar_member *mb, enum role role,
+                 struct ar_sha256 *c, uint64_t *n_out)
 {
     char size_buf[32];
-    struct rg_sha256 c;
     uint64_t n = 0;
-    int rc = 0;
+    int rc;
 
-    rg_sha256_init(&c);
     for (;;) {
         size_t cap = READ_BUF;
         char *into = s->buf;
         la_ssize_t k;
 
         if (role == R_DB) {
-            if (!s->db)
-                s->db = ar_dbpipe_start(s->sink ? s->sink->db_fd : -1);
+            if (!s->db && (rc = ar_dbpipe_start(&s->db, s->sink ? s->sink->db_fd : -1, s->err)) < 0)
+                return rc;
             into = ar_dbpipe_slot(s->db, &cap);
         }
         k = archive_read_data(a, into, cap);
@@ -437,7 +436,7 @@ read_member(struct scan *s, struct archive *a, struct ar_member *mb, enum role r
         if (s->total > s->lim.max_total)
             return refuse(s, mb->path, "takes the total size past the limit of %s",
                           ar_size_format(size_buf, sizeof(size_buf), s->lim.max_total));
-        rg_sha256_update(&c, into, (size_t)k);
+        ar_sha256_update(c, into, (size_t)k);
         switch (role) {
         case R_DB:
             if (ar_dbpipe_commit(s->db, (size_t)k) < 0)
@@ -457,8 +456,27 @@ read_member(struct scan *s, struct archive *a, struct ar_member *mb, enum role r
             break;
         }
     }
+    *n_out = n;
+    return 0;
+}
+
+/* Reads one member's data: counts it against the limits, hashes it and hands it on. */
+static int
+read_member(struct scan *s, struct archive *a, struct ar_member *mb, enum role role)
+{
+    struct ar_sha256 c;
+    uint64_t n = 0;
+    int rc;
+
+    if ((rc = ar_sha256_init(&c, s->err)) < 0)
+        return rc;
+    if ((rc = read_member_data(s, a, mb, role, &c, &n)) < 0) {
+        ar_sha256_release(&c);
+        return rc;
+    }
+    if ((rc = ar_sha256_final_hex(&c, mb->sha256, s->err)) < 0)
+        return rc;
     mb->size = n;
-    rg_sha256_final_hex(&c, mb->sha256);
     if (role == R_DB)
         s->db_size += n;
     else if (role == R_FS && mb->type == AR_FILE) {
@@ -678,12 +696,15 @@ finish(struct scan *s)
     {
         struct ar_dbpipe *db = s->db;
         s->db = NULL;
-        if (ar_dbpipe_finish(db, db_sha) < 0)
+        if ((rc = ar_dbpipe_finish(db, db_sha, s->err)) == -1)
             return sink_fail(s, "write", "database");
+        if (rc < 0)
+            return rc;
         if (!db) {
-            struct rg_sha256 empty;
-            rg_sha256_init(&empty);
-            rg_sha256_final_hex(&empty, db_sha);
+            struct ar_sha256 empty;
+            if ((rc = ar_sha256_init(&empty, s->err)) < 0 ||
+                (rc = ar_sha256_final_hex(&empty, db_sha, s->err)) < 0)
+                return rc;
         }
     }
     switch (s->kind) {
@@ -896,7 +917,7 @@ scan_init(struct scan *s, const char *path, int fd, enum rg_archive_kind kind, b
 static void
 scan_release(struct scan *s)
 {
-    ar_dbpipe_finish(s->db, NULL); /* a scan that stopped early: wait for the thread */
+    ar_dbpipe_finish(s->db, NULL, NULL); /* a scan that stopped early: wait for the thread */
     ar_members_release(&s->seen);
     rg_buf_release(&s->manifest);
     free(s->last);
