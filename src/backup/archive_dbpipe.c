@@ -43,7 +43,8 @@ worker(void *arg)
         pthread_mutex_unlock(&p->mu);
         /* The slot is ours until tail moves past it. */
         ar_sha256_update(&p->sha, p->buf[i], p->len[i]);
-        int bad = p->fd >= 0 && ar_write_all(p->fd, p->buf[i], p->len[i]) < 0 ? errno : 0;
+        int bad =
+            p->fd >= 0 && rg_fs_write_all(p->fd, p->buf[i], p->len[i], "", NULL) < 0 ? errno : 0;
         pthread_mutex_lock(&p->mu);
         if (bad && !p->failed_errno)
             p->failed_errno = bad;

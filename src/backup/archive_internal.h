@@ -51,9 +51,6 @@ const char *ar_size_format(char *buf, size_t size, uint64_t n);
 /* The current time as RFC 3339 UTC ("2026-11-21T10:00:00Z"). Newly allocated. */
 char *ar_now_rfc3339(void);
 
-/* Writes all n bytes (retrying short writes and EINTR); -1 with errno on failure. */
-int ar_write_all(int fd, const void *p, size_t n);
-
 /* ---- reading (archive_read.c) ---- */
 struct archive;
 struct stat;

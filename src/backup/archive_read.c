@@ -94,23 +94,6 @@ corrupt(struct scan *s, struct archive *a, const char *member)
 
 /* ---- extraction sink ---- */
 
-int
-ar_write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-
-    while (n > 0) {
-        ssize_t k = write(fd, c, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -1;
-        c += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 /* Opens (creating as needed, 0700) the directory rel under root, one component at a time and
  * never following a link. Returns an fd or -1 with errno. rel "" is root itself. */
 static int
@@ -444,7 +427,7 @@ read_member_data(struct scan *s, struct archive *a, struct ar_member *mb, enum r
             break;
         case R_FS:
             if (s->sink && s->sink->file_fd >= 0 &&
-                ar_write_all(s->sink->file_fd, s->buf, (size_t)k) < 0)
+                rg_fs_write_all(s->sink->file_fd, s->buf, (size_t)k, "", NULL) < 0)
                 return sink_fail(s, "write", mb->path);
             break;
         case R_MANIFEST:
@@ -974,31 +957,6 @@ rg_archive_verify(struct rg_archive_info *out, const char *path,
 
 /* ---- extraction ---- */
 
-/* Removes the tree under name in dfd (never following links); best effort. */
-static void
-remove_tree(int dfd, const char *name)
-{
-    struct dirent *de;
-    DIR *d;
-    int fd;
-
-    if (unlinkat(dfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM))
-        return;
-    fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return;
-    }
-    while ((de = readdir(d)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            remove_tree(dirfd(d), de->d_name);
-    closedir(d);
-    unlinkat(dfd, name, AT_REMOVEDIR);
-}
-
 /* fsyncs every directory under (and including) the one open at fd; takes fd. */
 static int
 fsync_tree(int fd)
@@ -1031,30 +989,6 @@ fsync_tree(int fd)
     return rc;
 }
 
-static char *
-parent_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-
-    if (!slash)
-        return rg_strdup(".");
-    if (slash == path)
-        return rg_strdup("/");
-    return rg_strndup(path, (size_t)(slash - path));
-}
-
-static int
-fsync_dir(const char *dir, struct rg_err *err)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-    if (fd < 0 || fsync(fd) < 0)
-        rc = rg_err_sys(err, RG_EIO, "cannot fsync directory '%s'", dir);
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
-
 static int
 refuse_existing(const char *target, struct rg_err *err)
 {
@@ -1075,7 +1009,6 @@ rg_archive_extract(const char *path, const char *db_path, const char *fs_dir,
     bool made_db = false, gz;
     enum rg_archive_kind kind;
     struct rg_archive_file_id id;
-    char *dir = NULL;
     int fd = -1, rc;
 
     if (info_out)
@@ -1108,8 +1041,7 @@ rg_archive_extract(const char *path, const char *db_path, const char *fs_dir,
             rc = rg_err_sys(err, RG_EIO, "cannot fsync '%s'", fs_dir);
             goto out;
         }
-        dir = parent_of(fs_dir);
-        if ((rc = fsync_dir(dir, err)) < 0)
+        if ((rc = rg_fs_fsync_parent(fs_dir, err)) < 0)
             goto out;
     }
     if (info_out) {
@@ -1126,10 +1058,9 @@ out:
     if (rc < 0 && made_db)
         unlink(db_path);
     if (rc < 0 && sink.made_fs)
-        remove_tree(AT_FDCWD, fs_dir);
+        rg_fs_remove_tree(fs_dir, NULL); /* best effort: the extraction's error is the news */
     if (fd >= 0)
         close(fd);
-    free(dir);
     rg_archive_info_release(&second);
     return rc;
 }

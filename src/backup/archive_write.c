@@ -498,23 +498,6 @@ out:
     return rc;
 }
 
-static int
-fsync_parent(const char *path, struct rg_err *err)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? (slash == path ? rg_strdup("/") : rg_strndup(path, (size_t)(slash - path)))
-                      : rg_strdup(".");
-    int fd, rc = 0;
-
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) < 0)
-        rc = rg_err_sys(err, RG_EIO, "cannot fsync directory '%s'", dir);
-    if (fd >= 0)
-        close(fd);
-    free(dir);
-    return rc;
-}
-
 /* Renames without ever replacing: renameat2(RENAME_NOREPLACE), or link+unlink where the file
  * system does not support the flag. */
 static int
@@ -596,7 +579,7 @@ rg_archive_writer_commit(struct rg_archive_writer *w, const struct rg_archive_ma
         goto out;
     }
     w->state = W_COMMITTED; /* the file has its final name: free must leave it */
-    if ((rc = fsync_parent(w->final, err)) < 0)
+    if ((rc = rg_fs_fsync_parent(w->final, err)) < 0)
         goto out;
     if (size_out)
         *size_out = (uint64_t)st.st_size;

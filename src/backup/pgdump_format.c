@@ -669,15 +669,8 @@ pgd_stream_skip_block(struct pgd_stream *s, int type)
 static int
 write_all(struct pgd_stream *s, int fd, const uint8_t *p, size_t n)
 {
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return rg_err_sys(s->err, RG_EIO, "cannot write the dump's skeleton");
-        p += k;
-        n -= (size_t)k;
-    }
+    if (rg_fs_write_all(fd, p, n, "", NULL) < 0)
+        return rg_err_sys(s->err, RG_EIO, "cannot write the dump's skeleton");
     return 0;
 }
 
