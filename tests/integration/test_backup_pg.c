@@ -284,6 +284,38 @@ starts_with(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* Quoting: what libpq escapes comes back quoted; what it refuses (bytes that are not UTF-8 on a
+ * UTF-8 connection, no connection) is RG_EDB, never an abort. */
+static void
+test_quote_errors(void **state)
+{
+    char *conninfo = rg_asprintf("host=127.0.0.1 port=%d dbname=postgres user=postgres "
+                                 "connect_timeout=5 client_encoding=UTF8",
+                                 pg_port);
+    PGconn *conn = PQconnectdb(conninfo);
+    char *q = NULL;
+    struct rg_err err;
+
+    (void)state;
+    assert_int_equal(PQstatus(conn), CONNECTION_OK);
+    assert_int_equal(pg_ident(&q, conn, "Odd \"Name\"", &err), 0);
+    assert_string_equal(q, "\"Odd \"\"Name\"\"\"");
+    free(q);
+    assert_int_equal(pg_literal(&q, conn, "it's", &err), 0);
+    assert_string_equal(q, "'it''s'");
+    free(q);
+    assert_int_equal(pg_ident(&q, conn, "bad\xff\xfename", &err), RG_EDB);
+    assert_null(q);
+    assert_true(starts_with(err.msg, "cannot quote an identifier: "));
+    assert_int_equal(pg_literal(&q, conn, "bad\xc3", &err), RG_EDB);
+    assert_null(q);
+    assert_true(starts_with(err.msg, "cannot quote a literal: "));
+    assert_int_equal(pg_ident(&q, NULL, "x", &err), RG_EDB);
+    assert_null(q);
+    PQfinish(conn);
+    free(conninfo);
+}
+
 static void
 test_server_version_and_name(void **state)
 {
@@ -1041,6 +1073,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quote_errors),
         cmocka_unit_test_setup_teardown(test_server_version_and_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump_restore_custom, setup, teardown),
