@@ -233,6 +233,8 @@ read_entry(struct pgd_toc *t, struct pgd_entry *e, struct rd *r, int version)
         e->copy_stmt = rg_strdup("");
     if (strcmp(e->desc, "ENCODING") == 0)
         take_encoding(t, defn);
+    else if (strcmp(e->desc, "STDSTRINGS") == 0)
+        t->std_strings_off = defn && strstr(defn, "'off'") != NULL;
 out:
     free(defn);
     free(s);

@@ -864,6 +864,38 @@ test_parallel_load_equals_pg_restore(void **state)
     free(path);
 }
 
+/* The loading sessions set xmloption content as pg_restore does: xml values that are fragments
+ * load even where the role defaults to document. */
+static void
+test_parallel_load_xml_fragment(void **state)
+{
+    struct fx *f = *state;
+    char *path = rg_asprintf("%s/dump", f->dir), *three = NULL, *log3 = NULL, *live, *got;
+    struct rg_err err;
+    int rc;
+
+    db_sql(f->db, false,
+           "create table docs(id int primary key, x xml);"
+           "insert into docs select g, ('text and <a>an element</a> ' || g)::xml from "
+           "generate_series(1, 100) g;");
+    live = checksum(f->db);
+    dump_to(f->dsn, path);
+    super_sql("alter role %s set xmloption = document", role);
+    rc = restore_logged(&three, &log3, f->dsn, path, 3, &err);
+    super_sql("alter role %s reset xmloption", role);
+    if (rc < 0)
+        fail_msg("restore with three jobs: %s", err.msg);
+    if (!strstr(log3, "restore: schema and table data loaded over 3 connections"))
+        fail_msg("three jobs did not load the tables over three connections; log: %s", log3);
+    got = checksum(three);
+    assert_string_equal(got, live);
+    free(got);
+    free(live);
+    free(log3);
+    free(three);
+    free(path);
+}
+
 /* Replaces the first occurrence of `from` in the file with `to` (same length). */
 static void
 patch_file(const char *path, const char *from, const char *to)
@@ -1086,6 +1118,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_swap_undone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password_not_in_argv_or_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel_load_equals_pg_restore, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parallel_load_xml_fragment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel_load_bad_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel_load_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streamed_restore_equals_live, setup, teardown),
