@@ -7,7 +7,7 @@ packages=(
     build-essential cmake pkg-config                  # compiler and build
     clang libclang-rt-14-dev                          # fuzzing (libFuzzer, sanitizer runtimes)
     libyaml-dev libcurl4-openssl-dev libpq-dev        # libraries rollgate links
-    libarchive-dev libgit2-dev libjansson-dev libsqlite3-dev
+    libarchive-dev libgit2-dev libjansson-dev libsqlite3-dev libssl-dev
     libcmocka-dev zlib1g-dev                          # unit tests, the archive fuzzer
     git python3 jq curl sqlite3 zip                   # test and demo tooling
     docker.io docker-compose docker-registry          # the local stack of integration tests

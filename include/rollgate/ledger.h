@@ -93,9 +93,6 @@ int rg_ledger_last(struct rg_deploy_row *out, struct rg_ledger *l, struct rg_err
 /* Up to max deploys, newest first; *n is how many. */
 int rg_ledger_history(struct rg_deploy_row *out, size_t max, size_t *n, struct rg_ledger *l,
                       struct rg_err *err);
-/* The transitions of a deploy in order; *out is an array of *n rows to free(). */
-int rg_ledger_transitions(struct rg_transition_row **out, size_t *n, struct rg_ledger *l,
-                          int64_t deploy_id, struct rg_err *err);
 /* The last transition of a deploy into *out. Returns 1 when it is an intent without its done
  * row (the state was in flight), 0 otherwise (*out zeroed when there is none). */
 int rg_ledger_in_flight(struct rg_transition_row *out, struct rg_ledger *l, int64_t deploy_id,

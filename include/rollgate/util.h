@@ -1,5 +1,5 @@
 /* Small shared helpers: memory, bounded buffers, string vectors, suggestions, units, redaction,
- * logging. Nothing here knows about playbooks or deploys. */
+ * logging, files. Nothing here knows about playbooks or deploys. */
 #ifndef ROLLGATE_UTIL_H
 #define ROLLGATE_UTIL_H
 
@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "rollgate/err.h"
 
@@ -102,5 +103,27 @@ enum rg_log_level { RG_LOG_ERROR, RG_LOG_WARN, RG_LOG_INFO, RG_LOG_DEBUG, RG_LOG
 void rg_log_set_level(enum rg_log_level level);
 enum rg_log_level rg_log_get_level(void);
 void rg_log(enum rg_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- files: every error is RG_EIO with errno kept in err->sys_errno; err may be NULL ---- */
+/* Writes all len bytes of data to fd, retrying short writes and EINTR. On failure errno is
+ * left set too, and the message is "cannot write 'name': …". */
+int rg_fs_write_all(int fd, const void *data, size_t len, const char *name, struct rg_err *err);
+/* fsyncs the directory dir, so that entries created, renamed or removed in it survive a
+ * crash. */
+int rg_fs_fsync_dir(const char *dir, struct rg_err *err);
+/* fsyncs the directory holding path ("." for a name without a slash). */
+int rg_fs_fsync_parent(const char *path, struct rg_err *err);
+/* Replaces path with len bytes of data atomically: a new temporary file in the same directory,
+ * given mode (the umask does not apply), written, fsynced, renamed over path, and the directory
+ * fsynced. A reader sees the old content or the new, never a part; after a failure path is
+ * unchanged and the temporary file removed. The file gets the caller's owner. */
+int rg_fs_replace_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                         struct rg_err *err);
+/* Removes path and, when it is a directory, everything under it, without spawning anything.
+ * Never follows a symbolic link (a link is removed, not what it points to) and never enters a
+ * directory on another file system than path's (that is an error, as is anything else that
+ * cannot be removed). A path that does not exist is not an error. Keeps removing what it can
+ * after a failure and reports the first. */
+int rg_fs_remove_tree(const char *path, struct rg_err *err);
 
 #endif

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "archive_internal.h"
-#include "backup/sha256.h"
+#include "backup/digest.h"
 #include "rollgate/util.h"
 
 #define SLOTS 8
@@ -25,7 +25,7 @@ struct ar_dbpipe {
     size_t head, tail;            /* slots filled by the reader: [tail, head) */
     bool closing;
     int failed_errno;             /* the write that failed, 0 while all is well */
-    struct rg_sha256 sha;
+    struct ar_sha256 sha;
 };
 
 static void *
@@ -42,8 +42,9 @@ worker(void *arg)
         size_t i = p->tail % SLOTS;
         pthread_mutex_unlock(&p->mu);
         /* The slot is ours until tail moves past it. */
-        rg_sha256_update(&p->sha, p->buf[i], p->len[i]);
-        int bad = p->fd >= 0 && ar_write_all(p->fd, p->buf[i], p->len[i]) < 0 ? errno : 0;
+        ar_sha256_update(&p->sha, p->buf[i], p->len[i]);
+        int bad =
+            p->fd >= 0 && rg_fs_write_all(p->fd, p->buf[i], p->len[i], "", NULL) < 0 ? errno : 0;
         pthread_mutex_lock(&p->mu);
         if (bad && !p->failed_errno)
             p->failed_errno = bad;
@@ -54,20 +55,27 @@ worker(void *arg)
     return NULL;
 }
 
-struct ar_dbpipe *
-ar_dbpipe_start(int fd)
+int
+ar_dbpipe_start(struct ar_dbpipe **out, int fd, struct rg_err *err)
 {
-    struct ar_dbpipe *p = rg_calloc(1, sizeof(*p));
+    struct ar_dbpipe *p;
+    struct ar_sha256 sha;
+    int rc;
 
+    *out = NULL;
+    if ((rc = ar_sha256_init(&sha, err)) < 0)
+        return rc;
+    p = rg_calloc(1, sizeof(*p));
     p->fd = fd;
+    p->sha = sha;
     for (size_t i = 0; i < SLOTS; i++)
         p->buf[i] = rg_malloc(SLOT_SIZE);
-    rg_sha256_init(&p->sha);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     if (pthread_create(&p->thread, NULL, worker, p) != 0)
         abort(); /* out of threads: as out of memory, nothing to recover */
-    return p;
+    *out = p;
+    return 0;
 }
 
 void *
@@ -103,9 +111,9 @@ ar_dbpipe_commit(struct ar_dbpipe *p, size_t len)
 }
 
 int
-ar_dbpipe_finish(struct ar_dbpipe *p, char hex[RG_SHA256_HEX_LEN + 1])
+ar_dbpipe_finish(struct ar_dbpipe *p, char hex[AR_SHA256_HEX_LEN + 1], struct rg_err *err)
 {
-    int failed;
+    int failed, rc = 0;
 
     if (!p)
         return 0;
@@ -116,7 +124,9 @@ ar_dbpipe_finish(struct ar_dbpipe *p, char hex[RG_SHA256_HEX_LEN + 1])
     pthread_join(p->thread, NULL);
     failed = p->failed_errno;
     if (hex)
-        rg_sha256_final_hex(&p->sha, hex);
+        rc = ar_sha256_final_hex(&p->sha, hex, err);
+    else
+        ar_sha256_release(&p->sha);
     for (size_t i = 0; i < SLOTS; i++)
         free(p->buf[i]);
     pthread_mutex_destroy(&p->mu);
@@ -126,5 +136,5 @@ ar_dbpipe_finish(struct ar_dbpipe *p, char hex[RG_SHA256_HEX_LEN + 1])
         errno = failed;
         return -1;
     }
-    return 0;
+    return rc;
 }

@@ -51,9 +51,6 @@ const char *ar_size_format(char *buf, size_t size, uint64_t n);
 /* The current time as RFC 3339 UTC ("2026-11-21T10:00:00Z"). Newly allocated. */
 char *ar_now_rfc3339(void);
 
-/* Writes all n bytes (retrying short writes and EINTR); -1 with errno on failure. */
-int ar_write_all(int fd, const void *p, size_t n);
-
 /* ---- reading (archive_read.c) ---- */
 struct archive;
 struct stat;
@@ -68,14 +65,16 @@ int ar_reader_new(struct archive **out, enum rg_archive_kind kind, bool gz, cons
 
 /* ---- the database dump's checksum and write, on their own thread (archive_dbpipe.c) ---- */
 struct ar_dbpipe;
-/* Starts the thread; fd is the dump file to write, or -1 to only checksum. */
-struct ar_dbpipe *ar_dbpipe_start(int fd);
+/* Starts the thread into *out; fd is the dump file to write, or -1 to only checksum.
+ * RG_EINTERNAL when the checksum cannot be set up. */
+int ar_dbpipe_start(struct ar_dbpipe **out, int fd, struct rg_err *err);
 /* A buffer of *cap bytes for the next piece (waits while every slot is in use). */
 void *ar_dbpipe_slot(struct ar_dbpipe *p, size_t *cap);
 /* Hands the slot over with len bytes in it. -1 with errno when an earlier write failed. */
 int ar_dbpipe_commit(struct ar_dbpipe *p, size_t len);
 /* Waits for the thread to take every slot, writes the whole dump's checksum to hex (may be
- * NULL) and frees p (NULL accepted). -1 with errno when a write failed. */
-int ar_dbpipe_finish(struct ar_dbpipe *p, char hex[65]);
+ * NULL) and frees p (NULL accepted). -1 with errno when a write failed (err untouched);
+ * RG_EINTERNAL in err when the checksum failed. */
+int ar_dbpipe_finish(struct ar_dbpipe *p, char hex[65], struct rg_err *err);
 
 #endif

@@ -16,7 +16,7 @@
 #include <archive_entry.h>
 
 #include "backup/archive_internal.h"
-#include "backup/sha256.h"
+#include "backup/digest.h"
 #include "rollgate/util.h"
 
 #define READ_BUF 65536
@@ -93,23 +93,6 @@ corrupt(struct scan *s, struct archive *a, const char *member)
 }
 
 /* ---- extraction sink ---- */
-
-int
-ar_write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-
-    while (n > 0) {
-        ssize_t k = write(fd, c, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0)
-            return -1;
-        c += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
 
 /* Opens (creating as needed, 0700) the directory rel under root, one component at a time and
  * never following a link. Returns an fd or -1 with errno. rel "" is root itself. */
@@ -402,24 +385,23 @@ classify_odoo(struct scan *s, const char *name, enum ar_type type, enum role *ro
     return refuse(s, name, "is not part of an odoo backup");
 }
 
-/* Reads one member's data: counts it against the limits, hashes it and hands it on. */
+/* Reads one member's data into c and *n: counts it against the limits and hands it on. */
 static int
-read_member(struct scan *s, struct archive *a, struct ar_member *mb, enum role role)
+read_member_data(struct scan *s, struct archive *a, struct ar_member *mb, enum role role,
+                 struct ar_sha256 *c, uint64_t *n_out)
 {
     char size_buf[32];
-    struct rg_sha256 c;
     uint64_t n = 0;
-    int rc = 0;
+    int rc;
 
-    rg_sha256_init(&c);
     for (;;) {
         size_t cap = READ_BUF;
         char *into = s->buf;
         la_ssize_t k;
 
         if (role == R_DB) {
-            if (!s->db)
-                s->db = ar_dbpipe_start(s->sink ? s->sink->db_fd : -1);
+            if (!s->db && (rc = ar_dbpipe_start(&s->db, s->sink ? s->sink->db_fd : -1, s->err)) < 0)
+                return rc;
             into = ar_dbpipe_slot(s->db, &cap);
         }
         k = archive_read_data(a, into, cap);
@@ -437,7 +419,7 @@ read_member(struct scan *s, struct archive *a, struct ar_member *mb, enum role r
         if (s->total > s->lim.max_total)
             return refuse(s, mb->path, "takes the total size past the limit of %s",
                           ar_size_format(size_buf, sizeof(size_buf), s->lim.max_total));
-        rg_sha256_update(&c, into, (size_t)k);
+        ar_sha256_update(c, into, (size_t)k);
         switch (role) {
         case R_DB:
             if (ar_dbpipe_commit(s->db, (size_t)k) < 0)
@@ -445,7 +427,7 @@ read_member(struct scan *s, struct archive *a, struct ar_member *mb, enum role r
             break;
         case R_FS:
             if (s->sink && s->sink->file_fd >= 0 &&
-                ar_write_all(s->sink->file_fd, s->buf, (size_t)k) < 0)
+                rg_fs_write_all(s->sink->file_fd, s->buf, (size_t)k, "", NULL) < 0)
                 return sink_fail(s, "write", mb->path);
             break;
         case R_MANIFEST:
@@ -457,8 +439,27 @@ read_member(struct scan *s, struct archive *a, struct ar_member *mb, enum role r
             break;
         }
     }
+    *n_out = n;
+    return 0;
+}
+
+/* Reads one member's data: counts it against the limits, hashes it and hands it on. */
+static int
+read_member(struct scan *s, struct archive *a, struct ar_member *mb, enum role role)
+{
+    struct ar_sha256 c;
+    uint64_t n = 0;
+    int rc;
+
+    if ((rc = ar_sha256_init(&c, s->err)) < 0)
+        return rc;
+    if ((rc = read_member_data(s, a, mb, role, &c, &n)) < 0) {
+        ar_sha256_release(&c);
+        return rc;
+    }
+    if ((rc = ar_sha256_final_hex(&c, mb->sha256, s->err)) < 0)
+        return rc;
     mb->size = n;
-    rg_sha256_final_hex(&c, mb->sha256);
     if (role == R_DB)
         s->db_size += n;
     else if (role == R_FS && mb->type == AR_FILE) {
@@ -678,12 +679,15 @@ finish(struct scan *s)
     {
         struct ar_dbpipe *db = s->db;
         s->db = NULL;
-        if (ar_dbpipe_finish(db, db_sha) < 0)
+        if ((rc = ar_dbpipe_finish(db, db_sha, s->err)) == -1)
             return sink_fail(s, "write", "database");
+        if (rc < 0)
+            return rc;
         if (!db) {
-            struct rg_sha256 empty;
-            rg_sha256_init(&empty);
-            rg_sha256_final_hex(&empty, db_sha);
+            struct ar_sha256 empty;
+            if ((rc = ar_sha256_init(&empty, s->err)) < 0 ||
+                (rc = ar_sha256_final_hex(&empty, db_sha, s->err)) < 0)
+                return rc;
         }
     }
     switch (s->kind) {
@@ -896,7 +900,7 @@ scan_init(struct scan *s, const char *path, int fd, enum rg_archive_kind kind, b
 static void
 scan_release(struct scan *s)
 {
-    ar_dbpipe_finish(s->db, NULL); /* a scan that stopped early: wait for the thread */
+    ar_dbpipe_finish(s->db, NULL, NULL); /* a scan that stopped early: wait for the thread */
     ar_members_release(&s->seen);
     rg_buf_release(&s->manifest);
     free(s->last);
@@ -953,31 +957,6 @@ rg_archive_verify(struct rg_archive_info *out, const char *path,
 
 /* ---- extraction ---- */
 
-/* Removes the tree under name in dfd (never following links); best effort. */
-static void
-remove_tree(int dfd, const char *name)
-{
-    struct dirent *de;
-    DIR *d;
-    int fd;
-
-    if (unlinkat(dfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM))
-        return;
-    fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return;
-    }
-    while ((de = readdir(d)) != NULL)
-        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-            remove_tree(dirfd(d), de->d_name);
-    closedir(d);
-    unlinkat(dfd, name, AT_REMOVEDIR);
-}
-
 /* fsyncs every directory under (and including) the one open at fd; takes fd. */
 static int
 fsync_tree(int fd)
@@ -1010,30 +989,6 @@ fsync_tree(int fd)
     return rc;
 }
 
-static char *
-parent_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-
-    if (!slash)
-        return rg_strdup(".");
-    if (slash == path)
-        return rg_strdup("/");
-    return rg_strndup(path, (size_t)(slash - path));
-}
-
-static int
-fsync_dir(const char *dir, struct rg_err *err)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-    if (fd < 0 || fsync(fd) < 0)
-        rc = rg_err_sys(err, RG_EIO, "cannot fsync directory '%s'", dir);
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
-
 static int
 refuse_existing(const char *target, struct rg_err *err)
 {
@@ -1054,7 +1009,6 @@ rg_archive_extract(const char *path, const char *db_path, const char *fs_dir,
     bool made_db = false, gz;
     enum rg_archive_kind kind;
     struct rg_archive_file_id id;
-    char *dir = NULL;
     int fd = -1, rc;
 
     if (info_out)
@@ -1087,8 +1041,7 @@ rg_archive_extract(const char *path, const char *db_path, const char *fs_dir,
             rc = rg_err_sys(err, RG_EIO, "cannot fsync '%s'", fs_dir);
             goto out;
         }
-        dir = parent_of(fs_dir);
-        if ((rc = fsync_dir(dir, err)) < 0)
+        if ((rc = rg_fs_fsync_parent(fs_dir, err)) < 0)
             goto out;
     }
     if (info_out) {
@@ -1105,10 +1058,9 @@ out:
     if (rc < 0 && made_db)
         unlink(db_path);
     if (rc < 0 && sink.made_fs)
-        remove_tree(AT_FDCWD, fs_dir);
+        rg_fs_remove_tree(fs_dir, NULL); /* best effort: the extraction's error is the news */
     if (fd >= 0)
         close(fd);
-    free(dir);
     rg_archive_info_release(&second);
     return rc;
 }

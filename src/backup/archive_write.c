@@ -17,7 +17,7 @@
 #include <archive_entry.h>
 
 #include "backup/archive_internal.h"
-#include "backup/sha256.h"
+#include "backup/digest.h"
 #include "rollgate/util.h"
 #include "rollgate_version.h"
 
@@ -201,7 +201,7 @@ rg_archive_writer_add_database(struct rg_archive_writer *w, int fd, const char *
                                struct rg_err *err)
 {
     const char *stem;
-    struct rg_sha256 all, part;
+    struct ar_sha256 all = {0}, part;
     char *buf = NULL;
     int rc = 0;
 
@@ -218,8 +218,11 @@ rg_archive_writer_add_database(struct rg_archive_writer *w, int fd, const char *
                           db_format);
     w->have_db = true;
     w->db_format = rg_strdup(db_format);
+    if ((rc = ar_sha256_init(&all, err)) < 0) {
+        w->state = W_FAILED;
+        goto out;
+    }
     buf = rg_malloc(RG_ARCHIVE_PART_SIZE);
-    rg_sha256_init(&all);
     for (;;) {
         struct ar_member *mb;
         char name[64];
@@ -242,17 +245,22 @@ rg_archive_writer_add_database(struct rg_archive_writer *w, int fd, const char *
         if ((rc = write_header(w, &mb, name, AR_FILE, got, 0600, w->now, err)) < 0 ||
             (rc = write_data(w, buf, got, err)) < 0)
             goto out;
-        rg_sha256_init(&part);
-        rg_sha256_update(&part, buf, got);
-        rg_sha256_final_hex(&part, mb->sha256);
-        rg_sha256_update(&all, buf, got);
+        if ((rc = ar_sha256_init(&part, err)) < 0)
+            goto out;
+        ar_sha256_update(&part, buf, got);
+        if ((rc = ar_sha256_final_hex(&part, mb->sha256, err)) < 0)
+            goto out;
+        ar_sha256_update(&all, buf, got);
         w->db_size += got;
         w->db_parts++;
         if (got < RG_ARCHIVE_PART_SIZE)
             break;
     }
-    rg_sha256_final_hex(&all, w->db_sha256);
+    rc = ar_sha256_final_hex(&all, w->db_sha256, err);
 out:
+    if (rc < 0)
+        w->state = W_FAILED; /* a half-written database cannot be completed */
+    ar_sha256_release(&all);
     free(buf);
     return rc;
 }
@@ -292,7 +300,7 @@ add_file(struct walk *wk, int dfd, const char *entry, struct rg_err *err)
 {
     struct rg_archive_writer *w = wk->w;
     struct ar_member *mb;
-    struct rg_sha256 c;
+    struct ar_sha256 c = {0};
     struct stat st;
     uint64_t left;
     int fd = -1, rc = 0;
@@ -316,7 +324,8 @@ add_file(struct walk *wk, int dfd, const char *entry, struct rg_err *err)
     if ((rc = write_header(w, &mb, wk->name.data, AR_FILE, (uint64_t)st.st_size, st.st_mode,
                            st.st_mtime, err)) < 0)
         goto out;
-    rg_sha256_init(&c);
+    if ((rc = ar_sha256_init(&c, err)) < 0)
+        goto out;
     for (left = (uint64_t)st.st_size; left > 0;) {
         size_t want = left < COPY_BUF ? (size_t)left : COPY_BUF;
         ssize_t k = read(fd, wk->buf, want);
@@ -330,7 +339,7 @@ add_file(struct walk *wk, int dfd, const char *entry, struct rg_err *err)
             break;
         if ((rc = write_data(w, wk->buf, (size_t)k, err)) < 0)
             goto out;
-        rg_sha256_update(&c, wk->buf, (size_t)k);
+        ar_sha256_update(&c, wk->buf, (size_t)k);
         left -= (uint64_t)k;
     }
     /* The header promised st_size bytes: a file that shrank or grew cannot be trusted. */
@@ -339,10 +348,12 @@ add_file(struct walk *wk, int dfd, const char *entry, struct rg_err *err)
                         wk->path.data);
         goto out;
     }
-    rg_sha256_final_hex(&c, mb->sha256);
+    if ((rc = ar_sha256_final_hex(&c, mb->sha256, err)) < 0)
+        goto out;
     w->fs_files++;
     w->fs_size += (uint64_t)st.st_size;
 out:
+    ar_sha256_release(&c);
     if (rc < 0)
         w->state = W_FAILED;
     if (fd >= 0)
@@ -487,23 +498,6 @@ out:
     return rc;
 }
 
-static int
-fsync_parent(const char *path, struct rg_err *err)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? (slash == path ? rg_strdup("/") : rg_strndup(path, (size_t)(slash - path)))
-                      : rg_strdup(".");
-    int fd, rc = 0;
-
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) < 0)
-        rc = rg_err_sys(err, RG_EIO, "cannot fsync directory '%s'", dir);
-    if (fd >= 0)
-        close(fd);
-    free(dir);
-    return rc;
-}
-
 /* Renames without ever replacing: renameat2(RENAME_NOREPLACE), or link+unlink where the file
  * system does not support the flag. */
 static int
@@ -528,7 +522,7 @@ rg_archive_writer_commit(struct rg_archive_writer *w, const struct rg_archive_ma
 {
     struct rg_archive_manifest full = {0};
     struct ar_member *mb;
-    struct rg_sha256 c;
+    struct ar_sha256 c;
     struct stat st;
     char *text = NULL;
     size_t len;
@@ -559,9 +553,15 @@ rg_archive_writer_commit(struct rg_archive_writer *w, const struct rg_archive_ma
     if ((rc = write_header(w, &mb, AR_MANIFEST_NAME, AR_FILE, len, 0600, w->now, err)) < 0 ||
         (rc = write_data(w, text, len, err)) < 0)
         goto out;
-    rg_sha256_init(&c);
-    rg_sha256_update(&c, text, len);
-    rg_sha256_final_hex(&c, mb->sha256);
+    if ((rc = ar_sha256_init(&c, err)) < 0) {
+        w->state = W_FAILED;
+        goto out;
+    }
+    ar_sha256_update(&c, text, len);
+    if ((rc = ar_sha256_final_hex(&c, mb->sha256, err)) < 0) {
+        w->state = W_FAILED;
+        goto out;
+    }
     /* archive_write_close flushes the compressor and the last block: its failure is a lost
      * backup, not a detail. */
     if (archive_write_close(w->a) != ARCHIVE_OK) {
@@ -579,7 +579,7 @@ rg_archive_writer_commit(struct rg_archive_writer *w, const struct rg_archive_ma
         goto out;
     }
     w->state = W_COMMITTED; /* the file has its final name: free must leave it */
-    if ((rc = fsync_parent(w->final, err)) < 0)
+    if ((rc = rg_fs_fsync_parent(w->final, err)) < 0)
         goto out;
     if (size_out)
         *size_out = (uint64_t)st.st_size;

@@ -292,34 +292,33 @@ pg_exec(PGresult **out, PGconn *conn, const char *sql, int nparams, const char *
     return 0;
 }
 
-char *
-pg_ident(PGconn *conn, const char *name)
+/* libpq's quoted string q, moved into rg_ memory; NULL q is RG_EDB with libpq's reason (a
+ * string invalid in the connection's encoding, out of memory). */
+static int
+quoted(char **out, char *q, PGconn *conn, const char *what, struct rg_err *err)
 {
-    char *q = PQescapeIdentifier(conn, name, strlen(name));
-    char *copy;
+    char why[256];
 
+    *out = NULL;
     if (!q) {
-        fprintf(stderr, "rollgate: cannot quote identifier: %s", PQerrorMessage(conn));
-        abort(); /* only out of memory or invalid encoding of our own names */
+        pg_message(why, sizeof(why), conn);
+        return rg_err_set(err, RG_EDB, "cannot quote %s: %s", what, why);
     }
-    copy = rg_strdup(q);
+    *out = rg_strdup(q);
     PQfreemem(q);
-    return copy;
+    return 0;
 }
 
-char *
-pg_literal(PGconn *conn, const char *s)
+int
+pg_ident(char **out, PGconn *conn, const char *name, struct rg_err *err)
 {
-    char *q = PQescapeLiteral(conn, s, strlen(s));
-    char *copy;
+    return quoted(out, PQescapeIdentifier(conn, name, strlen(name)), conn, "an identifier", err);
+}
 
-    if (!q) {
-        fprintf(stderr, "rollgate: cannot quote literal: %s", PQerrorMessage(conn));
-        abort();
-    }
-    copy = rg_strdup(q);
-    PQfreemem(q);
-    return copy;
+int
+pg_literal(char **out, PGconn *conn, const char *s, struct rg_err *err)
+{
+    return quoted(out, PQescapeLiteral(conn, s, strlen(s)), conn, "a literal", err);
 }
 
 /* The length of s cut to at most max bytes without splitting a UTF-8 sequence. */
@@ -508,8 +507,9 @@ rg_pg_content_checksum(char **out, const char *dsn, struct rg_err *err)
     for (int i = 0; i < PQntuples(tables); i++) {
         long long count;
 
-        schema = pg_ident(conn, PQgetvalue(tables, i, 0));
-        table = pg_ident(conn, PQgetvalue(tables, i, 1));
+        if ((rc = pg_ident(&schema, conn, PQgetvalue(tables, i, 0), err)) < 0 ||
+            (rc = pg_ident(&table, conn, PQgetvalue(tables, i, 1), err)) < 0)
+            goto out;
         /* row(r.*) is the whole row whatever its columns are called; byte order, so the
          * database's collation does not matter. */
         sql = rg_asprintf("select count(*), coalesce(md5(string_agg(row(r.*)::text, E'\\n' "

@@ -66,10 +66,13 @@ void pg_dump_argv(struct rg_strv *argv, const struct pg_dsn *d);
 int pg_unique_dbname(char **out, PGconn *conn, const char *base, const char *suffix,
                      struct rg_err *err);
 
-/* Quotes an identifier for SQL (PQescapeIdentifier); newly allocated (rg_ memory). */
-char *pg_ident(PGconn *conn, const char *name);
-/* Quotes a literal for SQL (PQescapeLiteral); newly allocated (rg_ memory). */
-char *pg_literal(PGconn *conn, const char *s);
+/* Quotes an identifier for SQL (PQescapeIdentifier) into *out, newly allocated (rg_ memory).
+ * RG_EDB "cannot quote an identifier: <libpq's reason>" when libpq refuses (a name that is not
+ * valid in the connection's encoding, out of memory); *out is then NULL. */
+int pg_ident(char **out, PGconn *conn, const char *name, struct rg_err *err);
+/* Quotes a literal for SQL (PQescapeLiteral) into *out, as pg_ident does; RG_EDB
+ * "cannot quote a literal: …". */
+int pg_literal(char **out, PGconn *conn, const char *s, struct rg_err *err);
 
 struct pgd_toc;
 struct pgd_stream;

@@ -153,12 +153,19 @@ session_setup(struct worker *w, struct rg_err *err)
     if (l->toc->encoding[0] && PQsetClientEncoding(w->conn, l->toc->encoding) != 0)
         return rg_err_set(err, RG_EDB, "cannot set client encoding '%s' in '%s'",
                           l->toc->encoding, l->dbname);
-    /* What pg_restore sets before it loads data: no timeouts but the restore's own, no
-     * row-level security in the way, and names resolved only as the dump wrote them. */
+    /* The session pg_restore sets up before it loads data, so rows load here exactly as they
+     * would there: no timeouts but the restore's own (pg_restore sets statement_timeout 0; the
+     * deadline is ours), no row-level security in the way, names resolved only as the dump wrote
+     * them, string literals as the dump's STDSTRINGS says, function bodies not checked, and
+     * xmloption content: where a database or role defaults to document, COPY would otherwise
+     * refuse xml values that are fragments. client_min_messages keeps notices quiet. */
     sql = rg_asprintf("set statement_timeout = %lld; set lock_timeout = 0; "
-                      "set idle_in_transaction_session_timeout = 0; set row_security = off; "
-                      "select pg_catalog.set_config('search_path', '', false)",
-                      (long long)(left > 0 ? left : 1));
+                      "set idle_in_transaction_session_timeout = 0; "
+                      "set standard_conforming_strings = %s; "
+                      "select pg_catalog.set_config('search_path', '', false); "
+                      "set check_function_bodies = false; set xmloption = content; "
+                      "set client_min_messages = warning; set row_security = off",
+                      (long long)(left > 0 ? left : 1), l->toc->std_strings_off ? "off" : "on");
     rc = pg_exec(NULL, w->conn, sql, 0, NULL, "cannot prepare a loading session", err);
     free(sql);
     return rc;

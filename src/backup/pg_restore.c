@@ -42,20 +42,24 @@ live_read(struct live_db *l, PGconn *conn, const char *name, struct rg_err *err)
 static int
 scratch_create(PGconn *conn, const char *scratch, const struct live_db *l, struct rg_err *err)
 {
-    char *name = pg_ident(conn, scratch), *enc = pg_literal(conn, PQgetvalue(l->res, 0, 0));
-    char *coll = pg_literal(conn, PQgetvalue(l->res, 0, 1));
-    char *ctype = pg_literal(conn, PQgetvalue(l->res, 0, 2));
-    char *owner = pg_ident(conn, PQgetvalue(l->res, 0, 3));
-    char *icu = l->icu ? pg_literal(conn, PQgetvalue(l->res, 0, 5)) : NULL;
-    char *sql, *what;
+    char *name = NULL, *enc = NULL, *coll = NULL, *ctype = NULL, *owner = NULL, *icu = NULL;
+    char *sql = NULL, *what = NULL;
     int rc;
 
+    if ((rc = pg_ident(&name, conn, scratch, err)) < 0 ||
+        (rc = pg_literal(&enc, conn, PQgetvalue(l->res, 0, 0), err)) < 0 ||
+        (rc = pg_literal(&coll, conn, PQgetvalue(l->res, 0, 1), err)) < 0 ||
+        (rc = pg_literal(&ctype, conn, PQgetvalue(l->res, 0, 2), err)) < 0 ||
+        (rc = pg_ident(&owner, conn, PQgetvalue(l->res, 0, 3), err)) < 0 ||
+        (l->icu && (rc = pg_literal(&icu, conn, PQgetvalue(l->res, 0, 5), err)) < 0))
+        goto out;
     sql = rg_asprintf("create database %s with template template0 encoding %s lc_collate %s "
                       "lc_ctype %s owner %s%s%s",
                       name, enc, coll, ctype, owner, icu ? " locale_provider icu icu_locale " : "",
                       icu ? icu : "");
     what = rg_asprintf("cannot create scratch database '%s'", scratch);
     rc = pg_exec(NULL, conn, sql, 0, NULL, what, err);
+out:
     free(what);
     free(sql);
     free(name);
@@ -72,11 +76,15 @@ scratch_create(PGconn *conn, const char *scratch, const struct live_db *l, struc
 static int
 scratch_drop(PGconn *conn, const char *scratch, struct rg_err *err)
 {
-    char *name = pg_ident(conn, scratch);
-    char *sql = rg_asprintf("drop database if exists %s%s", name,
-                            PQserverVersion(conn) >= 130000 ? " with (force)" : "");
-    int rc = pg_exec(NULL, conn, sql, 0, NULL, "cannot drop the scratch database", err);
+    char *name = NULL, *sql = NULL;
+    int rc;
 
+    if ((rc = pg_ident(&name, conn, scratch, err)) < 0)
+        goto out;
+    sql = rg_asprintf("drop database if exists %s%s", name,
+                      PQserverVersion(conn) >= 130000 ? " with (force)" : "");
+    rc = pg_exec(NULL, conn, sql, 0, NULL, "cannot drop the scratch database", err);
+out:
     free(sql);
     free(name);
     return rc;

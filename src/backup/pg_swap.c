@@ -44,13 +44,16 @@ exec_state(PGconn *conn, const char *sql, char state[6], const char *what, struc
 static int
 allow_connections(PGconn *conn, const char *db, bool allow, struct rg_err *err)
 {
-    char *name = pg_ident(conn, db), state[6];
-    char *sql =
-        rg_asprintf("alter database %s with allow_connections %s", name, allow ? "true" : "false");
-    char *what =
-        rg_asprintf("cannot %s connections to database '%s'", allow ? "allow" : "refuse", db);
-    int rc = exec_state(conn, sql, state, what, err);
+    char *name = NULL, *sql = NULL, *what = NULL, state[6];
+    int rc;
 
+    if ((rc = pg_ident(&name, conn, db, err)) < 0)
+        goto out;
+    sql =
+        rg_asprintf("alter database %s with allow_connections %s", name, allow ? "true" : "false");
+    what = rg_asprintf("cannot %s connections to database '%s'", allow ? "allow" : "refuse", db);
+    rc = exec_state(conn, sql, state, what, err);
+out:
     free(what);
     free(sql);
     free(name);
@@ -63,13 +66,15 @@ allow_connections(PGconn *conn, const char *db, bool allow, struct rg_err *err)
 static int
 rename_db(PGconn *conn, const char *from, const char *to, int64_t deadline, struct rg_err *err)
 {
-    char *qfrom = pg_ident(conn, from), *qto = pg_ident(conn, to);
-    char *rename = rg_asprintf("alter database %s rename to %s", qfrom, qto);
-    char *what = rg_asprintf("cannot rename database '%s' to '%s'", from, to);
+    char *qfrom = NULL, *qto = NULL, *rename = NULL, *what = NULL;
     const char *params[1] = {from};
     char state[6];
     int rc;
 
+    if ((rc = pg_ident(&qfrom, conn, from, err)) < 0 || (rc = pg_ident(&qto, conn, to, err)) < 0)
+        goto out;
+    rename = rg_asprintf("alter database %s rename to %s", qfrom, qto);
+    what = rg_asprintf("cannot rename database '%s' to '%s'", from, to);
     for (;;) {
         if ((rc = pg_exec(NULL, conn,
                           "select pg_terminate_backend(pid) from pg_stat_activity "
@@ -89,6 +94,7 @@ rename_db(PGconn *conn, const char *from, const char *to, int64_t deadline, stru
         }
         sleep_ms(RETRY_MS);
     }
+out:
     free(what);
     free(rename);
     free(qto);

@@ -233,6 +233,8 @@ read_entry(struct pgd_toc *t, struct pgd_entry *e, struct rd *r, int version)
         e->copy_stmt = rg_strdup("");
     if (strcmp(e->desc, "ENCODING") == 0)
         take_encoding(t, defn);
+    else if (strcmp(e->desc, "STDSTRINGS") == 0)
+        t->std_strings_off = defn && strstr(defn, "'off'") != NULL;
 out:
     free(defn);
     free(s);
@@ -669,15 +671,8 @@ pgd_stream_skip_block(struct pgd_stream *s, int type)
 static int
 write_all(struct pgd_stream *s, int fd, const uint8_t *p, size_t n)
 {
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return rg_err_sys(s->err, RG_EIO, "cannot write the dump's skeleton");
-        p += k;
-        n -= (size_t)k;
-    }
+    if (rg_fs_write_all(fd, p, n, "", NULL) < 0)
+        return rg_err_sys(s->err, RG_EIO, "cannot write the dump's skeleton");
     return 0;
 }
 

@@ -39,6 +39,7 @@ struct pgd_toc {
     bool compressed;       /* data blocks are compressed: this reader cannot walk them */
     char unsupported[128]; /* why the dump is left to pg_restore; "" when this can read it */
     char encoding[64];     /* the dump's client encoding from its ENCODING entry, "" if none */
+    bool std_strings_off;  /* its STDSTRINGS entry sets standard_conforming_strings off */
     struct pgd_entry *entries;
     size_t n;
     struct pgd_entry **by_id; /* the entries sorted by id, for pgd_toc_find */

@@ -15,7 +15,7 @@
 #include "rollgate/backup.h"
 #include "rollgate/backup_archive.h"
 #include "rollgate/backup_pg.h"
-#include "rollgate/spawn.h"
+#include "rollgate/util.h"
 
 static void
 stamp_now(char *buf, size_t size)
@@ -65,19 +65,6 @@ swap_filestore(char *kept_out, size_t kept_size, const char *live, const char *e
 out:
     free(kept);
     return rc;
-}
-
-static void
-remove_tree_quiet(const char *dir)
-{
-    /* Only ever called on a directory rg_archive_extract created and filled: no links in it. */
-    const char *argv[] = {"rm", "-rf", "--one-file-system", "--", dir, NULL};
-    struct rg_spawn_opts o = {.argv = argv, .timeout_ms = 10 * 60 * 1000, .cancel_fd = -1};
-    struct rg_spawn_result res;
-    struct rg_err err;
-
-    if (rg_spawn_run(&res, &o, &err) == 0)
-        rg_spawn_result_release(&res);
 }
 
 static int
@@ -177,8 +164,10 @@ out:
         unlink(dump);
     if (work)
         rmdir(work);
-    if (fs_tmp && access(fs_tmp, F_OK) == 0)
-        remove_tree_quiet(fs_tmp);
+    /* Only ever a directory rg_archive_extract created and filled; best effort, since the
+     * restore's own error (or success) is what the caller needs. */
+    if (fs_tmp)
+        rg_fs_remove_tree(fs_tmp, NULL);
     res->elapsed_ms = rg_mono_ms() - start;
     rg_archive_info_release(&info);
     free(work);

@@ -400,29 +400,6 @@ transition_row(struct rg_transition_row *t, sqlite3_stmt *st)
 }
 
 int
-rg_ledger_transitions(struct rg_transition_row **out, size_t *n, struct rg_ledger *l,
-                      int64_t deploy_id, struct rg_err *err)
-{
-    sqlite3_stmt *st = NULL;
-    size_t cap = 0;
-
-    *out = NULL;
-    *n = 0;
-    if (sqlite3_prepare_v2(l->db,
-                           "SELECT id, deploy_id, at_ms, phase, state, rung, event, detail, stage "
-                           "FROM transitions WHERE deploy_id = ? ORDER BY id",
-                           -1, &st, NULL) != SQLITE_OK)
-        return ledger_db_error(l, err, "cannot read transitions");
-    sqlite3_bind_int64(st, 1, deploy_id);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        *out = rg_grow(*out, &cap, *n + 1, sizeof(**out));
-        transition_row(&(*out)[(*n)++], st);
-    }
-    sqlite3_finalize(st);
-    return 0;
-}
-
-int
 rg_ledger_in_flight(struct rg_transition_row *out, struct rg_ledger *l, int64_t deploy_id,
                     struct rg_err *err)
 {

@@ -3,7 +3,6 @@
  * keeping every other line, comment and the order as they were. */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,21 +105,6 @@ out:
     return rc;
 }
 
-static int
-fsync_dir(const char *path, struct rg_err *err)
-{
-    char *copy = rg_strdup(path);
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = 0;
-
-    if (fd < 0 || fsync(fd) < 0)
-        rc = rg_err_sys(err, RG_EIO, "cannot sync the directory of '%s'", path);
-    if (fd >= 0)
-        close(fd);
-    free(copy);
-    return rc;
-}
-
 int
 rg_envfile_set(const char *path, const char *var, const char *value, struct rg_err *err)
 {
@@ -183,16 +167,8 @@ rg_envfile_set(const char *path, const char *var, const char *value, struct rg_e
         rc = rg_err_sys(err, RG_EIO, "cannot keep the owner of '%s'", path);
         goto out;
     }
-    for (size_t off = 0; off < next.len;) {
-        ssize_t w = write(fd, next.data + off, next.len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            rc = rg_err_sys(err, RG_EIO, "cannot write '%s'", tmp);
-            goto out;
-        }
-        off += (size_t)w;
-    }
+    if ((rc = rg_fs_write_all(fd, next.data, next.len, tmp, err)) < 0)
+        goto out;
     if (fsync(fd) < 0 || close(fd) < 0) {
         fd = -1;
         rc = rg_err_sys(err, RG_EIO, "cannot flush '%s'", tmp);
@@ -205,7 +181,7 @@ rg_envfile_set(const char *path, const char *var, const char *value, struct rg_e
     }
     free(tmp);
     tmp = NULL;
-    rc = fsync_dir(path, err);
+    rc = rg_fs_fsync_parent(path, err);
 out:
     if (fd >= 0)
         close(fd);

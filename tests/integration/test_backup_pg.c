@@ -284,6 +284,38 @@ starts_with(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* Quoting: what libpq escapes comes back quoted; what it refuses (bytes that are not UTF-8 on a
+ * UTF-8 connection, no connection) is RG_EDB, never an abort. */
+static void
+test_quote_errors(void **state)
+{
+    char *conninfo = rg_asprintf("host=127.0.0.1 port=%d dbname=postgres user=postgres "
+                                 "connect_timeout=5 client_encoding=UTF8",
+                                 pg_port);
+    PGconn *conn = PQconnectdb(conninfo);
+    char *q = NULL;
+    struct rg_err err;
+
+    (void)state;
+    assert_int_equal(PQstatus(conn), CONNECTION_OK);
+    assert_int_equal(pg_ident(&q, conn, "Odd \"Name\"", &err), 0);
+    assert_string_equal(q, "\"Odd \"\"Name\"\"\"");
+    free(q);
+    assert_int_equal(pg_literal(&q, conn, "it's", &err), 0);
+    assert_string_equal(q, "'it''s'");
+    free(q);
+    assert_int_equal(pg_ident(&q, conn, "bad\xff\xfename", &err), RG_EDB);
+    assert_null(q);
+    assert_true(starts_with(err.msg, "cannot quote an identifier: "));
+    assert_int_equal(pg_literal(&q, conn, "bad\xc3", &err), RG_EDB);
+    assert_null(q);
+    assert_true(starts_with(err.msg, "cannot quote a literal: "));
+    assert_int_equal(pg_ident(&q, NULL, "x", &err), RG_EDB);
+    assert_null(q);
+    PQfinish(conn);
+    free(conninfo);
+}
+
 static void
 test_server_version_and_name(void **state)
 {
@@ -832,6 +864,38 @@ test_parallel_load_equals_pg_restore(void **state)
     free(path);
 }
 
+/* The loading sessions set xmloption content as pg_restore does: xml values that are fragments
+ * load even where the role defaults to document. */
+static void
+test_parallel_load_xml_fragment(void **state)
+{
+    struct fx *f = *state;
+    char *path = rg_asprintf("%s/dump", f->dir), *three = NULL, *log3 = NULL, *live, *got;
+    struct rg_err err;
+    int rc;
+
+    db_sql(f->db, false,
+           "create table docs(id int primary key, x xml);"
+           "insert into docs select g, ('text and <a>an element</a> ' || g)::xml from "
+           "generate_series(1, 100) g;");
+    live = checksum(f->db);
+    dump_to(f->dsn, path);
+    super_sql("alter role %s set xmloption = document", role);
+    rc = restore_logged(&three, &log3, f->dsn, path, 3, &err);
+    super_sql("alter role %s reset xmloption", role);
+    if (rc < 0)
+        fail_msg("restore with three jobs: %s", err.msg);
+    if (!strstr(log3, "restore: schema and table data loaded over 3 connections"))
+        fail_msg("three jobs did not load the tables over three connections; log: %s", log3);
+    got = checksum(three);
+    assert_string_equal(got, live);
+    free(got);
+    free(live);
+    free(log3);
+    free(three);
+    free(path);
+}
+
 /* Replaces the first occurrence of `from` in the file with `to` (same length). */
 static void
 patch_file(const char *path, const char *from, const char *to)
@@ -1041,6 +1105,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quote_errors),
         cmocka_unit_test_setup_teardown(test_server_version_and_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dump_restore_custom, setup, teardown),
@@ -1053,6 +1118,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_swap_undone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password_not_in_argv_or_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel_load_equals_pg_restore, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parallel_load_xml_fragment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel_load_bad_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel_load_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streamed_restore_equals_live, setup, teardown),
