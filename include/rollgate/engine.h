@@ -38,8 +38,6 @@ enum rg_state {
 const char *rg_state_name(enum rg_state st);
 /* The state named name ("VERIFY"), or RG_ST_COUNT when there is none. */
 enum rg_state rg_state_from_name(const char *name);
-/* Whether the target may already have changed once this state has begun. */
-int rg_state_changes_target(enum rg_state st);
 
 /* One stage of a plan: a state, the playbook step behind it (NULL for the engine's own stages
  * such as PREFLIGHT and COMMIT, or a rollback's SWITCH), and where a failure leads. */

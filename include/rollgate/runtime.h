@@ -72,10 +72,6 @@ struct rg_docker_events; /* an open event stream */
  * must be at least RG_DOCKER_MIN_API. RG_ERUNTIME when the daemon does not answer or is too old. */
 int rg_docker_open(struct rg_docker **out, const char *socket_path, struct rg_err *err);
 void rg_docker_close(struct rg_docker *d);
-/* The negotiated API version ("1.41"); borrowed. */
-const char *rg_docker_api_version(const struct rg_docker *d);
-/* The daemon's own version ("20.10.24"); borrowed. */
-const char *rg_docker_daemon_version(const struct rg_docker *d);
 
 /* The containers of a compose project (all states), optionally of one service, found by labels.
  * *out is an array of *n containers to free with rg_containers_free. */
@@ -152,15 +148,9 @@ struct rg_compose_spec {
     const char *env_file;     /* passed as --env-file (the file holding the tag) */
 };
 
-/* Finds a working compose: `docker compose` (2) or `docker-compose` (1); ROLLGATE_COMPOSE=v1|v2
- * forces one. RG_ERUNTIME naming both when neither runs. */
-int rg_compose_detect(int *version_out, struct rg_err *err);
 int rg_compose_open(struct rg_compose **out, const struct rg_compose_spec *spec,
                     struct rg_err *err);
 void rg_compose_close(struct rg_compose *c);
-/* The project name every compose call uses (-p); borrowed. */
-const char *rg_compose_project(const struct rg_compose *c);
-int rg_compose_version(const struct rg_compose *c);
 /* The name compose gives a project: explicit_name, or the directory's base name in lower case
  * with only letters, digits, '-' and '_'. Newly allocated. */
 char *rg_compose_project_name(const char *explicit_name, const char *project_dir);

@@ -91,6 +91,5 @@ enum {
  * cannot be read is absent (a note says why). */
 void rg_live_release(struct rg_live *out, struct rg_driver *d, struct rg_ledger *ledger,
                      unsigned what);
-const char *rg_live_source_name(enum rg_live_source s);
 
 #endif

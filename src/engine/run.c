@@ -259,7 +259,7 @@ void
 run_finish(struct run *r, enum rg_outcome outcome, const char *error)
 {
     struct rg_err err;
-    char *live = NULL;
+    struct rg_live live;
 
     r->res->outcome = outcome;
     r->res->restarted = outcome == RG_OUTCOME_RESTORED && r->serving_running;
@@ -268,9 +268,8 @@ run_finish(struct run *r, enum rg_outcome outcome, const char *error)
         rg_log(RG_LOG_ERROR, "%s", err.msg);
     if (error)
         snprintf(r->res->error, sizeof(r->res->error), "%s", error);
-    if (rg_driver_configured(&live, r->driver, &err) == 0)
-        snprintf(r->res->live_tag, sizeof(r->res->live_tag), "%s", live);
-    free(live);
+    rg_live_release(&live, r->driver, NULL, 0);
+    snprintf(r->res->live_tag, sizeof(r->res->live_tag), "%s", live.tag);
     r->res->error_code = error ? (r->last_code ? r->last_code : RG_EINTERNAL) : 0;
     run_report(r, RG_REPORT_OUTCOME, RG_ST_COUNT, RG_EV_OK, error);
     run_notify(r, outcome, error);

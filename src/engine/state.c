@@ -37,14 +37,3 @@ rg_state_from_name(const char *name)
     return RG_ST_COUNT;
 }
 
-int
-rg_state_changes_target(enum rg_state st)
-{
-    switch (st) {
-    case RG_ST_PREFLIGHT:
-    case RG_ST_BACKUP:
-    case RG_ST_PULL:
-    case RG_ST_ABORTED: return 0;
-    default: return 1;
-    }
-}

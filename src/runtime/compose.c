@@ -13,11 +13,11 @@
 #define DETECT_TIMEOUT_MS 10000
 
 struct rg_compose {
-    int version;          /* 2: docker compose, 1: docker-compose */
+    int version; /* 2: docker compose, 1: docker-compose */
     char *project;
     char *project_dir;
-    char *compose_file;   /* or NULL */
-    char *env_file;       /* passed with --env-file */
+    char *compose_file; /* or NULL */
+    char *env_file;     /* passed with --env-file */
 };
 
 char *
@@ -56,8 +56,10 @@ probe_version(const char *const *argv)
     return ok;
 }
 
-int
-rg_compose_detect(int *version_out, struct rg_err *err)
+/* Finds a working compose: `docker compose` (2) or `docker-compose` (1); ROLLGATE_COMPOSE=v1|v2
+ * forces one. RG_ERUNTIME naming both when neither runs. */
+static int
+compose_detect(int *version_out, struct rg_err *err)
 {
     static const char *const v2[] = {"docker", "compose", "version", NULL};
     static const char *const v1[] = {"docker-compose", "version", NULL};
@@ -86,7 +88,7 @@ rg_compose_open(struct rg_compose **out, const struct rg_compose_spec *spec, str
     int rc;
 
     *out = NULL;
-    if ((rc = rg_compose_detect(&c->version, err)) < 0) {
+    if ((rc = compose_detect(&c->version, err)) < 0) {
         free(c);
         return rc;
     }
@@ -108,18 +110,6 @@ rg_compose_close(struct rg_compose *c)
     free(c->compose_file);
     free(c->env_file);
     free(c);
-}
-
-const char *
-rg_compose_project(const struct rg_compose *c)
-{
-    return c->project;
-}
-
-int
-rg_compose_version(const struct rg_compose *c)
-{
-    return c->version;
 }
 
 /* The common head of every compose argv: the program, the project and its files. */
@@ -176,8 +166,8 @@ run(struct rg_spawn_result *res, const struct rg_compose *c, const struct rg_str
         while (line > tail && line[-1] != '\n')
             line--;
         rg_spawn_describe(how, sizeof(how), res);
-        return rg_err_set(err, res->timed_out ? RG_ETIMEOUT : RG_ERUNTIME,
-                          "compose %s %s: %.*s", what, how, (int)(tail + len - line), line);
+        return rg_err_set(err, res->timed_out ? RG_ETIMEOUT : RG_ERUNTIME, "compose %s %s: %.*s",
+                          what, how, (int)(tail + len - line), line);
     }
     return 0;
 }
@@ -233,8 +223,8 @@ rg_compose_up(const struct rg_compose *c, const struct rg_strv *services, int64_
 }
 
 int
-rg_compose_restart(const struct rg_compose *c, const struct rg_strv *services,
-                   int64_t timeout_ms, int cancel_fd, struct rg_buf *log, struct rg_err *err)
+rg_compose_restart(const struct rg_compose *c, const struct rg_strv *services, int64_t timeout_ms,
+                   int cancel_fd, struct rg_buf *log, struct rg_err *err)
 {
     return services_cmd(c, "restart", NULL, services, NULL, timeout_ms, cancel_fd, log, err);
 }
@@ -248,8 +238,7 @@ rg_compose_down(const struct rg_compose *c, int64_t timeout_ms, struct rg_buf *l
 
 int
 rg_compose_exec(struct rg_spawn_result *res, const struct rg_compose *c, const char *service,
-                const struct rg_strv *cmd, int64_t timeout_ms, int cancel_fd,
-                struct rg_err *err)
+                const struct rg_strv *cmd, int64_t timeout_ms, int cancel_fd, struct rg_err *err)
 {
     struct rg_strv argv = {0};
     int rc;

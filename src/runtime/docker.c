@@ -270,17 +270,7 @@ rg_docker_close(struct rg_docker *d)
     free(d);
 }
 
-const char *
-rg_docker_api_version(const struct rg_docker *d)
-{
-    return d->api;
-}
 
-const char *
-rg_docker_daemon_version(const struct rg_docker *d)
-{
-    return d->daemon_version;
-}
 
 char *
 docker_escape(const struct rg_docker *d, const char *s)

@@ -8,11 +8,6 @@
 
 #include "steps_internal.h"
 
-const char *
-rg_live_source_name(enum rg_live_source s)
-{
-    return s == RG_LIVE_CONFIGURED ? "configured" : "none";
-}
 
 void
 rg_live_release(struct rg_live *out, struct rg_driver *d, struct rg_ledger *ledger, unsigned what)

@@ -144,8 +144,11 @@ test_state_names(void **state)
     for (int s = 0; s < RG_ST_COUNT; s++)
         assert_string_not_equal(rg_state_name((enum rg_state)s), "?");
     assert_string_equal(rg_state_name(RG_ST_COUNT), "?");
-    assert_false(rg_state_changes_target(RG_ST_PULL));
-    assert_true(rg_state_changes_target(RG_ST_SWITCH));
+    /* Where a failure leads is read off the transition table. */
+    assert_int_equal(rg_engine_fail_state(RG_ST_PULL, true), RG_ST_ABORTED);
+    assert_int_equal(rg_engine_fail_state(RG_ST_SWITCH, true), RG_ST_RECOVER);
+    assert_int_equal(rg_engine_fail_state(RG_ST_SWITCH, false), RG_ST_UNRECOVERED);
+    assert_int_equal(rg_engine_fail_state(RG_ST_DEPLOYED, true), RG_ST_UNRECOVERED);
 }
 
 int
