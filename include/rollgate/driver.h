@@ -27,6 +27,10 @@ struct rg_driver_ops {
     int (*open)(void **ctx_out, const struct rg_playbook *pb, struct rg_err *err);
     void (*close)(void *ctx);
 
+    /* Checks that the tools the driver runs work, before a run records or changes anything
+     * (open alone runs nothing, so that status and check stay cheap). NULL: nothing to check. */
+    int (*prepare)(void *ctx, struct rg_err *err);
+
     /* The scope of container gates, the event watch and evidence (the compose project); NULL
      * when the driver has no containers. Borrowed from ctx. */
     const char *(*scope)(void *ctx);
@@ -97,6 +101,9 @@ const char *rg_driver_scope(const struct rg_driver *d);
 
 /* The operations, each answering RG_EINVAL ("the X driver cannot Y") when the driver lacks it;
  * see struct rg_driver_ops for what each does. */
+int rg_driver_prepare(struct rg_driver *d, struct rg_err *err);
+/* Whether the driver pins releases by digest (rg_driver_digest can answer). */
+bool rg_driver_pins_digest(const struct rg_driver *d);
 int rg_driver_configured(char **tag_out, struct rg_driver *d, struct rg_err *err);
 int rg_driver_running(int *n_out, struct rg_driver *d, const struct rg_strv *services,
                       struct rg_err *err);

@@ -162,9 +162,9 @@ struct rg_run_result {
 };
 
 /* Runs a deploy, a manual rollback, a resume, a backup or a restore of pb's target under its
- * lock. Returns 0 when the
- * run reached an outcome (look at out->outcome, including failed ones); RG_EBUSY when another
- * deploy holds the lock; RG_EINVAL for a bad tag; other codes when the run could not start. */
+ * lock. Returns 0 when the run reached an outcome (look at out->outcome, including failed ones);
+ * RG_EBUSY when another run holds the lock; RG_EINVAL for a bad tag or a driver that is not
+ * implemented; other codes when the run could not start. */
 int rg_engine_run(struct rg_run_result *out, const struct rg_playbook *pb,
                   const struct rg_run_opts *opts, struct rg_err *err);
 

@@ -25,7 +25,8 @@ struct rg_deploy_row {
     char actor[80];
     int64_t started_ms;
     int64_t ended_ms; /* 0 while running */
-    char outcome[24]; /* deployed, repaired, rolled_back, restored, unrecovered, aborted;
+    char outcome[24]; /* deployed, repaired, rolled_back, restored, unrecovered, aborted,
+                         backed_up;
                          "" while running */
     char state[24];   /* the last state entered */
     char error[512];

@@ -49,6 +49,7 @@ enum rg_driver_cap {
     RG_DRIVER_CAN_RESTART = 1u << 3, /* `restart` of services */
     RG_DRIVER_CAN_STOP = 1u << 4,    /* stopping the serving release (restores) */
     RG_DRIVER_CONTAINERS = 1u << 5,  /* containers: container and logs gates, the event watch */
+    RG_DRIVER_CANDIDATES = 1u << 6,  /* a release started beside the serving one (switch) */
 };
 
 struct rg_runtime {
@@ -163,6 +164,33 @@ struct rg_backup {
     char *verify_query; /* SQL that must return true on a restored scratch database */
 };
 
+/* How a release goes live. */
+enum rg_strategy {
+    RG_STRATEGY_REPLACE, /* the serving containers are replaced in place */
+    RG_STRATEGY_SWITCH,  /* a candidate starts beside them, is gated, then the proxy switches */
+    RG_STRATEGY_COUNT
+};
+
+/* One nginx upstream block rollgate writes: the containers of service on port. */
+struct rg_upstream {
+    char *name;    /* the upstream's name in nginx ("odoo", "odoo_longpolling") */
+    char *service; /* the compose service behind it */
+    int port;      /* the container port */
+    int line, column;
+};
+
+/* The reverse proxy in front of the services (nginx): the upstream file rollgate owns and how
+ * nginx is told about it. */
+struct rg_proxy {
+    bool enabled;          /* the section is present */
+    char *upstream_file;   /* absolute; written only by rollgate */
+    struct rg_strv test;   /* checks the configuration: [nginx, -t] */
+    struct rg_strv reload; /* applies it gracefully: [nginx, -s, reload] */
+    int64_t drain_ms;      /* after the switch, how long the old release keeps running */
+    struct rg_upstream *upstreams;
+    size_t n_upstreams;
+};
+
 enum rg_outcome {
     RG_OUTCOME_DEPLOYED,
     RG_OUTCOME_REPAIRED,
@@ -188,6 +216,8 @@ struct rg_playbook {
     char *name;      /* the target: key of the ledger and the lock */
     char *state_dir; /* absolute */
     struct rg_runtime runtime;
+    enum rg_strategy strategy;
+    struct rg_proxy proxy;
     struct rg_release release;
     struct rg_timing defaults;
     struct rg_gate *gates;
@@ -241,5 +271,8 @@ const char *rg_step_kind_name(enum rg_step_kind kind);
 const char *rg_rung_kind_name(enum rg_rung_kind kind);
 const char *rg_outcome_name(enum rg_outcome outcome);
 const char *rg_driver_name(enum rg_runtime_driver driver);
+const char *rg_strategy_name(enum rg_strategy strategy);
+/* The upstream named name, or NULL. Borrowed from pb. */
+const struct rg_upstream *rg_playbook_upstream(const struct rg_playbook *pb, const char *name);
 
 #endif

@@ -57,6 +57,7 @@ struct rg_step_restore {
     const char *serving_tag;         /* brought back up when the restore changed nothing; NULL:
                                         leave the services stopped (the ladder goes on) */
     struct rg_restore_result result; /* out */
+    bool down;                       /* out: the services were stopped and are not running again */
 };
 
 /* Stops the services (nothing may write into the database while it is swapped, nor reconnect

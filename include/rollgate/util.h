@@ -108,6 +108,9 @@ void rg_log(enum rg_log_level level, const char *fmt, ...) __attribute__((format
 /* Writes all len bytes of data to fd, retrying short writes and EINTR. On failure errno is
  * left set too, and the message is "cannot write 'name': …". */
 int rg_fs_write_all(int fd, const void *data, size_t len, const char *name, struct rg_err *err);
+/* Reads the whole file at path into out (appended). RG_ENOENT when it does not exist; RG_EIO
+ * when it cannot be read; RG_EINVAL when it holds more than out's maximum. */
+int rg_fs_read_file(struct rg_buf *out, const char *path, struct rg_err *err);
 /* fsyncs the directory dir, so that entries created, renamed or removed in it survive a
  * crash. */
 int rg_fs_fsync_dir(const char *dir, struct rg_err *err);

@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "progress.h"
 #include "rollgate/backup.h"
 #include "rollgate/ledger.h"
 #include "rollgate/engine.h"
-#include "signals.h"
 
 enum { BK_VERIFY, BK_JSON };
 enum { BL_JSON };
@@ -98,11 +98,22 @@ run_manual(struct rg_run_result *res, struct rg_cmd_ctx *ctx, const struct rg_pl
         .restore_jobs = jobs,
         .trigger = "cli",
         .actor = rg_cli_actor(),
-        .cancel_fd = rg_signals_install(),
+        /* No self-pipe: pg_dump and the restore cannot be stopped half-way at a safe point, so
+         * a signal ends the command at once as it always did; the next run closes its ledger
+         * row and brings a stopped release back up. */
+        .cancel_fd = -1,
     };
+    struct rg_progress prog;
     struct rg_err err;
     int rc;
 
+    /* A person at a terminal sees the states go by (a restore waits for its gates); scripts
+     * get only the result, on stdout. */
+    if (isatty(fileno(ctx->errout))) {
+        rg_progress_init(&prog, ctx->errout, false, pb->name);
+        o.report = rg_progress_report;
+        o.report_data = &prog;
+    }
     if ((rc = rg_engine_run(res, pb, &o, &err)) < 0)
         return fail(ctx, &err);
     return 0;

@@ -110,6 +110,8 @@ cmd_status(struct rg_cmd_ctx *ctx)
         goto out;
     }
     fprintf(ctx->out, "target   %s\n", pb->name);
+    if (!live && lv.note[0])
+        fprintf(ctx->errout, "rollgate: status: %s\n", lv.note);
     fprintf(ctx->out, "release  %s%s\n", live ? live : "(none: the env file has no tag)",
             live ? (have_good ? " (known-good)" : " (never passed its gates here)") : "");
     fprintf(ctx->out, "digest   %s\n", digest ? digest : "-");

@@ -19,6 +19,10 @@ open_target(struct run *r, struct rg_err *err)
         (rc = rg_lock_take(&r->lock, &holder, pb->state_dir, pb->name,
                            r->o->actor ? r->o->actor : "?", r->o->lock_wait_ms, err)) < 0)
         return rc;
+    /* A missing tool is found before a run is recorded, not at its first step. A backup acts
+     * on the database alone. */
+    if (r->o->kind != RG_RUN_BACKUP && (rc = rg_driver_prepare(r->driver, err)) < 0)
+        return rc;
     r->sc.driver = r->driver;
     r->sc.ledger = r->ledger;
     return 0;
@@ -128,9 +132,11 @@ start_manual(struct run *r, struct rg_err *err)
     if (!backup && r->prev_tag[0]) {
         struct rg_live live;
         rg_live_release(&live, r->driver, r->ledger, RG_LIVE_INSTANCES);
+        /* Not knowing what runs is no licence to swap the database under it: stop what may
+         * run (a stop that fails aborts with nothing changed). */
         if (live.running < 0)
             rg_log(RG_LOG_WARN, "%s", live.note);
-        r->serving_running = live.running > 0;
+        r->serving_running = live.running != 0;
     }
     if (backup)
         run_build_backup(r);
@@ -139,7 +145,11 @@ start_manual(struct run *r, struct rg_err *err)
     if ((rc = begin(r, backup ? "backup" : "restore", err)) < 0)
         return rc;
     if (!backup) {
-        char *note = rg_asprintf("restore of %s", r->o->backup_path);
+        /* The note also tells a later resume whether this run stops the serving release. */
+        char *note = r->serving_running
+                         ? rg_asprintf("restore of %s; %s " RG_RESTORE_STOPS_NOTE,
+                                       r->o->backup_path, r->prev_tag)
+                         : rg_asprintf("restore of %s", r->o->backup_path);
         struct rg_err nerr;
         /* The run is recorded already: a note that cannot be written must not leave it open. */
         if (rg_ledger_set_note(r->ledger, r->deploy_id, note, &nerr) < 0)
@@ -179,8 +189,12 @@ rg_engine_run(struct rg_run_result *out, const struct rg_playbook *pb,
     if (resumed && (out->halted || out->outcome == RG_OUTCOME_UNRECOVERED)) {
         rc = rg_err_set(err, RG_EBUSY,
                         "the interrupted deploy #%lld did not finish cleanly "
-                        "(%s); not starting another",
-                        (long long)out->deploy_id, rg_outcome_name(out->outcome));
+                        "(%s); not starting the %s: look at 'rollgate history' first",
+                        (long long)out->deploy_id, rg_outcome_name(out->outcome),
+                        opts->kind == RG_RUN_BACKUP    ? "backup"
+                        : opts->kind == RG_RUN_RESTORE ? "restore"
+                        : opts->kind == RG_RUN_ROLLBACK ? "rollback"
+                                                        : "deploy");
         goto out;
     }
     if (resumed)

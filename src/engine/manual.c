@@ -44,8 +44,10 @@ run_manual_outcome(const struct run *r, bool ok)
     if (strcmp(r->kind, "backup") == 0)
         return ok ? RG_OUTCOME_BACKED_UP : RG_OUTCOME_ABORTED;
     if (strcmp(r->kind, "restore") == 0)
-        return ok                ? RG_OUTCOME_RESTORED
-               : r->data_changed ? RG_OUTCOME_UNRECOVERED
-                                 : RG_OUTCOME_ABORTED;
+        /* "aborted" promises that the release serves as before: not so when the data was
+         * swapped, or the release is left stopped. */
+        return ok                                   ? RG_OUTCOME_RESTORED
+               : r->data_changed || r->release_down ? RG_OUTCOME_UNRECOVERED
+                                                    : RG_OUTCOME_ABORTED;
     return ok ? RG_OUTCOME_ROLLED_BACK : RG_OUTCOME_UNRECOVERED;
 }

@@ -14,12 +14,12 @@ run_backup(struct run *r, struct rg_err *err)
     char note[1400];
     int rc;
 
-    if ((rc = rg_step_backup(b, &r->sc, r->prev_tag, r->o->kind == RG_RUN_BACKUP ? 0 : r->deploy_id,
+    if ((rc = rg_step_backup(b, &r->sc, r->prev_tag, strcmp(r->kind, "backup") == 0 ? 0 : r->deploy_id,
                              err)) < 0)
         return rc;
     snprintf(note, sizeof(note), "backup #%lld of release %s: %s (%lld bytes)", (long long)b->id,
              b->tag[0] ? b->tag : "(none)", b->path, (long long)b->size);
-    if (r->o->kind == RG_RUN_BACKUP && rg_ledger_set_note(r->ledger, r->deploy_id, note, err) < 0)
+    if (strcmp(r->kind, "backup") == 0 && rg_ledger_set_note(r->ledger, r->deploy_id, note, err) < 0)
         rg_log(RG_LOG_WARN, "%s", err->msg);
     run_report(r, RG_REPORT_NOTE, RG_ST_BACKUP, RG_EV_OK, note);
     return 0;
@@ -65,7 +65,8 @@ run_prepare_restore(struct run *r, const char *from, struct rg_err *err)
 int
 run_restore(struct run *r, struct rg_err *err)
 {
-    bool manual = r->o->kind == RG_RUN_RESTORE;
+    /* The run's own kind: a deploy resumed under `rollgate restore` is still a deploy. */
+    bool manual = strcmp(r->kind, "restore") == 0;
     struct rg_step_restore rs = {
         .path = manual ? r->o->backup_path : r->rung_backup.path,
         .jobs = r->o->restore_jobs,
@@ -85,6 +86,7 @@ run_restore(struct run *r, struct rg_err *err)
     rc = rg_step_restore(&r->sc, &rs, err);
     r->res->restored = rs.result;
     r->data_changed = rs.result.changed;
+    r->release_down = manual && rs.down;
     if (rc < 0)
         return rc;
     if (manual)

@@ -24,6 +24,29 @@ reconcile_note(struct run *r)
     rg_buf_release(&seen);
 }
 
+/* A restore by hand that was interrupted may have stopped the serving release for its swap:
+ * whatever the data now is, the release that served runs again (the next deploy or restore
+ * decides about the data; nobody is helped by a target that serves nothing). */
+static void
+bring_back_serving(struct run *r, const struct rg_deploy_row *last)
+{
+    const struct rg_strv *services = &r->pb->runtime.services;
+    struct rg_err err;
+    char note[RG_ERR_MSG_MAX + 400];
+    int running = 0;
+
+    if (!last->tag[0] || !strstr(last->note, RG_RESTORE_STOPS_NOTE) ||
+        rg_driver_running(&running, r->driver, services, &err) < 0 || running)
+        return;
+    if (rg_driver_up(r->driver, services, last->tag, r->o->cancel_fd, &r->evidence, &err) < 0)
+        snprintf(note, sizeof(note), "release %s, stopped by the interrupted restore, could not be "
+                 "brought up again: %s", last->tag, err.msg);
+    else
+        snprintf(note, sizeof(note), "release %s, stopped by the interrupted restore, runs again",
+                 last->tag);
+    run_report(r, RG_REPORT_NOTE, RG_ST_COUNT, RG_EV_OK, note);
+}
+
 int
 run_resume(struct run *r, bool *resumed, struct rg_err *err)
 {
@@ -58,6 +81,8 @@ run_resume(struct run *r, bool *resumed, struct rg_err *err)
     /* A backup or restore by hand is not run again on its own: the person who started it
      * decides, after looking at what it left (a restore may or may not have swapped). */
     if (strcmp(last.kind, "backup") == 0 || strcmp(last.kind, "restore") == 0) {
+        if (strcmp(last.kind, "restore") == 0)
+            bring_back_serving(r, &last);
         snprintf(note, sizeof(note),
                  "the %s #%lld started by hand was interrupted; run it again "
                  "if it is still wanted",

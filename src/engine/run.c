@@ -180,6 +180,8 @@ run_stage(struct run *r, const struct rg_plan_stage *stage, int index)
     }
     if ((rc = enter(r, stage->state, index, &err)) < 0) {
         snprintf(r->last_error, sizeof(r->last_error), "%s", err.msg);
+        r->last_code = err.code;
+        snprintf(r->res->cause, sizeof(r->res->cause), "%s", err.msg);
         return RG_EV_FAIL;
     }
     if (stage->step)
@@ -373,6 +375,7 @@ run_reset(struct run *r)
     r->last_code = 0;
     r->data_changed = false;
     r->serving_running = false;
+    r->release_down = false;
     memset(r->res, 0, sizeof(*r->res));
     rg_buf_reset(&r->evidence);
 }

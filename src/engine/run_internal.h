@@ -7,6 +7,9 @@
 #include "rollgate/ledger.h"
 #include "rollgate/steps.h"
 
+/* How the ledger note of a restore by hand says that it stops the serving release. */
+#define RG_RESTORE_STOPS_NOTE "stopped for the swap"
+
 struct run {
     const struct rg_playbook *pb;
     const struct rg_run_opts *o;
@@ -35,6 +38,7 @@ struct run {
     int last_code;        /* rg_err code of the last failed stage */
     bool data_changed;    /* a manual restore swapped the database */
     bool serving_running; /* a manual restore found the serving release running */
+    bool release_down;    /* a manual restore left the serving release stopped */
 };
 
 void run_report(struct run *r, enum rg_report_kind kind, enum rg_state st, enum rg_event ev,

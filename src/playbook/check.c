@@ -391,6 +391,13 @@ check_driver_caps(struct pb_ctx *c, const struct rg_playbook *pb, const struct p
             rc = -1;
         }
     }
+    if (pb->strategy == RG_STRATEGY_SWITCH && !(caps & RG_DRIVER_CANDIDATES)) {
+        const struct pb_node *top = section(root, "strategy");
+        at_path(c, "strategy");
+        pb_error(c, top, "the %s driver cannot start a release beside the serving one, which "
+                         "strategy 'switch' needs", name);
+        rc = -1;
+    }
     for (size_t i = 0; i < pb->n_gates; i++) {
         const struct rg_gate *g = &pb->gates[i];
         at_path(c, "gates");
@@ -399,6 +406,46 @@ check_driver_caps(struct pb_ctx *c, const struct rg_playbook *pb, const struct p
             !(caps & RG_DRIVER_CONTAINERS)) {
             pb_error_at(c, g->line, g->column, "the %s driver has no containers for a %s gate",
                         name, rg_gate_kind_name(g->kind));
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+/* The switch strategy: a proxy to switch, upstreams of deployed services, nginx's own commands
+ * by default. */
+static int
+check_proxy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root)
+{
+    struct rg_proxy *p = &pb->proxy;
+    int rc = 0;
+
+    if (pb->strategy == RG_STRATEGY_SWITCH && !p->enabled) {
+        const struct pb_node *top = section(root, "strategy");
+        at_path(c, "strategy");
+        pb_error(c, top, "strategy 'switch' needs a 'proxy' section: the nginx upstream file "
+                         "rollgate rewrites to move traffic to the new release");
+        return -1;
+    }
+    if (!p->enabled)
+        return 0;
+    if (!p->test.n) {
+        rg_strv_push(&p->test, "nginx");
+        rg_strv_push(&p->test, "-t");
+    }
+    if (!p->reload.n) {
+        rg_strv_push(&p->reload, "nginx");
+        rg_strv_push(&p->reload, "-s");
+        rg_strv_push(&p->reload, "reload");
+    }
+    for (size_t i = 0; i < p->n_upstreams; i++) {
+        const struct rg_upstream *u = &p->upstreams[i];
+        if (u->service && !rg_strv_contains(&pb->runtime.services, u->service)) {
+            at_path(c, "proxy.upstreams");
+            pb_path_push(c, u->name, 0);
+            pb_error_at(c, u->line, u->column,
+                        "service '%s' is not one the deploy switches (runtime.services)",
+                        u->service);
             rc = -1;
         }
     }
@@ -424,6 +471,8 @@ pb_check(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root)
                      runtime_ok && !failed(c, "deploy") && pb_map_get(root, "deploy")) < 0)
         rc = -1;
     if (!failed(c, "recover") && !failed(c, "backup") && runtime_ok && check_recover(c, pb) < 0)
+        rc = -1;
+    if (runtime_ok && !failed(c, "proxy") && !failed(c, "strategy") && check_proxy(c, pb, root) < 0)
         rc = -1;
     if (rc == 0 && c->driver_caps && runtime_ok && !failed(c, "deploy") && !failed(c, "gates") &&
         check_driver_caps(c, pb, root) < 0)

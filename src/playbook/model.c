@@ -53,6 +53,14 @@ rg_playbook_free(struct rg_playbook *pb)
     free(pb->runtime.tag_var);
     rg_strv_release(&pb->runtime.services);
     free(pb->runtime.unit);
+    free(pb->proxy.upstream_file);
+    rg_strv_release(&pb->proxy.test);
+    rg_strv_release(&pb->proxy.reload);
+    for (size_t i = 0; i < pb->proxy.n_upstreams; i++) {
+        free(pb->proxy.upstreams[i].name);
+        free(pb->proxy.upstreams[i].service);
+    }
+    free(pb->proxy.upstreams);
     free(pb->release.image);
     free(pb->release.tag_pattern);
     for (size_t i = 0; i < pb->n_gates; i++)
@@ -177,4 +185,24 @@ rg_driver_name(enum rg_runtime_driver driver)
     };
     _Static_assert(sizeof(names) / sizeof(names[0]) == RG_DRIVER_COUNT, "driver names");
     return (unsigned)driver < RG_DRIVER_COUNT ? names[driver] : "?";
+}
+
+const char *
+rg_strategy_name(enum rg_strategy strategy)
+{
+    static const char *const names[] = {
+        [RG_STRATEGY_REPLACE] = "replace",
+        [RG_STRATEGY_SWITCH] = "switch",
+    };
+    _Static_assert(sizeof(names) / sizeof(names[0]) == RG_STRATEGY_COUNT, "strategy names");
+    return (unsigned)strategy < RG_STRATEGY_COUNT ? names[strategy] : "?";
+}
+
+const struct rg_upstream *
+rg_playbook_upstream(const struct rg_playbook *pb, const char *name)
+{
+    for (size_t i = 0; i < pb->proxy.n_upstreams; i++)
+        if (strcmp(pb->proxy.upstreams[i].name, name) == 0)
+            return &pb->proxy.upstreams[i];
+    return NULL;
 }

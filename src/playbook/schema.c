@@ -189,6 +189,18 @@ decode_driver(struct pb_ctx *c, const struct pb_node *n, void *field)
 }
 
 static int
+decode_strategy(struct pb_ctx *c, const struct pb_node *n, void *field)
+{
+    static const char *const names[] = {"replace", "switch"};
+    int v;
+
+    if (decode_enum(c, n, &v, names, 2) < 0)
+        return -1;
+    *(enum rg_strategy *)field = (enum rg_strategy)v;
+    return 0;
+}
+
+static int
 decode_container_state(struct pb_ctx *c, const struct pb_node *n, void *field)
 {
     static const char *const names[] = {"running", "healthy"};
@@ -473,7 +485,7 @@ decode_outcomes(struct pb_ctx *c, const struct pb_node *n, void *field)
     }
     if (!sv.n) {
         pb_error(c, n, "a notification needs at least one outcome (deployed, repaired, "
-                       "rolled_back, restored, unrecovered, aborted)");
+                       "rolled_back, restored, unrecovered, aborted, backed_up)");
         return -1;
     }
     for (size_t i = 0; i < sv.n; i++) {
@@ -491,7 +503,7 @@ decode_outcomes(struct pb_ctx *c, const struct pb_node *n, void *field)
             pb_error(c, at, "unknown outcome '%s' (did you mean '%s'?)", sv.v[i], best);
         else
             pb_error(c, at, "unknown outcome '%s' (allowed: deployed, repaired, rolled_back, "
-                            "restored, unrecovered, aborted)", sv.v[i]);
+                            "restored, unrecovered, aborted, backed_up)", sv.v[i]);
         rc = -1;
     }
     rg_strv_release(&sv);
@@ -580,6 +592,92 @@ static const struct pb_field backup_fields[] = {
     {0},
 };
 
+/* An nginx upstream name: letters, digits and '_' (what nginx takes unquoted). */
+static int
+check_upstream_name(struct pb_ctx *c, const struct pb_node *n, const char *v)
+{
+    size_t len = strlen(v);
+
+    if (len == 0 || len > 64 || !(isalpha((unsigned char)v[0]) || v[0] == '_'))
+        goto bad;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)v[i]) && v[i] != '_')
+            goto bad;
+    return 0;
+bad:
+    pb_error(c, n, "invalid upstream name '%s' (1-64 letters, digits or '_', not starting "
+                   "with a digit: nginx takes it as written)", v);
+    return -1;
+}
+
+static const struct pb_field upstream_fields[] = {
+    {.key = "service", .type = PB_T_STR, .off = offsetof(struct rg_upstream, service),
+     .flags = PB_REQUIRED, .check = check_name},
+    {.key = "port", .type = PB_T_INT, .off = offsetof(struct rg_upstream, port),
+     .flags = PB_REQUIRED, .min = 1, .max = 65535},
+    {0},
+};
+
+static int
+decode_upstreams(struct pb_ctx *c, const struct pb_node *n, struct rg_proxy *p)
+{
+    int rc = 0;
+
+    if (n->kind != PB_MAP || !n->n) {
+        pb_error(c, n, "expected a mapping of upstream names to {service: S, port: P}, got %s",
+                 n->kind == PB_MAP ? "an empty mapping" : pb_kind_noun(n));
+        return -1;
+    }
+    p->upstreams = rg_calloc(n->n, sizeof(*p->upstreams));
+    for (size_t i = 0; i < n->n; i++) {
+        const struct pb_node *key = pb_map_key(n, i);
+        struct rg_upstream *u = &p->upstreams[p->n_upstreams++];
+        size_t mark = pb_path_push(c, key->str, 0);
+
+        u->name = rg_strdup(key->str);
+        u->line = key->line;
+        u->column = key->col;
+        if (check_upstream_name(c, key, key->str) < 0 ||
+            pb_decode_map(c, pb_map_value(n, i), upstream_fields, u, NULL) < 0)
+            rc = -1;
+        pb_path_pop(c, mark);
+    }
+    return rc;
+}
+
+static const struct pb_field proxy_fields[] = {
+    {.key = "upstream_file", .type = PB_T_PATH, .off = offsetof(struct rg_proxy, upstream_file),
+     .flags = PB_REQUIRED},
+    {.key = "test", .type = PB_T_ARGV, .off = offsetof(struct rg_proxy, test)},
+    {.key = "reload", .type = PB_T_ARGV, .off = offsetof(struct rg_proxy, reload)},
+    {.key = "drain", .type = PB_T_DURATION, .off = offsetof(struct rg_proxy, drain_ms)},
+    {0},
+};
+
+static int
+decode_proxy_field(struct pb_ctx *c, const struct pb_node *n, void *field)
+{
+    struct rg_proxy *p = field;
+    const struct pb_node *ups;
+    int rc;
+
+    p->enabled = true;
+    p->drain_ms = 2000;
+    rc = pb_decode_map(c, n, proxy_fields, p, "upstreams");
+    if (n->kind != PB_MAP)
+        return -1;
+    if (!(ups = pb_map_get(n, "upstreams"))) {
+        pb_error(c, n, "missing required key 'upstreams' (the nginx upstreams rollgate "
+                       "writes: {NAME: {service: S, port: P}})");
+        return -1;
+    }
+    size_t mark = pb_path_push(c, "upstreams", 0);
+    if (decode_upstreams(c, ups, p) < 0)
+        rc = -1;
+    pb_path_pop(c, mark);
+    return rc;
+}
+
 static int
 decode_gates_field(struct pb_ctx *c, const struct pb_node *n, void *pb)
 {
@@ -622,6 +720,10 @@ const struct pb_field pb_top_fields[] = {
     {.key = "state_dir", .type = PB_T_PATH, .off = offsetof(struct rg_playbook, state_dir)},
     {.key = "runtime", .type = PB_T_MAP, .off = offsetof(struct rg_playbook, runtime),
      .flags = PB_REQUIRED, .sub = runtime_fields},
+    {.key = "strategy", .type = PB_T_CUSTOM, .off = offsetof(struct rg_playbook, strategy),
+     .decode = decode_strategy},
+    {.key = "proxy", .type = PB_T_CUSTOM, .off = offsetof(struct rg_playbook, proxy),
+     .decode = decode_proxy_field},
     {.key = "release", .type = PB_T_MAP, .off = offsetof(struct rg_playbook, release),
      .flags = PB_REQUIRED, .sub = release_fields},
     {.key = "defaults", .type = PB_T_MAP, .off = offsetof(struct rg_playbook, defaults),

@@ -270,8 +270,6 @@ rg_docker_close(struct rg_docker *d)
     free(d);
 }
 
-
-
 char *
 docker_escape(const struct rg_docker *d, const char *s)
 {

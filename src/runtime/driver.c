@@ -72,6 +72,18 @@ cannot(const struct rg_driver *d, const char *what, struct rg_err *err)
 }
 
 int
+rg_driver_prepare(struct rg_driver *d, struct rg_err *err)
+{
+    return d->ops->prepare ? d->ops->prepare(d->ctx, err) : 0;
+}
+
+bool
+rg_driver_pins_digest(const struct rg_driver *d)
+{
+    return d->ops->digest != NULL;
+}
+
+int
 rg_driver_configured(char **tag_out, struct rg_driver *d, struct rg_err *err)
 {
     *tag_out = NULL;

@@ -60,6 +60,12 @@ need_compose(struct compose_target *t, struct rg_err *err)
     return t->compose ? 0 : rg_compose_open(&t->compose, &spec, err);
 }
 
+static int
+target_prepare(void *ctx, struct rg_err *err)
+{
+    return need_compose(ctx, err);
+}
+
 static const char *
 target_scope(void *ctx)
 {
@@ -247,6 +253,7 @@ const struct rg_driver_ops rg_driver_compose = {
             RG_DRIVER_CONTAINERS,
     .open = target_open,
     .close = target_close,
+    .prepare = target_prepare,
     .scope = target_scope,
     .configured = target_configured,
     .running = target_running,

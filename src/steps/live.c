@@ -8,7 +8,6 @@
 
 #include "steps_internal.h"
 
-
 void
 rg_live_release(struct rg_live *out, struct rg_driver *d, struct rg_ledger *ledger, unsigned what)
 {

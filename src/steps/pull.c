@@ -24,7 +24,7 @@ rg_step_digest(struct rg_step_ctx *ctx, const char *tag, char *digest_out, size_
     digest_out[0] = '\0';
     if ((rc = rg_driver_digest(&digest, ctx->driver, tag, &err)) == 0)
         snprintf(digest_out, size, "%s", digest);
-    else if (ctx->driver->ops->digest)
+    else if (rg_driver_pins_digest(ctx->driver))
         rg_log(RG_LOG_WARN, "no digest for %s: %s", tag, err.msg);
     free(digest);
 }
@@ -39,7 +39,7 @@ rg_step_ensure(struct rg_step_ctx *ctx, const char *tag, char *digest_out, size_
     int rc;
 
     digest_out[0] = '\0';
-    if (!ctx->driver->ops->digest)
+    if (!rg_driver_pins_digest(ctx->driver))
         return rg_driver_fetch(ctx->driver, tag, ctx->cancel_fd, ctx->evidence, err);
     if ((rc = rg_driver_fetch(ctx->driver, tag, ctx->cancel_fd, ctx->evidence, err)) < 0 ||
         (rc = rg_driver_digest(&digest, ctx->driver, tag, err)) < 0)

@@ -171,3 +171,29 @@ rg_fs_remove_tree(const char *path, struct rg_err *err)
         return errno == ENOENT ? 0 : rg_err_sys(err, RG_EIO, "cannot stat '%s'", path);
     return remove_at(AT_FDCWD, path, path, st.st_dev, err);
 }
+
+int
+rg_fs_read_file(struct rg_buf *out, const char *path, struct rg_err *err)
+{
+    char chunk[8192];
+    ssize_t got;
+    int fd, rc = 0;
+
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return rg_err_sys(err, errno == ENOENT ? RG_ENOENT : RG_EIO, "cannot open '%s'", path);
+    while ((got = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rc = rg_err_sys(err, RG_EIO, "cannot read '%s'", path);
+            break;
+        }
+        rg_buf_add(out, chunk, (size_t)got);
+        if (out->truncated) {
+            rc = rg_err_set(err, RG_EINVAL, "'%s' is larger than %zu bytes", path, out->max);
+            break;
+        }
+    }
+    close(fd);
+    return rc;
+}

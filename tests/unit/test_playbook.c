@@ -340,7 +340,7 @@ test_err_unknown_key_allowed_list(void **state)
 {
     assert_one_diag(*state, HEAD GATES DEPLOY "colour: blue\n",
                     "t.yml:8:1: unknown key 'colour' (allowed: version, name, state_dir, runtime, "
-                    "release, defaults, gates, backup, deploy, recover, notify)");
+                    "strategy, proxy, release, defaults, gates, backup, deploy, recover, notify)");
 }
 
 static void
@@ -567,7 +567,7 @@ test_err_empty_and_zero(void **state)
                     "restart");
     assert_one_diag(*state, HEAD GATES DEPLOY "notify: [{webhook: '', on: []}]\n",
                     "t.yml:8:28: notify[0].on: a notification needs at least one outcome "
-                    "(deployed, repaired, rolled_back, restored, unrecovered, aborted)");
+                    "(deployed, repaired, rolled_back, restored, unrecovered, aborted, backed_up)");
     assert_one_diag(*state,
                     HEAD GATES "deploy: [pull, up, {verify: [health]}, {settle: {for: 0s}}]\n",
                     "t.yml:7:49: deploy[3].settle: settle needs a window longer than 0 (for: 60s)");
@@ -864,6 +864,56 @@ test_driver_caps_containers(void **state)
     assert_int_equal(f->diags.n, 1);
 }
 
+/* ---- the switch strategy's proxy section ---- */
+
+static void
+test_proxy_section(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(load_str(f, HEAD GATES DEPLOY
+                             "strategy: switch\n"
+                             "proxy:\n"
+                             "  upstream_file: conf.d/app-upstreams.conf\n"
+                             "  upstreams: {app: {service: app, port: 8069}, "
+                             "app_chat: {service: app, port: 8072}}\n"),
+                     0);
+    assert_int_equal(f->pb->strategy, RG_STRATEGY_SWITCH);
+    assert_string_equal(f->pb->proxy.upstream_file, "/base/conf.d/app-upstreams.conf");
+    assert_int_equal(f->pb->proxy.n_upstreams, 2);
+    assert_string_equal(f->pb->proxy.upstreams[1].name, "app_chat");
+    assert_int_equal(f->pb->proxy.upstreams[1].port, 8072);
+    assert_string_equal(f->pb->proxy.test.v[0], "nginx");
+    assert_string_equal(f->pb->proxy.reload.v[2], "reload");
+    assert_int_equal(f->pb->proxy.drain_ms, 2000);
+    assert_non_null(rg_playbook_upstream(f->pb, "app"));
+    assert_string_equal(rg_strategy_name(f->pb->strategy), "switch");
+
+    assert_one_diag(f, HEAD GATES DEPLOY "strategy: switch\n",
+                    "t.yml:8:11: strategy: strategy 'switch' needs a 'proxy' section: the nginx "
+                    "upstream file rollgate rewrites to move traffic to the new release");
+    assert_one_diag(f, HEAD GATES DEPLOY
+                    "proxy: {upstream_file: /u.conf, upstreams: {web: {service: web, port: 80}}}\n",
+                    "t.yml:8:45: proxy.upstreams.web: service 'web' is not one the deploy "
+                    "switches (runtime.services)");
+    assert_one_diag(f, HEAD GATES DEPLOY
+                    "proxy: {upstream_file: /u.conf, upstreams: {9x: {service: app, port: 80}}}\n",
+                    "t.yml:8:45: proxy.upstreams.9x: invalid upstream name '9x' (1-64 letters, "
+                    "digits or '_', not starting with a digit: nginx takes it as written)");
+    assert_one_diag(f, HEAD GATES DEPLOY "proxy: {upstream_file: /u.conf}\n",
+                    "t.yml:8:8: proxy: missing required key 'upstreams' (the nginx upstreams "
+                    "rollgate writes: {NAME: {service: S, port: P}})");
+    /* A driver that cannot start a release beside the serving one is refused for switch. */
+    assert_int_equal(load_caps(f, HEAD GATES DEPLOY
+                               "strategy: switch\n"
+                               "proxy: {upstream_file: /u.conf, upstreams: {app: {service: app, "
+                               "port: 80}}}\n",
+                               some_caps),
+                     RG_EINVAL);
+    assert_diag(f, 0, "t.yml:8:11: strategy: the compose driver cannot start a release beside "
+                      "the serving one, which strategy 'switch' needs");
+}
+
 int
 main(void)
 {
@@ -909,6 +959,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_check_tag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_driver_caps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_driver_caps_containers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_section, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
