@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "rollgate/err.h"
+#include "rollgate/proxy.h"
 #include "rollgate/runtime.h"
 #include "rollgate/util.h"
 
@@ -1604,6 +1605,143 @@ test_inspect_address(void **state)
     rg_container_release(&c);
 }
 
+/* ---- the proxy's upstream file (nginx's own commands are stood in for by true and false:
+ * what is tested here is the file handling; tests/integration runs the real nginx) ---- */
+
+static void
+proxy_of(struct rg_proxy *p, struct rg_upstream *ups, const char *file, const char *test,
+         const char *reload)
+{
+    memset(p, 0, sizeof(*p));
+    ups[0] = (struct rg_upstream){.name = "app", .service = "app", .port = 8069};
+    ups[1] = (struct rg_upstream){.name = "app_chat", .service = "app", .port = 8072};
+    p->enabled = true;
+    p->upstream_file = (char *)file;
+    p->upstreams = ups;
+    p->n_upstreams = 2;
+    rg_strv_push(&p->test, test);
+    rg_strv_push(&p->reload, reload);
+}
+
+static char *
+read_whole(const char *path)
+{
+    struct rg_buf b;
+    struct rg_err err;
+
+    rg_buf_init(&b, 1 << 20);
+    if (rg_fs_read_file(&b, path, &err) < 0) {
+        rg_buf_release(&b);
+        return NULL;
+    }
+    return rg_buf_detach(&b);
+}
+
+static void
+test_proxy_render_apply_and_guard(void **state)
+{
+    struct envtest *t = *state;
+    struct rg_upstream ups[2];
+    struct rg_proxy p;
+    struct rg_strv servers[2] = {{0}, {0}}, got = {0};
+    struct rg_buf log;
+    char file[PATH_MAX + 32], record[PATH_MAX + 32], *text = NULL, *now;
+    FILE *f;
+
+    snprintf(file, sizeof(file), "%s/upstreams.conf", t->dir);
+    snprintf(record, sizeof(record), "%s/target.upstreams", t->dir);
+    proxy_of(&p, ups, file, "true", "true");
+    rg_buf_init(&log, 4096);
+
+    /* Every upstream needs a server: nginx would refuse an empty one. */
+    assert_int_equal(rg_proxy_render(&text, &p, servers, "v2", &t->err), RG_EINVAL);
+    assert_string_equal(t->err.msg, "upstream 'app' has no server: no container of service "
+                                    "'app' to send traffic to");
+    rg_strv_push(&servers[0], "172.18.0.3:8069");
+    rg_strv_push(&servers[1], "172.18.0.3:8072");
+    assert_int_equal(rg_proxy_render(&text, &p, servers, "v2", &t->err), 0);
+    assert_string_equal(text, "# Written by rollgate: release v2. Do not edit: rollgate keeps "
+                              "what it wrote\n# and refuses to overwrite a change made by hand.\n"
+                              "upstream app {\n    server 172.18.0.3:8069;\n}\n"
+                              "upstream app_chat {\n    server 172.18.0.3:8072;\n}\n");
+
+    /* No record yet: the file is adopted as it is. */
+    assert_int_equal(rg_proxy_check_owned(&p, record, &t->err), 0);
+    assert_int_equal(rg_proxy_apply(&p, record, text, 5000, &log, &t->err), 0);
+    now = read_whole(file);
+    assert_string_equal(now, text);
+    free(now);
+    assert_int_equal(rg_proxy_check_owned(&p, record, &t->err), 0);
+    assert_int_equal(rg_proxy_servers(&got, record, "app_chat", &t->err), 0);
+    assert_int_equal(got.n, 1);
+    assert_string_equal(got.v[0], "172.18.0.3:8072");
+    rg_strv_release(&got);
+    assert_int_equal(rg_proxy_servers(&got, record, "nope", &t->err), RG_ENOENT);
+
+    /* A change by hand is found, shown, and not overwritten. */
+    assert_non_null(f = fopen(file, "a"));
+    fputs("# tuned by hand\n", f);
+    fclose(f);
+    assert_int_equal(rg_proxy_check_owned(&p, record, &t->err), RG_EINVAL);
+    assert_non_null(strstr(t->err.msg, "was changed by hand since rollgate wrote it"));
+    assert_non_null(strstr(t->err.msg, "+# tuned by hand"));
+
+    /* A crash between writing the file and recording it is not taken for an edit. */
+    now = read_whole(file);
+    assert_int_equal(rg_fs_replace_atomic(record, "old\n", 4, 0600, &t->err), 0);
+    char pending[PATH_MAX + 64];
+    snprintf(pending, sizeof(pending), "%s.new", record);
+    assert_int_equal(rg_fs_replace_atomic(pending, now, strlen(now), 0600, &t->err), 0);
+    assert_int_equal(rg_proxy_check_owned(&p, record, &t->err), 0);
+    free(now);
+
+    rg_strv_release(&servers[0]);
+    rg_strv_release(&servers[1]);
+    rg_strv_release(&p.test);
+    rg_strv_release(&p.reload);
+    rg_buf_release(&log);
+    free(text);
+}
+
+static void
+test_proxy_refused_changes_nothing(void **state)
+{
+    struct envtest *t = *state;
+    struct rg_upstream ups[2];
+    struct rg_proxy p;
+    struct rg_buf log;
+    char file[PATH_MAX + 32], record[PATH_MAX + 32], *now;
+    const char *before = "upstream app { server 10.0.0.1:1; }\n";
+
+    snprintf(file, sizeof(file), "%s/upstreams.conf", t->dir);
+    snprintf(record, sizeof(record), "%s/target.upstreams", t->dir);
+    rg_buf_init(&log, 4096);
+    assert_int_equal(rg_fs_replace_atomic(file, before, strlen(before), 0644, &t->err), 0);
+
+    /* The config test fails: the previous file is back, nothing recorded. */
+    proxy_of(&p, ups, file, "false", "true");
+    assert_int_equal(rg_proxy_apply(&p, record, "new\n", 5000, &log, &t->err), RG_ERUNTIME);
+    assert_string_equal(t->err.msg, "the proxy was not switched (nothing changed): config test: "
+                                    "'false' exited with 1");
+    now = read_whole(file);
+    assert_string_equal(now, before);
+    free(now);
+    assert_int_equal(access(record, F_OK), -1);
+    rg_strv_release(&p.test);
+    rg_strv_release(&p.reload);
+
+    /* The reload fails: the same. */
+    proxy_of(&p, ups, file, "true", "false");
+    assert_int_equal(rg_proxy_apply(&p, record, "new\n", 5000, &log, &t->err), RG_ERUNTIME);
+    assert_non_null(strstr(t->err.msg, "reload: 'false' exited with 1"));
+    now = read_whole(file);
+    assert_string_equal(now, before);
+    free(now);
+    rg_strv_release(&p.test);
+    rg_strv_release(&p.reload);
+    rg_buf_release(&log);
+}
+
 int
 main(void)
 {
@@ -1663,6 +1801,10 @@ main(void)
         cmocka_unit_test(test_create_body_compose_aliases),
         cmocka_unit_test(test_create_body_two_networks),
         cmocka_unit_test(test_inspect_address),
+        cmocka_unit_test_setup_teardown(test_proxy_render_apply_and_guard, env_setup,
+                                        env_teardown),
+        cmocka_unit_test_setup_teardown(test_proxy_refused_changes_nothing, env_setup,
+                                        env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
