@@ -35,6 +35,13 @@ struct rg_gate_env {
     const char *project;       /* compose project of container and logs gates */
     int64_t mark_ms;           /* Unix ms the step began: restarts and log lines are counted
                                   from here; 0: since each container started */
+    /* Service names gates may use as hosts ("app=172.18.0.3", one entry per address): a URL or
+     * address naming a service reaches exactly these instances (the candidate of a switch
+     * before it gets traffic, the serving release after). NULL: names resolve as usual. */
+    const struct rg_strv *hosts;
+    /* Container and logs gates look only at these container ids; NULL: every container of
+     * the service. */
+    const struct rg_strv *only_ids;
 };
 
 /* The outcome of one gate in a poll. */
@@ -78,6 +85,10 @@ int rg_gate_probe_once(struct rg_verdict *out, const struct rg_gate *gate,
                        const struct rg_gate_env *env, struct rg_err *err);
 
 const char *rg_verdict_name(enum rg_verdict_kind kind);
+
+/* The addresses env->hosts gives host, comma-separated into out (size bytes); false when it
+ * names none. */
+bool rg_gate_env_lookup(char *out, size_t size, const struct rg_gate_env *env, const char *host);
 
 /* A watch on the project's Docker events since env->mark_ms: rg_container_watch_check (an
  * rg_gate_watch_fn) fires when a container of one of services (all when empty) dies or is

@@ -115,6 +115,7 @@ container_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
         rc = 0;
         goto out;
     }
+    n = gate_keep_only(list, n, &c->env);
     if (n == 0) {
         gate_verdict(out, RG_VERDICT_RETRY, "no container of service '%s' in project '%s'",
                      g->target, c->env.project);

@@ -33,6 +33,10 @@ extern const struct rg_gate_ops rg_gate_logs_ops;
 
 const struct rg_gate_ops *rg_gate_ops_find(enum rg_gate_kind kind);
 
+/* Keeps, of the n containers of list, those env->only_ids names (all when it is NULL),
+ * releasing the others; returns how many are left at the front of list. */
+size_t gate_keep_only(struct rg_container *list, size_t n, const struct rg_gate_env *env);
+
 /* Fills a verdict's summary and evidence (printf-style; cut to size). */
 void gate_verdict(struct rg_verdict *v, enum rg_verdict_kind kind, const char *summary_fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -22,6 +22,7 @@ struct http_ctx {
     bool websocket;
     long status;               /* from the status line, so an aborted upgrade still has it */
     bool headers_done;
+    struct curl_slist *resolve; /* a service name pinned to the instances being judged */
 };
 
 static size_t
@@ -62,6 +63,7 @@ http_free(void *ctx)
     if (h->easy)
         curl_easy_cleanup(h->easy);
     curl_slist_free_all(h->headers);
+    curl_slist_free_all(h->resolve);
     rg_buf_release(&h->body);
     if (h->has_rx)
         regfree(&h->body_rx);
@@ -80,8 +82,32 @@ websocket_url(const char *url)
     return rg_strdup(url);
 }
 
+/* A URL whose host is a service name of env->hosts reaches that service's instances: curl is
+ * told their addresses for the URL's host and port. */
+static void
+pin_service_host(struct http_ctx *h, const struct rg_gate_env *env)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL, addrs[1024];
+
+    if (!env || !env->hosts || !u || curl_url_set(u, CURLUPART_URL, h->spec->target, 0) ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT))
+        goto out;
+    if (rg_gate_env_lookup(addrs, sizeof(addrs), env, host)) {
+        char *entry = rg_asprintf("%s:%s:%s", host, port, addrs);
+        h->resolve = curl_slist_append(h->resolve, entry);
+        free(entry);
+    }
+out:
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+}
+
 static int
-prepare_common(void **ctx_out, const struct rg_gate *spec, bool websocket, struct rg_err *err)
+prepare_common(void **ctx_out, const struct rg_gate *spec, const struct rg_gate_env *env,
+               bool websocket, struct rg_err *err)
 {
     struct http_ctx *h = rg_calloc(1, sizeof(*h));
     int rc = 0;
@@ -91,6 +117,7 @@ prepare_common(void **ctx_out, const struct rg_gate *spec, bool websocket, struc
     h->websocket = websocket;
     h->url_shown = rg_redact_userinfo(spec->target);
     rg_buf_init(&h->body, BODY_KEEP);
+    pin_service_host(h, env);
     if (spec->body) {
         if ((rc = rg_regex_compile(&h->body_rx, spec->body, REG_EXTENDED | REG_NOSUB, err)) < 0)
             goto out;
@@ -122,16 +149,14 @@ static int
 http_prepare(void **ctx_out, const struct rg_gate *spec, const struct rg_gate_env *env,
              struct rg_err *err)
 {
-    (void)env;
-    return prepare_common(ctx_out, spec, false, err);
+    return prepare_common(ctx_out, spec, env, false, err);
 }
 
 static int
 websocket_prepare(void **ctx_out, const struct rg_gate *spec, const struct rg_gate_env *env,
                   struct rg_err *err)
 {
-    (void)env;
-    return prepare_common(ctx_out, spec, true, err);
+    return prepare_common(ctx_out, spec, env, true, err);
 }
 
 static CURL *
@@ -167,6 +192,8 @@ http_start(void *ctx, struct rg_err *err)
     curl_easy_setopt(h->easy, CURLOPT_FOLLOWLOCATION, 0L); /* a 303 is an answer to judge */
     curl_easy_setopt(h->easy, CURLOPT_FORBID_REUSE, 1L);   /* each probe is a new connection */
     curl_easy_setopt(h->easy, CURLOPT_USERAGENT, "rollgate-gate/1");
+    if (h->resolve)
+        curl_easy_setopt(h->easy, CURLOPT_RESOLVE, h->resolve);
     free(url);
     return h->easy;
 }

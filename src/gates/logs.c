@@ -98,6 +98,7 @@ logs_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
         rc = 0;
         goto out;
     }
+    n = gate_keep_only(list, n, &l->env);
     if (n == 0) {
         gate_verdict(out, RG_VERDICT_RETRY, "no container of service '%s' in project '%s'",
                      l->spec->target, l->env.project);

@@ -10,16 +10,52 @@ const struct rg_gate_ops *
 rg_gate_ops_find(enum rg_gate_kind kind)
 {
     static const struct rg_gate_ops *const ops[] = {
-        [RG_GATE_HTTP] = &rg_gate_http_ops,
-        [RG_GATE_WEBSOCKET] = &rg_gate_websocket_ops,
-        [RG_GATE_TCP] = &rg_gate_tcp_ops,
-        [RG_GATE_POSTGRES] = &rg_gate_postgres_ops,
-        [RG_GATE_COMMAND] = &rg_gate_command_ops,
-        [RG_GATE_CONTAINER] = &rg_gate_container_ops,
+        [RG_GATE_HTTP] = &rg_gate_http_ops,       [RG_GATE_WEBSOCKET] = &rg_gate_websocket_ops,
+        [RG_GATE_TCP] = &rg_gate_tcp_ops,         [RG_GATE_POSTGRES] = &rg_gate_postgres_ops,
+        [RG_GATE_COMMAND] = &rg_gate_command_ops, [RG_GATE_CONTAINER] = &rg_gate_container_ops,
         [RG_GATE_LOGS] = &rg_gate_logs_ops,
     };
     _Static_assert(sizeof(ops) / sizeof(ops[0]) == RG_GATE_KIND_COUNT, "a gate kind lacks ops");
     return (unsigned)kind < RG_GATE_KIND_COUNT ? ops[kind] : NULL;
+}
+
+size_t
+gate_keep_only(struct rg_container *list, size_t n, const struct rg_gate_env *env)
+{
+    size_t kept = 0;
+
+    if (!env->only_ids)
+        return n;
+    for (size_t i = 0; i < n; i++) {
+        if (!rg_strv_contains(env->only_ids, list[i].id)) {
+            rg_container_release(&list[i]);
+            continue;
+        }
+        if (kept != i)
+            list[kept] = list[i];
+        kept++;
+    }
+    for (size_t i = kept; i < n; i++)
+        memset(&list[i], 0, sizeof(list[i]));
+    return kept;
+}
+
+bool
+rg_gate_env_lookup(char *out, size_t size, const struct rg_gate_env *env, const char *host)
+{
+    size_t hl = strlen(host), used = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; env && env->hosts && i < env->hosts->n; i++) {
+        const char *e = env->hosts->v[i];
+        if (strncmp(e, host, hl) != 0 || e[hl] != '=')
+            continue;
+        int n = snprintf(out + used, size - used, "%s%s", used ? "," : "", e + hl + 1);
+        if (n < 0 || (size_t)n >= size - used)
+            break;
+        used += (size_t)n;
+    }
+    return used > 0;
 }
 
 const char *
@@ -78,4 +114,3 @@ gate_evidence_excerpt(struct rg_verdict *v, const char *label, const char *text,
     if (cut)
         gate_evidence(v, "...");
 }
-

@@ -25,7 +25,6 @@ tcp_prepare(void **ctx_out, const struct rg_gate *spec, const struct rg_gate_env
     const char *host = spec->target;
     size_t hlen;
 
-    (void)env;
     *ctx_out = NULL;
     if (!colon) {
         free(t);
@@ -39,6 +38,12 @@ tcp_prepare(void **ctx_out, const struct rg_gate *spec, const struct rg_gate_env
     }
     snprintf(t->host, sizeof(t->host), "%.*s", (int)hlen, host);
     snprintf(t->port, sizeof(t->port), "%s", colon + 1);
+    /* A service name reaches the instances being judged (the first of them). */
+    char addrs[1024];
+    if (rg_gate_env_lookup(addrs, sizeof(addrs), env, t->host)) {
+        addrs[strcspn(addrs, ",")] = '\0';
+        snprintf(t->host, sizeof(t->host), "%.*s", (int)sizeof(t->host) - 1, addrs);
+    }
     t->spec = spec;
     *ctx_out = t;
     return 0;
