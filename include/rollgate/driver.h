@@ -15,6 +15,15 @@
 
 struct rg_spawn_result;
 
+/* One running instance (container, unit) of a service, as a switch needs it. */
+struct rg_instance {
+    char id[72];
+    char service[128];
+    char tag[136];   /* the release it runs ("" when it cannot be told) */
+    char ip[64];     /* its address, "" when it has none */
+    bool running;
+};
+
 /* One driver: its name, what it can do (RG_DRIVER_CAN_* of playbook.h) and its operations.
  * Every operation takes the ctx its open returned. A NULL operation is one the driver cannot
  * do; its capability bit must then be clear. Operations that run a tool get a deadline of their
@@ -74,6 +83,19 @@ struct rg_driver_ops {
      * command fails. */
     int (*exec)(struct rg_spawn_result *res, void *ctx, const char *service,
                 const struct rg_strv *argv, int64_t timeout_ms, int cancel_fd, struct rg_err *err);
+
+    /* ---- the switch strategy (RG_DRIVER_CANDIDATES) ---- */
+
+    /* The instances of services, every release, running or not. *out (an array of *n) is
+     * owned by the caller (free). */
+    int (*instances)(struct rg_instance **out, size_t *n, void *ctx,
+                     const struct rg_strv *services, struct rg_err *err);
+    /* Starts one more instance of each service, on release tag, beside those that run, without
+     * touching them or what serves traffic. */
+    int (*candidate)(void *ctx, const struct rg_strv *services, const char *tag, int cancel_fd,
+                     struct rg_buf *log, struct rg_err *err);
+    /* Removes the given instances (a rejected candidate, a retired release). */
+    int (*remove)(void *ctx, const struct rg_strv *ids, struct rg_buf *log, struct rg_err *err);
 };
 
 /* An open driver bound to one playbook's target. */
@@ -124,6 +146,13 @@ int rg_driver_restart(struct rg_driver *d, const struct rg_strv *services, int c
 int rg_driver_exec(struct rg_spawn_result *res, struct rg_driver *d, const char *service,
                    const struct rg_strv *argv, int64_t timeout_ms, int cancel_fd,
                    struct rg_err *err);
+
+int rg_driver_instances(struct rg_instance **out, size_t *n, struct rg_driver *d,
+                        const struct rg_strv *services, struct rg_err *err);
+int rg_driver_candidate(struct rg_driver *d, const struct rg_strv *services, const char *tag,
+                        int cancel_fd, struct rg_buf *log, struct rg_err *err);
+int rg_driver_remove(struct rg_driver *d, const struct rg_strv *ids, struct rg_buf *log,
+                     struct rg_err *err);
 
 /* The drivers, one file each. */
 extern const struct rg_driver_ops rg_driver_compose;

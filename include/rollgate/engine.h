@@ -25,6 +25,10 @@ enum rg_state {
     RG_ST_VERIFY,      /* health gates polled until they pass or their deadline */
     RG_ST_SETTLE,      /* a stability window: no restarts, no exits, gates still passing */
     RG_ST_RESTORE,     /* database and filestore restored from a backup */
+    RG_ST_CANDIDATE,   /* switch: the new release started beside the serving one */
+    RG_ST_PROBE,       /* switch: the candidate gated directly, before any user request */
+    RG_ST_PROXY,       /* switch: the proxy moved to the candidate in one reload, the tag set */
+    RG_ST_RETIRE,      /* switch: after a drain, the release that served before removed */
     RG_ST_COMMIT,      /* the release marked known-good */
     RG_ST_RECOVER,     /* choosing the next rung of the ladder */
     RG_ST_DEPLOYED,    /* final: the new release is live */

@@ -86,6 +86,11 @@ int rg_gate_probe_once(struct rg_verdict *out, const struct rg_gate *gate,
 
 const char *rg_verdict_name(enum rg_verdict_kind kind);
 
+/* Whether a gate can judge the instances env->hosts and env->only_ids name: container and logs
+ * gates (limited to those instances), and address gates whose host is one of the names. An
+ * http gate through a proxy cannot: it reaches whatever the proxy serves. */
+bool rg_gate_reaches(const struct rg_gate *g, const struct rg_gate_env *env);
+
 /* The addresses env->hosts gives host, comma-separated into out (size bytes); false when it
  * names none. */
 bool rg_gate_env_lookup(char *out, size_t size, const struct rg_gate_env *env, const char *host);

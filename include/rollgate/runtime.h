@@ -165,6 +165,13 @@ int rg_compose_pull(const struct rg_compose *c, const struct rg_strv *services, 
                     struct rg_err *err);
 int rg_compose_up(const struct rg_compose *c, const struct rg_strv *services, int64_t timeout_ms,
                   int cancel_fd, struct rg_buf *log, struct rg_err *err);
+/* Brings each service to counts[i] containers with the release tag (tag_var=tag in compose's
+ * environment) without recreating or stopping the ones that run: the new ones start beside
+ * them (`up -d --no-deps --no-recreate --scale S=N`). */
+int rg_compose_scale_up(const struct rg_compose *c, const struct rg_strv *services,
+                        const int *counts, const char *tag_var, const char *tag,
+                        int64_t timeout_ms, int cancel_fd, struct rg_buf *log,
+                        struct rg_err *err);
 int rg_compose_restart(const struct rg_compose *c, const struct rg_strv *services,
                        int64_t timeout_ms, int cancel_fd, struct rg_buf *log, struct rg_err *err);
 int rg_compose_down(const struct rg_compose *c, int64_t timeout_ms, struct rg_buf *log,

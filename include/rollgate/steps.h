@@ -26,6 +26,11 @@ struct rg_step_ctx {
     void (*on_gate)(const struct rg_gate_result *r, void *data);
     void *on_gate_data;
     struct rg_buf *evidence; /* what a step saw, for the ledger and the person */
+    /* Switch strategy: verify and settle judge exactly these instances ("service=ip" hosts
+     * and container ids, see struct rg_gate_env); NULL: the service as it resolves. */
+    const struct rg_strv *hosts;
+    const struct rg_strv *only_ids;
+    bool probe; /* verify judges a candidate before it gets traffic: only gates that reach it */
 };
 
 /* Runs a step of kind `kind`; step carries its parameters (NULL for the engine's own SWITCH and
@@ -63,6 +68,29 @@ struct rg_step_restore {
 /* Stops the services (nothing may write into the database while it is swapped, nor reconnect
  * to the restored one), then restores the backup: scratch database, verify, swap. */
 int rg_step_restore(struct rg_step_ctx *ctx, struct rg_step_restore *rs, struct rg_err *err);
+
+/* ---- the switch strategy: a candidate beside the serving release, then the proxy ---- */
+
+/* The running instances of release tag: "service=ip" entries for gates (hosts) and their ids
+ * (either may be NULL). Returns how many run, or a negative code. */
+int rg_step_instances_of(struct rg_step_ctx *ctx, const char *tag, struct rg_strv *hosts,
+                         struct rg_strv *ids, struct rg_err *err);
+/* CANDIDATE: starts release tag beside the serving one, unless it runs already (resume). */
+int rg_step_candidate(struct rg_step_ctx *ctx, const char *tag, struct rg_err *err);
+/* PROXY: the upstream file pointed at release tag's instances (checked, reloaded), then the
+ * tag recorded as the one to run; when the tag cannot be recorded the proxy goes back to
+ * back_tag's instances. */
+int rg_step_proxy(struct rg_step_ctx *ctx, const char *tag, const char *back_tag,
+                  struct rg_err *err);
+/* RETIRE: after drain_ms (cut short by a signal), removes the instances of every release but
+ * tag. A removal that fails is noted, not fatal: tag serves. */
+int rg_step_retire(struct rg_step_ctx *ctx, const char *tag, int64_t drain_ms,
+                   struct rg_err *err);
+/* UP of a rung or a rollback by hand under the switch strategy: tag's instances (started
+ * beside the others when none runs), the proxy pointed at them, the others removed. */
+int rg_step_switch_to(struct rg_step_ctx *ctx, const char *tag, struct rg_err *err);
+/* Removes the instances of release tag (a rejected candidate). */
+int rg_step_reject(struct rg_step_ctx *ctx, const char *tag, struct rg_err *err);
 
 /* ---- the release that serves: one answer for deploy, rollback, status, backup, restore ---- */
 

@@ -152,7 +152,35 @@ rg_plan_stage_summary(const struct rg_plan *plan, const struct rg_plan_stage *st
                         pb->runtime.tag_var, tag, pb->runtime.env_file,
                         s && s->implicit ? " [implicit before the first up]" : "");
         break;
+    case RG_ST_CANDIDATE:
+        rg_buf_addf(&b, "start %s beside the serving release: ", tag);
+        add_list(&b, step_services(pb, s), "");
+        rg_buf_adds(&b, " (no traffic reaches it yet)");
+        break;
+    case RG_ST_PROBE:
+        rg_buf_adds(&b, "gates ");
+        add_list(&b, &s->gates, "");
+        rg_buf_adds(&b, " must pass on the candidate alone (service names as hosts reach it); "
+                        "a failure removes it: users never see it");
+        break;
+    case RG_ST_PROXY:
+        rg_buf_addf(&b, "point upstreams ");
+        for (size_t i = 0; i < pb->proxy.n_upstreams; i++)
+            rg_buf_addf(&b, "%s%s", i ? ", " : "", pb->proxy.upstreams[i].name);
+        rg_buf_addf(&b, " in %s at the candidate, test the config, reload nginx (in-flight "
+                        "requests finish); then set %s=%s in %s",
+                    pb->proxy.upstream_file, pb->runtime.tag_var, tag, pb->runtime.env_file);
+        break;
+    case RG_ST_RETIRE:
+        rg_buf_addf(&b, "after a drain of %s, remove the release that served before",
+                    rg_duration_format(d, sizeof(d), pb->proxy.drain_ms));
+        break;
     case RG_ST_UP:
+        if (pb->strategy == RG_STRATEGY_SWITCH && !s) {
+            rg_buf_adds(&b, "point the proxy at the release's instances (started beside the "
+                            "failed ones if none runs), remove the others");
+            break;
+        }
         if (pb->runtime.driver == RG_DRIVER_SYSTEMD) {
             rg_buf_addf(&b, "restart unit %s", pb->runtime.unit);
             break;

@@ -102,6 +102,7 @@ rg_plan_print_json(FILE *out, const struct rg_plan *plan)
     json_object_set_new(o, "tag_var", json_string(pb->runtime.tag_var));
     json_object_set_new(o, "services", strv_json(&pb->runtime.services));
     json_object_set_new(root, "runtime", o);
+    json_object_set_new(root, "strategy", json_string(rg_strategy_name(pb->strategy)));
     json_object_set_new(root, "state_dir", json_string(pb->state_dir));
 
     o = json_object();

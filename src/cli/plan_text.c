@@ -66,6 +66,11 @@ rg_plan_print_text(FILE *out, const struct rg_plan *plan)
     else
         fprintf(out, "  runtime  systemd unit %s\n", rt->unit);
     fprintf(out, "  tag      %s in %s\n", rt->tag_var, rt->env_file);
+    if (pb->strategy == RG_STRATEGY_SWITCH)
+        fprintf(out, "  strategy switch: a candidate beside the serving release, gated, then "
+                     "nginx moved to it (%s)\n", pb->proxy.upstream_file);
+    else
+        fprintf(out, "  strategy replace: the serving containers are replaced in place\n");
     fprintf(out, "  state    %s (ledger and lock of '%s')\n", pb->state_dir, pb->name);
     free(services);
 

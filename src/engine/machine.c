@@ -16,6 +16,12 @@ static const enum rg_move table[RG_ST_COUNT][RG_EV_COUNT] = {
     [RG_ST_VERIFY] = {RG_MOVE_NEXT, RG_MOVE_RECOVER, RG_MOVE_RECOVER, RG_MOVE_HALT},
     [RG_ST_SETTLE] = {RG_MOVE_NEXT, RG_MOVE_RECOVER, RG_MOVE_RECOVER, RG_MOVE_HALT},
     [RG_ST_RESTORE] = {RG_MOVE_NEXT, RG_MOVE_RECOVER, RG_MOVE_RECOVER, RG_MOVE_HALT},
+    /* The switch strategy: until the proxy moves, users see only the release that served, so a
+     * failure (or a signal) rejects the candidate, which the engine removes: nothing changed. */
+    [RG_ST_CANDIDATE] = {RG_MOVE_NEXT, RG_MOVE_ABORT, RG_MOVE_ABORT, RG_MOVE_ABORT},
+    [RG_ST_PROBE] = {RG_MOVE_NEXT, RG_MOVE_ABORT, RG_MOVE_ABORT, RG_MOVE_ABORT},
+    [RG_ST_PROXY] = {RG_MOVE_NEXT, RG_MOVE_ABORT, RG_MOVE_ABORT, RG_MOVE_ABORT},
+    [RG_ST_RETIRE] = {RG_MOVE_NEXT, RG_MOVE_RECOVER, RG_MOVE_RECOVER, RG_MOVE_HALT},
     [RG_ST_COMMIT] = {RG_MOVE_NEXT, RG_MOVE_RECOVER, RG_MOVE_RECOVER, RG_MOVE_HALT},
     /* RECOVER prepares a rung (finds the release to return to, makes sure its image is here);
      * when that fails, the next rung is tried. */

@@ -76,6 +76,36 @@ plan_rung(struct rg_plan_rung *r, const struct rg_playbook *pb, const struct rg_
     rung_push(r, RG_ST_COMMIT, NULL, rungs_left);
 }
 
+/* The switch strategy: `up` starts a candidate beside the serving release, the verify after it
+ * judges the candidate alone (PROBE), the proxy moves (PROXY), the same verify runs again
+ * through the proxy, settle watches real traffic, and the release before is removed (RETIRE).
+ * The tag switch is part of PROXY. */
+static void
+plan_switch(struct rg_plan *plan, const struct rg_playbook *pb)
+{
+    bool probed = false, started = false;
+
+    for (size_t i = 0; i < pb->n_deploy; i++) {
+        const struct rg_step *s = &pb->deploy[i];
+        enum rg_state st = step_state(s->kind);
+        if (s->kind == RG_STEP_SWITCH)
+            continue;
+        if (s->kind == RG_STEP_UP) {
+            st = RG_ST_CANDIDATE;
+            started = true;
+        } else if (s->kind == RG_STEP_VERIFY && started && !probed) {
+            push(&plan->stages, &plan->n_stages, RG_ST_PROBE, s,
+                 rg_engine_fail_state(RG_ST_PROBE, pb->n_recover));
+            push(&plan->stages, &plan->n_stages, RG_ST_PROXY, NULL,
+                 rg_engine_fail_state(RG_ST_PROXY, pb->n_recover));
+            probed = true;
+        }
+        push(&plan->stages, &plan->n_stages, st, s, rg_engine_fail_state(st, pb->n_recover));
+    }
+    push(&plan->stages, &plan->n_stages, RG_ST_RETIRE, NULL,
+         rg_engine_fail_state(RG_ST_RETIRE, pb->n_recover));
+}
+
 int
 rg_plan_build(struct rg_plan **out, const struct rg_playbook *pb, const char *tag,
               struct rg_err *err)
@@ -95,10 +125,14 @@ rg_plan_build(struct rg_plan **out, const struct rg_playbook *pb, const char *ta
     if (pb->backup.enabled && pb->backup.before_deploy)
         push(&plan->stages, &plan->n_stages, RG_ST_BACKUP, NULL,
              rg_engine_fail_state(RG_ST_BACKUP, pb->n_recover));
-    for (size_t i = 0; i < pb->n_deploy; i++) {
-        enum rg_state st = step_state(pb->deploy[i].kind);
-        push(&plan->stages, &plan->n_stages, st, &pb->deploy[i],
-             rg_engine_fail_state(st, pb->n_recover));
+    if (pb->strategy == RG_STRATEGY_SWITCH) {
+        plan_switch(plan, pb);
+    } else {
+        for (size_t i = 0; i < pb->n_deploy; i++) {
+            enum rg_state st = step_state(pb->deploy[i].kind);
+            push(&plan->stages, &plan->n_stages, st, &pb->deploy[i],
+                 rg_engine_fail_state(st, pb->n_recover));
+        }
     }
     push(&plan->stages, &plan->n_stages, RG_ST_COMMIT, NULL,
          rg_engine_fail_state(RG_ST_COMMIT, pb->n_recover));

@@ -141,7 +141,7 @@ run_resume(struct run *r, bool *resumed, struct rg_err *err)
     }
     switch (mv) {
     case RG_MOVE_NEXT: run_continue(r, rung, from, manual); return 0;
-    case RG_MOVE_ABORT: run_finish(r, RG_OUTCOME_ABORTED, t.detail); return 0;
+    case RG_MOVE_ABORT: run_abort(r, st, t.detail); return 0;
     case RG_MOVE_RECOVER:
         if (manual) {
             run_finish(r, RG_OUTCOME_UNRECOVERED, t.detail);

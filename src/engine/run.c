@@ -139,13 +139,42 @@ engine_action(struct run *r, const struct rg_plan_stage *stage, struct rg_err *e
     }
     case RG_ST_PULL: return rg_step_ensure(&r->sc, r->sc.tag, r->digest, sizeof(r->digest), err);
     case RG_ST_SWITCH: return rg_step_run(&r->sc, RG_STEP_SWITCH, NULL, err);
-    case RG_ST_UP: return rg_step_run(&r->sc, RG_STEP_UP, NULL, err);
+    case RG_ST_UP:
+        /* Behind a proxy, going back means pointing it at the release's instances. */
+        if (r->pb->strategy == RG_STRATEGY_SWITCH)
+            return rg_step_switch_to(&r->sc, r->sc.tag, err);
+        return rg_step_run(&r->sc, RG_STEP_UP, NULL, err);
+    case RG_ST_CANDIDATE: return rg_step_candidate(&r->sc, r->sc.tag, err);
+    case RG_ST_PROXY: return rg_step_proxy(&r->sc, r->sc.tag, r->prev_tag, err);
+    case RG_ST_RETIRE: return rg_step_retire(&r->sc, r->sc.tag, r->pb->proxy.drain_ms, err);
     case RG_ST_COMMIT:
         return rg_ledger_mark_good(r->ledger, r->sc.tag,
                                    strcmp(r->sc.tag, r->tag) == 0 ? r->digest : r->rung_digest,
                                    r->deploy_id, err);
     default: return rg_err_set(err, RG_EINTERNAL, "no action for %s", rg_state_name(stage->state));
     }
+}
+
+/* Under the switch strategy, verify and settle (and the probe of a candidate) judge exactly
+ * the instances of the release being moved to, by their addresses: the release before still
+ * runs beside them until it is retired. */
+static int
+target_checks(struct run *r, enum rg_state st, struct rg_err *err)
+{
+    int rc;
+
+    rg_strv_release(&r->hosts);
+    rg_strv_release(&r->ids);
+    r->sc.hosts = r->sc.only_ids = NULL;
+    r->sc.probe = st == RG_ST_PROBE;
+    if (r->pb->strategy != RG_STRATEGY_SWITCH ||
+        (st != RG_ST_PROBE && st != RG_ST_VERIFY && st != RG_ST_SETTLE))
+        return 0;
+    if ((rc = rg_step_instances_of(&r->sc, r->sc.tag, &r->hosts, &r->ids, err)) < 0)
+        return rc;
+    r->sc.hosts = &r->hosts;
+    r->sc.only_ids = &r->ids;
+    return 0;
 }
 
 /* Records the digest of the release once it is pulled: what a later rollback pins. */
@@ -184,7 +213,9 @@ run_stage(struct run *r, const struct rg_plan_stage *stage, int index)
         snprintf(r->res->cause, sizeof(r->res->cause), "%s", err.msg);
         return RG_EV_FAIL;
     }
-    if (stage->step)
+    if ((rc = target_checks(r, stage->state, &err)) < 0)
+        ; /* the instances to judge could not be listed: the stage fails */
+    else if (stage->step && stage->state != RG_ST_CANDIDATE)
         rc = rg_step_run(&r->sc, stage->step->kind, stage->step, &err);
     else
         rc = engine_action(r, stage, &err);
@@ -277,6 +308,31 @@ run_finish(struct run *r, enum rg_outcome outcome, const char *error)
     run_notify(r, outcome, error);
 }
 
+void
+run_abort(struct run *r, enum rg_state st, const char *why)
+{
+    struct rg_err err;
+    char *msg;
+
+    if (r->pb->strategy != RG_STRATEGY_SWITCH ||
+        (st != RG_ST_CANDIDATE && st != RG_ST_PROBE && st != RG_ST_PROXY) || !r->tag[0] ||
+        strcmp(r->tag, r->prev_tag) == 0) {
+        run_finish(r, RG_OUTCOME_ABORTED, why);
+        return;
+    }
+    /* The proxy never moved (or moved back): users saw only the release that served. */
+    rg_buf_reset(&r->evidence);
+    if (rg_step_reject(&r->sc, r->tag, &err) < 0)
+        msg = rg_asprintf("rejected before the switch: %s; removing the candidate failed: %s",
+                          why, err.msg);
+    else
+        msg = rg_asprintf("rejected before the switch: %s; the candidate was removed, users "
+                          "never saw it", why);
+    run_report(r, RG_REPORT_NOTE, st, RG_EV_FAIL, msg);
+    run_finish(r, RG_OUTCOME_ABORTED, msg);
+    free(msg);
+}
+
 /* After the plan of a deploy (or a manual rollback) stopped at `stage` with `mv`. */
 static void
 conclude(struct run *r, enum rg_move mv, bool manual)
@@ -290,7 +346,7 @@ conclude(struct run *r, enum rg_move mv, bool manual)
     case RG_MOVE_NEXT:
         run_finish(r, manual ? run_manual_outcome(r, true) : RG_OUTCOME_DEPLOYED, NULL);
         return;
-    case RG_MOVE_ABORT: run_finish(r, RG_OUTCOME_ABORTED, why); return;
+    case RG_MOVE_ABORT: run_abort(r, r->state, why); return;
     case RG_MOVE_HALT:
         r->res->halted = true;
         snprintf(r->res->error, sizeof(r->res->error), "%s", why);
@@ -386,6 +442,8 @@ run_release(struct run *r)
     rg_plan_free(r->plan);
     free(r->manual_stages);
     rg_driver_close(r->driver);
+    rg_strv_release(&r->hosts);
+    rg_strv_release(&r->ids);
     rg_ledger_close(r->ledger);
     rg_lock_release(r->lock);
     rg_buf_release(&r->evidence);

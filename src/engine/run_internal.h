@@ -33,6 +33,8 @@ struct run {
     enum rg_state state;
     bool cancel_before_stage; /* the last stage saw a signal before it began */
     struct rg_step_ctx sc;
+    struct rg_strv hosts; /* switch: the instances verify and settle judge */
+    struct rg_strv ids;
     struct rg_buf evidence;
     char last_error[RG_ERR_MSG_MAX + 64];
     int last_code;        /* rg_err code of the last failed stage */
@@ -50,6 +52,9 @@ size_t run_stages(struct run *r, const struct rg_plan_stage *stages, size_t n, s
 /* Climbs the ladder from rung `first` (1-based), starting that rung at stage `from`. Returns
  * the outcome. */
 enum rg_outcome run_ladder(struct run *r, int first, size_t from, bool *halted);
+/* Ends a run that failed before it changed what users see (ABORTED); a switch's candidate is
+ * removed first. st is the state that failed. */
+void run_abort(struct run *r, enum rg_state st, const char *why);
 /* Ends the run: ledger, notifications, result. */
 void run_finish(struct run *r, enum rg_outcome outcome, const char *error);
 /* The release a rollback goes to: to ("previous" or a tag) resolved against the ledger. */

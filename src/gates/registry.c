@@ -19,6 +19,38 @@ rg_gate_ops_find(enum rg_gate_kind kind)
     return (unsigned)kind < RG_GATE_KIND_COUNT ? ops[kind] : NULL;
 }
 
+bool
+rg_gate_reaches(const struct rg_gate *g, const struct rg_gate_env *env)
+{
+    char host[256], addrs[1024];
+    CURLU *u;
+    char *h = NULL;
+    bool named = false;
+
+    switch (g->kind) {
+    case RG_GATE_CONTAINER:
+    case RG_GATE_LOGS:
+        return true;
+    case RG_GATE_TCP: {
+        const char *colon = strrchr(g->target, ':');
+        snprintf(host, sizeof(host), "%.*s", colon ? (int)(colon - g->target) : 0, g->target);
+        return rg_gate_env_lookup(addrs, sizeof(addrs), env, host);
+    }
+    case RG_GATE_HTTP:
+    case RG_GATE_WEBSOCKET:
+        if (!(u = curl_url()))
+            return false;
+        if (curl_url_set(u, CURLUPART_URL, g->target, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK)
+            named = rg_gate_env_lookup(addrs, sizeof(addrs), env, h);
+        curl_free(h);
+        curl_url_cleanup(u);
+        return named;
+    default:
+        return false; /* a database or a command says nothing about one release's instances */
+    }
+}
+
 size_t
 gate_keep_only(struct rg_container *list, size_t n, const struct rg_gate_env *env)
 {

@@ -427,8 +427,32 @@ check_proxy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root
                          "rollgate rewrites to move traffic to the new release");
         return -1;
     }
+    if (pb->strategy == RG_STRATEGY_SWITCH) {
+        bool up = false, probed = false;
+        for (size_t i = 0; i < pb->n_deploy; i++) {
+            const struct rg_step *s = &pb->deploy[i];
+            if (s->kind == RG_STEP_EXEC || s->kind == RG_STEP_RESTART) {
+                at_path(c, "deploy");
+                pb_path_push(c, NULL, i);
+                pb_error_at(c, s->line, s->column,
+                            "'%s' cannot run in a switched deploy (it would act on the serving "
+                            "release and the candidate alike): put it in a repair rung",
+                            rg_step_kind_name(s->kind));
+                rc = -1;
+            }
+            up = up || s->kind == RG_STEP_UP;
+            probed = probed || (up && s->kind == RG_STEP_VERIFY);
+        }
+        if (up && !probed) {
+            const struct pb_node *dn = section(root, "deploy");
+            at_path(c, "deploy");
+            pb_error(c, dn, "strategy 'switch' needs a 'verify' after 'up': it judges the "
+                            "candidate before it gets traffic");
+            rc = -1;
+        }
+    }
     if (!p->enabled)
-        return 0;
+        return rc;
     if (!p->test.n) {
         rg_strv_push(&p->test, "nginx");
         rg_strv_push(&p->test, "-t");

@@ -223,6 +223,32 @@ rg_compose_up(const struct rg_compose *c, const struct rg_strv *services, int64_
 }
 
 int
+rg_compose_scale_up(const struct rg_compose *c, const struct rg_strv *services, const int *counts,
+                    const char *tag_var, const char *tag, int64_t timeout_ms, int cancel_fd,
+                    struct rg_buf *log, struct rg_err *err)
+{
+    struct rg_strv flags = {0};
+    char *assign = rg_asprintf("%s=%s", tag_var, tag);
+    const char *const extra[] = {assign, NULL};
+    int rc;
+
+    rg_strv_push(&flags, "-d");
+    rg_strv_push(&flags, "--no-deps");
+    rg_strv_push(&flags, "--no-recreate");
+    for (size_t i = 0; i < services->n; i++) {
+        char *scale = rg_asprintf("%s=%d", services->v[i], counts[i]);
+        rg_strv_push(&flags, "--scale");
+        rg_strv_push(&flags, scale);
+        free(scale);
+    }
+    rc = services_cmd(c, "up", (const char *const *)flags.v, services, extra, timeout_ms,
+                      cancel_fd, log, err);
+    rg_strv_release(&flags);
+    free(assign);
+    return rc;
+}
+
+int
 rg_compose_restart(const struct rg_compose *c, const struct rg_strv *services, int64_t timeout_ms,
                    int cancel_fd, struct rg_buf *log, struct rg_err *err)
 {

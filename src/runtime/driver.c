@@ -172,6 +172,35 @@ rg_driver_restart(struct rg_driver *d, const struct rg_strv *services, int cance
 }
 
 int
+rg_driver_instances(struct rg_instance **out, size_t *n, struct rg_driver *d,
+                    const struct rg_strv *services, struct rg_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!d->ops->instances)
+        return cannot(d, "list its instances", err);
+    return d->ops->instances(out, n, d->ctx, services, err);
+}
+
+int
+rg_driver_candidate(struct rg_driver *d, const struct rg_strv *services, const char *tag,
+                    int cancel_fd, struct rg_buf *log, struct rg_err *err)
+{
+    if (!d->ops->candidate)
+        return cannot(d, "start a release beside the serving one", err);
+    return d->ops->candidate(d->ctx, services, tag, cancel_fd, log, err);
+}
+
+int
+rg_driver_remove(struct rg_driver *d, const struct rg_strv *ids, struct rg_buf *log,
+                 struct rg_err *err)
+{
+    if (!d->ops->remove)
+        return cannot(d, "remove instances", err);
+    return d->ops->remove(d->ctx, ids, log, err);
+}
+
+int
 rg_driver_exec(struct rg_spawn_result *res, struct rg_driver *d, const char *service,
                const struct rg_strv *argv, int64_t timeout_ms, int cancel_fd, struct rg_err *err)
 {

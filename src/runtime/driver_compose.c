@@ -2,6 +2,7 @@
  * through compose (v1 or v2) with an argv and a deadline; what needs no compose run (image
  * digests, stopping containers, going back to the containers that served before) goes through
  * the Engine API. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,10 +248,101 @@ target_exec(struct rg_spawn_result *res, void *ctx, const char *service, const s
     return rg_compose_exec(res, t->compose, service, argv, timeout_ms, cancel_fd, err);
 }
 
+/* The release a container runs: the tag of the image reference it was created from, when that
+ * is the playbook's release image. */
+static void
+tag_of(char *out, size_t size, const char *repo, const char *image)
+{
+    size_t rl = repo ? strlen(repo) : 0;
+
+    out[0] = '\0';
+    if (image && rl && strncmp(image, repo, rl) == 0 && image[rl] == ':')
+        snprintf(out, size, "%s", image + rl + 1);
+}
+
+static int
+target_instances(struct rg_instance **out, size_t *n_out, void *ctx,
+                 const struct rg_strv *services, struct rg_err *err)
+{
+    struct compose_target *t = ctx;
+    struct rg_docker *d = NULL;
+    struct rg_container *list = NULL;
+    size_t n = 0;
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    if ((rc = rg_docker_open(&d, NULL, err)) < 0 ||
+        (rc = rg_docker_list(&list, &n, d, t->project, NULL, err)) < 0)
+        goto out;
+    *out = rg_calloc(n + 1, sizeof(**out));
+    for (size_t i = 0; i < n; i++) {
+        struct rg_instance *in = &(*out)[*n_out];
+        if (services->n && !rg_strv_contains(services, list[i].service ? list[i].service : ""))
+            continue;
+        snprintf(in->id, sizeof(in->id), "%s", list[i].id);
+        snprintf(in->service, sizeof(in->service), "%s", list[i].service ? list[i].service : "");
+        snprintf(in->ip, sizeof(in->ip), "%s", list[i].ip ? list[i].ip : "");
+        tag_of(in->tag, sizeof(in->tag), t->pb->release.image, list[i].image);
+        in->running = list[i].running || list[i].restarting; /* a crash loop is present */
+        (*n_out)++;
+    }
+out:
+    rg_containers_free(list, n);
+    rg_docker_close(d);
+    return rc;
+}
+
+/* One more container per service, on the new tag, beside those that run: compose's own scale,
+ * so that the candidate is compose's container with the new configuration (after the switch
+ * `up -d` finds it up to date). */
+static int
+target_candidate(void *ctx, const struct rg_strv *services, const char *tag, int cancel_fd,
+                 struct rg_buf *log, struct rg_err *err)
+{
+    struct compose_target *t = ctx;
+    struct rg_instance *v = NULL;
+    size_t n = 0;
+    int *counts = rg_calloc(services->n + 1, sizeof(*counts)), rc;
+
+    if ((rc = need_compose(t, err)) < 0 || (rc = target_instances(&v, &n, t, services, err)) < 0)
+        goto out;
+    for (size_t i = 0; i < services->n; i++) {
+        counts[i] = 1;
+        for (size_t k = 0; k < n; k++)
+            if (v[k].running && strcmp(v[k].service, services->v[i]) == 0)
+                counts[i]++;
+    }
+    rc = rg_compose_scale_up(t->compose, services, counts, t->pb->runtime.tag_var, tag,
+                             UP_TIMEOUT_MS, cancel_fd, log, err);
+    if (rc == 0)
+        compose_announce(t->project, services);
+out:
+    free(counts);
+    free(v);
+    return rc;
+}
+
+static int
+target_remove(void *ctx, const struct rg_strv *ids, struct rg_buf *log, struct rg_err *err)
+{
+    struct rg_docker *d = NULL;
+    int rc;
+
+    (void)ctx;
+    if ((rc = rg_docker_open(&d, NULL, err)) < 0)
+        return rc;
+    for (size_t i = 0; i < ids->n && rc == 0; i++)
+        if ((rc = rg_docker_remove(d, ids->v[i], err)) == 0)
+            rg_buf_addf(log, "removed container %.12s\n", ids->v[i]);
+    rg_docker_close(d);
+    return rc;
+}
+
 const struct rg_driver_ops rg_driver_compose = {
     .name = "compose",
     .caps = RG_DRIVER_CAN_PULL | RG_DRIVER_CAN_EXEC | RG_DRIVER_CAN_RESTART | RG_DRIVER_CAN_STOP |
-            RG_DRIVER_CONTAINERS,
+            RG_DRIVER_CONTAINERS | RG_DRIVER_CANDIDATES,
     .open = target_open,
     .close = target_close,
     .prepare = target_prepare,
@@ -266,4 +358,7 @@ const struct rg_driver_ops rg_driver_compose = {
     .stop = target_stop,
     .restart = target_restart,
     .exec = target_exec,
+    .instances = target_instances,
+    .candidate = target_candidate,
+    .remove = target_remove,
 };

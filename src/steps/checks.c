@@ -53,7 +53,11 @@ step_verify(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *
 {
     const struct rg_gate **gates = gates_of(ctx, &step->gates);
     struct rg_gate_result *results = rg_calloc(step->gates.n + 1, sizeof(*results));
-    struct rg_gate_env env = {.project = rg_driver_scope(ctx->driver), .mark_ms = ctx->mark_ms};
+    struct rg_gate_env env = {.project = rg_driver_scope(ctx->driver),
+                              .mark_ms = ctx->mark_ms,
+                              .hosts = ctx->hosts,
+                              .only_ids = ctx->only_ids};
+    size_t n = step->gates.n;
     struct rg_poll_opts po = {.stop_on_fail = true,
                               .cancel_fd = ctx->cancel_fd,
                               .progress = ctx->on_gate,
@@ -70,9 +74,28 @@ step_verify(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *
     } else if (env.project) {
         rg_log(RG_LOG_WARN, "verify without Docker events (slower to see a crash): %s", werr.msg);
     }
-    rc = rg_gates_poll(results, gates, step->gates.n, &env, &po, err);
+    if (ctx->probe) {
+        /* A candidate is judged by the gates that reach it; the others (through the proxy)
+         * judge it after the switch. */
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++)
+            if (rg_gate_reaches(gates[i], &env))
+                gates[kept++] = gates[i];
+            else
+                rg_buf_addf(ctx->evidence, "gate %s does not reach the candidate: it judges "
+                            "the release after the switch\n", gates[i]->name);
+        n = kept;
+        if (!n) {
+            rc = rg_err_set(err, RG_EINVAL, "no gate of this verify reaches the candidate: "
+                            "name the service as a gate's host (http://SERVICE:PORT/...) or "
+                            "add a container gate");
+            goto out;
+        }
+    }
+    rc = rg_gates_poll(results, gates, n, &env, &po, err);
     if (rc < 0 && rc != RG_ECANCELED)
-        record_failure(ctx, results, step->gates.n, &env, &ctx->pb->runtime.services, err);
+        record_failure(ctx, results, n, &env, &ctx->pb->runtime.services, err);
+out:
     rg_container_watch_close(w);
     free(results);
     free(gates);
@@ -83,7 +106,9 @@ int
 step_settle(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *err)
 {
     const struct rg_gate **gates = gates_of(ctx, &step->gates);
-    struct rg_gate_env env = {.project = rg_driver_scope(ctx->driver)};
+    struct rg_gate_env env = {.project = rg_driver_scope(ctx->driver),
+                              .hosts = ctx->hosts,
+                              .only_ids = ctx->only_ids};
     struct rg_settle_opts so = {.window_ms = step->for_ms,
                                 .cancel_fd = ctx->cancel_fd,
                                 .tag = ctx->tag,

@@ -107,10 +107,12 @@ test_plan_without_rungs_fails_unrecovered(void **state)
 static void
 test_transition_table(void **state)
 {
-    static const enum rg_state before[] = {RG_ST_PREFLIGHT, RG_ST_BACKUP, RG_ST_PULL};
+    static const enum rg_state before[] = {RG_ST_PREFLIGHT, RG_ST_BACKUP, RG_ST_PULL,
+                                           RG_ST_CANDIDATE, RG_ST_PROBE, RG_ST_PROXY};
     static const enum rg_state after[] = {RG_ST_SWITCH, RG_ST_UP,     RG_ST_EXEC,
                                           RG_ST_RESTART, RG_ST_VERIFY, RG_ST_SETTLE,
-                                          RG_ST_RESTORE, RG_ST_COMMIT, RG_ST_RECOVER};
+                                          RG_ST_RESTORE, RG_ST_COMMIT, RG_ST_RECOVER,
+                                          RG_ST_RETIRE};
     static const enum rg_state final[] = {RG_ST_DEPLOYED, RG_ST_RECOVERED, RG_ST_UNRECOVERED,
                                           RG_ST_ABORTED};
     int seen = 0;
