@@ -443,6 +443,15 @@ check_proxy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root
             up = up || s->kind == RG_STEP_UP;
             probed = probed || (up && s->kind == RG_STEP_VERIFY);
         }
+        for (size_t i = 0; i < pb->n_recover; i++)
+            if (pb->recover[i].kind == RG_RUNG_REPAIR) {
+                at_path(c, "recover");
+                pb_path_push(c, NULL, i);
+                pb_error_at(c, pb->recover[i].line, pb->recover[i].column,
+                            "a repair rung cannot run under strategy 'switch' yet: its exec and "
+                            "restart would act on the serving release and the candidate alike");
+                rc = -1;
+            }
         if (up && !probed) {
             const struct pb_node *dn = section(root, "deploy");
             at_path(c, "deploy");
