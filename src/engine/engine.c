@@ -20,8 +20,9 @@ open_target(struct run *r, struct rg_err *err)
                            r->o->actor ? r->o->actor : "?", r->o->lock_wait_ms, err)) < 0)
         return rc;
     /* A missing tool is found before a run is recorded, not at its first step. A backup acts
-     * on the database alone. */
-    if (r->o->kind != RG_RUN_BACKUP && (rc = rg_driver_prepare(r->driver, err)) < 0)
+     * on the database alone; a restore needs the tools only when a release runs (below). */
+    if (r->o->kind != RG_RUN_BACKUP && r->o->kind != RG_RUN_RESTORE &&
+        (rc = rg_driver_prepare(r->driver, err)) < 0)
         return rc;
     r->sc.driver = r->driver;
     r->sc.ledger = r->ledger;
@@ -137,6 +138,8 @@ start_manual(struct run *r, struct rg_err *err)
         if (live.running < 0)
             rg_log(RG_LOG_WARN, "%s", live.note);
         r->serving_running = live.running != 0;
+        if (r->serving_running && (rc = rg_driver_prepare(r->driver, err)) < 0)
+            return rc;
     }
     if (backup)
         run_build_backup(r);
