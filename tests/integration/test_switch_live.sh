@@ -63,6 +63,7 @@ load_stop() {
     wait "$load_pid" 2>/dev/null
     load_pid=""
     read -r load_ok load_failed <"$work/load.count"
+    echo "load: $load_ok requests answered 200, $load_failed failed"
 }
 
 mkdir -p "$work/stack" "$work/nginx/conf.d" "$work/nginx/tmp"
@@ -96,7 +97,7 @@ CONF
 # Before the first deploy the upstream is the user's own (nothing serves yet).
 printf 'upstream demo_app {\n    server 127.0.0.1:9;\n}\n' >"$work/nginx/conf.d/upstreams.conf"
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx/" || { echo "FAIL setup: nginx did not start"; exit 1; }
-ng=(-c "$work/nginx/nginx.conf" -p "$work/nginx/")
+ng="-c, $work/nginx/nginx.conf, -p, $work/nginx/"
 cat >"$work/pb.yml" <<YAML
 version: 1
 name: switchtest
@@ -106,8 +107,8 @@ release: {image: ${ROLLGATE_REGISTRY:-127.0.0.1:5000}/rollgate/demo-app, tag_pat
 strategy: switch
 proxy:
   upstream_file: $work/nginx/conf.d/upstreams.conf
-  test: [nginx, -t, -q, ${ng[*]}]
-  reload: [nginx, -s, reload, ${ng[*]}]
+  test: [nginx, -t, -q, $ng]
+  reload: [nginx, -s, reload, $ng]
   drain: 1s
   upstreams:
     demo_app: {service: app, port: 8080}
