@@ -41,8 +41,13 @@ rg_step_ensure(struct rg_step_ctx *ctx, const char *tag, char *digest_out, size_
     digest_out[0] = '\0';
     if (!rg_driver_pins_digest(ctx->driver))
         return rg_driver_fetch(ctx->driver, tag, ctx->cancel_fd, ctx->evidence, err);
-    if ((rc = rg_driver_fetch(ctx->driver, tag, ctx->cancel_fd, ctx->evidence, err)) < 0 ||
-        (rc = rg_driver_digest(&digest, ctx->driver, tag, err)) < 0)
+    /* One lookup when the release is present (the usual case: a rollback's rung races the
+     * restart policy of the failed container, and each lookup costs a daemon round trip). */
+    rc = rg_driver_digest(&digest, ctx->driver, tag, err);
+    if (rc == RG_ENOENT &&
+        (rc = rg_driver_fetch(ctx->driver, tag, ctx->cancel_fd, ctx->evidence, err)) == 0)
+        rc = rg_driver_digest(&digest, ctx->driver, tag, err);
+    if (rc < 0)
         goto out;
     /* The digest the release passed its gates with: a moved tag is a different release. */
     if (ctx->ledger && rg_ledger_release(&rel, ctx->ledger, tag, &ignored) == 0 && rel.digest[0] &&

@@ -24,6 +24,7 @@ struct fake {
     char calls[4096];
     char healthy[512];   /* the file the command gate looks for */
     const char *fail_op; /* an operation that fails ("pull", "up"), or NULL */
+    char present[512];   /* " tag " for each release on the host (pulled or fetched) */
 };
 
 static struct fake fk;
@@ -68,11 +69,22 @@ fake_configured(char **tag_out, void *ctx, struct rg_err *err)
     return 0;
 }
 
+static void
+make_present(const char *tag)
+{
+    size_t len = strlen(fk.present);
+    snprintf(fk.present + len, sizeof(fk.present) - len, " %s ", tag);
+}
+
 static int
 fake_digest(char **digest_out, void *ctx, const char *tag, struct rg_err *err)
 {
+    char key[80];
+
     (void)ctx;
-    (void)err;
+    snprintf(key, sizeof(key), " %s ", tag);
+    if (!strstr(fk.present, key))
+        return rg_err_set(err, RG_ENOENT, "no image of %s", tag);
     *digest_out = rg_asprintf("test@sha256:%s", tag);
     return 0;
 }
@@ -83,7 +95,10 @@ fake_pull(void *ctx, const struct rg_strv *services, const char *tag, int cancel
 {
     (void)ctx, (void)services, (void)cancel_fd, (void)log;
     note("pull", tag);
-    return maybe_fail("pull", err);
+    if (maybe_fail("pull", err) < 0)
+        return RG_ERUNTIME;
+    make_present(tag);
+    return 0;
 }
 
 static int
@@ -91,7 +106,10 @@ fake_fetch(void *ctx, const char *tag, int cancel_fd, struct rg_buf *log, struct
 {
     (void)ctx, (void)cancel_fd, (void)log;
     note("fetch", tag);
-    return maybe_fail("fetch", err);
+    if (maybe_fail("fetch", err) < 0)
+        return RG_ERUNTIME;
+    make_present(tag);
+    return 0;
 }
 
 static int
@@ -241,15 +259,18 @@ test_deploy_fail_rollback(void **state)
     assert_int_equal(res.outcome, RG_OUTCOME_DEPLOYED);
 
     /* A release whose gate fails: the ladder's rollback returns to the previous known-good
-     * release, made present before anything is switched. */
+     * release, which is still on the host: no fetch. */
     run(&res, f, RG_RUN_DEPLOY, "v3-bad");
     assert_int_equal(res.outcome, RG_OUTCOME_ROLLED_BACK);
     assert_string_equal(fk.calls,
-                        "remember:v2 pull:v3-bad switch:v3-bad up:v3-bad fetch:v2 switch:v2 up:v2");
+                        "remember:v2 pull:v3-bad switch:v3-bad up:v3-bad switch:v2 up:v2");
     assert_string_equal(res.live_tag, "v2");
     assert_int_equal(res.error_code, RG_EGATE);
 
-    /* By hand: back to the release before, through the same gates. */
+    /* By hand: back to the release before, through the same gates; its image was pruned in
+     * the meantime, so it is made present before anything is switched. */
+    fk.present[0] = '\0';
+    make_present("v2");
     run(&res, f, RG_RUN_ROLLBACK, NULL);
     assert_int_equal(res.outcome, RG_OUTCOME_ROLLED_BACK);
     assert_string_equal(fk.calls, "remember:v2 fetch:v1 switch:v1 up:v1");
@@ -274,7 +295,7 @@ test_driver_failure_is_a_stage_failure(void **state)
     fk.fail_op = "up";
     run(&res, f, RG_RUN_DEPLOY, "v2");
     assert_int_equal(res.outcome, RG_OUTCOME_UNRECOVERED);
-    assert_string_equal(fk.calls, "remember:v1 pull:v2 switch:v2 up:v2 fetch:v1 switch:v1 up:v1");
+    assert_string_equal(fk.calls, "remember:v1 pull:v2 switch:v2 up:v2 switch:v1 up:v1");
 }
 
 static void
