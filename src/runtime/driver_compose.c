@@ -81,22 +81,46 @@ target_configured(char **tag_out, void *ctx, struct rg_err *err)
     return rg_envfile_get(tag_out, rt->env_file, rt->tag_var, err);
 }
 
+/* The project's containers of services (all when empty), every state, on a connection the
+ * caller closes (*d_out) and in an array it frees with rg_containers_free(*out, *n). */
+static int
+list_services(struct rg_docker **d_out, struct rg_container **out, size_t *n,
+              const struct compose_target *t, const struct rg_strv *services, struct rg_err *err)
+{
+    size_t kept = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if ((rc = rg_docker_open(d_out, NULL, err)) < 0 ||
+        (rc = rg_docker_list(out, n, *d_out, t->project, NULL, err)) < 0)
+        return rc;
+    for (size_t i = 0; i < *n; i++) {
+        struct rg_container *c = &(*out)[i];
+        if (services->n && !rg_strv_contains(services, c->service ? c->service : "")) {
+            rg_container_release(c);
+            continue;
+        }
+        if (kept != i)
+            (*out)[kept] = *c;
+        kept++;
+    }
+    *n = kept;
+    return 0;
+}
+
 static int
 target_running(int *n_out, void *ctx, const struct rg_strv *services, struct rg_err *err)
 {
-    struct compose_target *t = ctx;
     struct rg_docker *d = NULL;
     struct rg_container *list = NULL;
     size_t n = 0;
     int rc;
 
     *n_out = 0;
-    if ((rc = rg_docker_open(&d, NULL, err)) == 0 &&
-        (rc = rg_docker_list(&list, &n, d, t->project, NULL, err)) == 0)
+    if ((rc = list_services(&d, &list, &n, ctx, services, err)) == 0)
         for (size_t i = 0; i < n; i++)
-            if ((list[i].running || list[i].restarting) &&
-                (!services->n ||
-                 rg_strv_contains(services, list[i].service ? list[i].service : "")))
+            if (list[i].running || list[i].restarting)
                 (*n_out)++;
     rg_containers_free(list, n);
     rg_docker_close(d);
@@ -199,18 +223,14 @@ target_up(void *ctx, const struct rg_strv *services, const char *tag, int cancel
 static int
 target_stop(void *ctx, const struct rg_strv *services, struct rg_buf *log, struct rg_err *err)
 {
-    struct compose_target *t = ctx;
     struct rg_docker *d = NULL;
     struct rg_container *list = NULL;
     size_t n = 0;
     int rc;
 
-    if ((rc = rg_docker_open(&d, NULL, err)) < 0 ||
-        (rc = rg_docker_list(&list, &n, d, t->project, NULL, err)) < 0)
+    if ((rc = list_services(&d, &list, &n, ctx, services, err)) < 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
-        if (services->n && !rg_strv_contains(services, list[i].service ? list[i].service : ""))
-            continue;
         if ((rc = rg_docker_remove(d, list[i].id, err)) < 0)
             goto out;
         rg_buf_addf(log, "removed container %s (%s)\n", list[i].name,
@@ -272,14 +292,11 @@ target_instances(struct rg_instance **out, size_t *n_out, void *ctx,
 
     *out = NULL;
     *n_out = 0;
-    if ((rc = rg_docker_open(&d, NULL, err)) < 0 ||
-        (rc = rg_docker_list(&list, &n, d, t->project, NULL, err)) < 0)
+    if ((rc = list_services(&d, &list, &n, t, services, err)) < 0)
         goto out;
     *out = rg_calloc(n + 1, sizeof(**out));
     for (size_t i = 0; i < n; i++) {
         struct rg_instance *in = &(*out)[*n_out];
-        if (services->n && !rg_strv_contains(services, list[i].service ? list[i].service : ""))
-            continue;
         snprintf(in->id, sizeof(in->id), "%s", list[i].id);
         snprintf(in->service, sizeof(in->service), "%s", list[i].service ? list[i].service : "");
         snprintf(in->ip, sizeof(in->ip), "%s", list[i].ip ? list[i].ip : "");

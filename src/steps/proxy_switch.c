@@ -18,16 +18,14 @@ services(const struct rg_step_ctx *ctx)
     return &ctx->pb->runtime.services;
 }
 
-int
-rg_step_instances_of(struct rg_step_ctx *ctx, const char *tag, struct rg_strv *hosts,
-                     struct rg_strv *ids, struct rg_err *err)
+/* Of the n instances v, those of tag that run, into hosts and ids (either may be NULL); returns
+ * how many. */
+static int
+collect(const struct rg_instance *v, size_t n, const char *tag, struct rg_strv *hosts,
+        struct rg_strv *ids)
 {
-    struct rg_instance *v = NULL;
-    size_t n = 0;
-    int rc, count = 0;
+    int count = 0;
 
-    if ((rc = rg_driver_instances(&v, &n, ctx->driver, services(ctx), err)) < 0)
-        return rc;
     for (size_t i = 0; i < n; i++) {
         if (!v[i].running || strcmp(v[i].tag, tag) != 0)
             continue;
@@ -40,8 +38,22 @@ rg_step_instances_of(struct rg_step_ctx *ctx, const char *tag, struct rg_strv *h
         if (ids)
             rg_strv_push(ids, v[i].id);
     }
-    free(v);
     return count;
+}
+
+int
+rg_step_instances_of(struct rg_step_ctx *ctx, const char *tag, struct rg_strv *hosts,
+                     struct rg_strv *ids, struct rg_err *err)
+{
+    struct rg_instance *v = NULL;
+    size_t n = 0;
+    int rc;
+
+    if ((rc = rg_driver_instances(&v, &n, ctx->driver, services(ctx), err)) < 0)
+        return rc;
+    rc = collect(v, n, tag, hosts, ids);
+    free(v);
+    return rc;
 }
 
 /* Every instance (running or not) of a release other than keep, or only of drop when given. */
@@ -116,13 +128,16 @@ render_for(char **text_out, struct rg_step_ctx *ctx, const char *tag, const char
     const struct rg_proxy *p = &ctx->pb->proxy;
     struct rg_strv hosts = {0}, back = {0};
     struct rg_strv *servers = rg_calloc(p->n_upstreams + 1, sizeof(*servers));
+    struct rg_instance *v = NULL;
+    size_t n = 0;
     int rc;
 
     *text_out = NULL;
-    if ((rc = rg_step_instances_of(ctx, tag, &hosts, NULL, err)) < 0 ||
-        (backup_tag && backup_tag[0] && strcmp(backup_tag, tag) != 0 &&
-         (rc = rg_step_instances_of(ctx, backup_tag, &back, NULL, err)) < 0))
+    if ((rc = rg_driver_instances(&v, &n, ctx->driver, services(ctx), err)) < 0)
         goto out;
+    collect(v, n, tag, &hosts, NULL);
+    if (backup_tag && backup_tag[0] && strcmp(backup_tag, tag) != 0)
+        collect(v, n, backup_tag, &back, NULL);
     add_servers(servers, p, &hosts, "");
     add_servers(servers, p, &back, " backup");
     /* Only backups would leave nothing to serve: nginx refuses that, and so does rollgate. */
@@ -136,6 +151,7 @@ out:
     free(servers);
     rg_strv_release(&hosts);
     rg_strv_release(&back);
+    free(v);
     return rc;
 }
 
