@@ -4,8 +4,9 @@
 #   dockerd     unix:///var/run/docker.sock (reused when one already answers)
 #   registry    Debian's docker-registry on 127.0.0.1:5000   (config: scripts/stack/registry.yml)
 #   postgres    a PostgreSQL 15 cluster on 127.0.0.1:$ROLLGATE_PG_PORT, trust auth, user postgres
-#   nginx       127.0.0.1:$ROLLGATE_NGINX_PORT proxying to the demo app on 127.0.0.1:$ROLLGATE_APP_PORT
-#                                                              (config: scripts/stack/nginx.conf)
+#   nginx       127.0.0.1:$ROLLGATE_NGINX_PORT proxying to the demo app's upstream `demo_app`
+#               (config: scripts/stack/nginx.conf; the upstream in nginx/conf.d/demo-upstreams.conf,
+#               rewritten by rollgate on every deploy of playbooks/demo.yml)
 #
 # and the demo-app images in the registry (tests/fixtures/app/build-images.sh).
 #
@@ -318,21 +319,39 @@ up_nginx() {
     log=$(nginx_log)
     dir=$stack_dir/nginx
     cfg=$dir/nginx.conf
+    command -v nginx >/dev/null || fail nginx "nginx not found (scripts/setup.sh installs nginx)"
+    mkdir -p "$dir/tmp" "$dir/conf.d"
+    sed -e "s|@STACK_DIR@|$stack_dir|g" -e "s|@NGINX_PORT@|$nginx_port|g" \
+        -e "s|@APP_PORT@|$app_port|g" scripts/stack/nginx.conf >"$cfg.new"
+    # The demo's upstream file: written here once, then owned by rollgate (playbooks/demo.yml
+    # switches it on every deploy), so never overwritten.
+    [ -e "$dir/conf.d/demo-upstreams.conf" ] ||
+        printf '# nothing deployed yet: rollgate writes this file on the first deploy\nupstream demo_app {\n    server 127.0.0.1:%s;\n}\n' \
+            "$app_port" >"$dir/conf.d/demo-upstreams.conf"
+    touch "$log"
     if pid=$(pid_of "$pidfile" nginx); then
         wait_until 10 "$pid" nginx_answers ||
             fail nginx "pid $pid runs but 127.0.0.1:$nginx_port does not answer HTTP" "$log"
-        say "nginx: already running (pid $pid, 127.0.0.1:$nginx_port)"
+        # A stack started by an older checkout runs an older config: apply this one.
+        if ! cmp -s "$cfg.new" "$cfg"; then
+            mv -- "$cfg.new" "$cfg"
+            nginx -t -q -c "$cfg" -p "$dir/" -e "$log" >"$dir/nginx-t.log" 2>&1 9>&- ||
+                fail nginx "configuration test of $cfg failed" "$dir/nginx-t.log"
+            nginx -s reload -c "$cfg" -p "$dir/" -e "$log" >>"$dir/nginx-t.log" 2>&1 9>&- ||
+                fail nginx "reload with the new $cfg failed" "$dir/nginx-t.log"
+            say "nginx: already running (pid $pid, 127.0.0.1:$nginx_port), reloaded with the current config"
+        else
+            rm -f -- "$cfg.new"
+            say "nginx: already running (pid $pid, 127.0.0.1:$nginx_port)"
+        fi
         return 0
     fi
     rm -f -- "$pidfile"
     if port_open "$nginx_port"; then
+        rm -f -- "$cfg.new"
         fail nginx "127.0.0.1:$nginx_port is taken by a process stack.sh did not start; set ROLLGATE_NGINX_PORT"
     fi
-    command -v nginx >/dev/null || fail nginx "nginx not found (scripts/setup.sh installs nginx)"
-    mkdir -p "$dir/tmp"
-    sed -e "s|@STACK_DIR@|$stack_dir|g" -e "s|@NGINX_PORT@|$nginx_port|g" \
-        -e "s|@APP_PORT@|$app_port|g" scripts/stack/nginx.conf >"$cfg"
-    touch "$log"
+    mv -- "$cfg.new" "$cfg"
     if ! nginx -t -q -c "$cfg" -p "$dir/" -e "$log" >"$dir/nginx-t.log" 2>&1 9>&-; then
         fail nginx "configuration test of $cfg failed" "$dir/nginx-t.log"
     fi
@@ -340,7 +359,7 @@ up_nginx() {
     pid=$(cat "$pidfile")
     wait_until 15 "$pid" nginx_answers || rc=$?
     case $rc in
-    0) say "nginx: started (pid $pid, http://127.0.0.1:$nginx_port -> 127.0.0.1:$app_port, log $log)" ;;
+    0) say "nginx: started (pid $pid, http://127.0.0.1:$nginx_port -> upstream demo_app, log $log)" ;;
     2) rm -f -- "$pidfile"; fail nginx "exited during startup" "$log" ;;
     *) fail nginx "127.0.0.1:$nginx_port did not answer within 15 s (pid $pid)" "$log" ;;
     esac

@@ -13,6 +13,8 @@ enum rg_exit {
     RG_EXIT_USAGE = 64,      /* unknown command or option, wrong arguments */
     RG_EXIT_INVALID = 65,    /* invalid playbook, tag or other input */
     RG_EXIT_INTERNAL = 70,   /* a bug or an environment failure rollgate cannot classify */
+    RG_EXIT_CANTCREAT = 73,  /* a directory or file rollgate needs cannot be created */
+    RG_EXIT_NOPERM = 77,     /* permission denied on a path rollgate needs */
 };
 
 /* Runs the command named in argv and returns the process exit code. */

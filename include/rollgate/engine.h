@@ -48,7 +48,9 @@ enum rg_state rg_state_from_name(const char *name);
 struct rg_plan_stage {
     enum rg_state state;
     const struct rg_step *step; /* borrowed from the playbook */
-    enum rg_state on_fail;
+    enum rg_state on_fail;      /* rg_plan_stage_move's answer to a failure, as a state */
+    bool unchanged;             /* nothing on the target changed before it (a verify before
+                                   the first up): a failure or a signal aborts */
 };
 
 struct rg_plan_rung {
@@ -97,6 +99,10 @@ enum rg_move rg_engine_move(enum rg_state st, enum rg_event ev);
 /* Where a failure in state st leads, read off the transition table: ABORTED, RECOVER (when a
  * rung is left to climb) or UNRECOVERED. What `plan` prints and what the executor does. */
 enum rg_state rg_engine_fail_state(enum rg_state st, bool rungs_left);
+/* The move after event ev in one stage of a plan: the transition table's, except that a stage
+ * before anything changed aborts where the table would recover or halt. What the executor and
+ * resume do, and what `plan` prints. */
+enum rg_move rg_plan_stage_move(const struct rg_plan_stage *st, enum rg_event ev);
 const char *rg_event_name(enum rg_event ev);
 
 /* ---- running a deploy ---- */

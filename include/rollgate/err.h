@@ -16,6 +16,8 @@ enum rg_err_code {
     RG_ERUNTIME = -8,   /* the container runtime refused or failed */
     RG_EINTERNAL = -9,  /* a bug in rollgate */
     RG_ECANCELED = -10, /* stopped on request (SIGINT, SIGTERM) */
+    RG_ENOPERM = -11,   /* the environment: permission denied on a path rollgate needs */
+    RG_ECANTCREAT = -12, /* the environment: a directory or file cannot be created there */
 };
 
 #define RG_ERR_MSG_MAX 512

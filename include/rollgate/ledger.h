@@ -56,6 +56,10 @@ struct rg_release_row {
  * busy_timeout. The directory is created (0750) when missing. */
 int rg_ledger_open(struct rg_ledger **out, const char *state_dir, const char *target,
                    struct rg_err *err);
+/* The same for commands that only read (status, history, backups): nothing is created;
+ * RG_ENOENT when the target has no ledger yet. */
+int rg_ledger_open_existing(struct rg_ledger **out, const char *state_dir, const char *target,
+                            struct rg_err *err);
 void rg_ledger_close(struct rg_ledger *l);
 
 /* Records a new deploy; *id_out is its id. */

@@ -23,6 +23,12 @@ int rg_proxy_render(char **text_out, const struct rg_proxy *p, const struct rg_s
  * read. */
 int rg_proxy_check_owned(const struct rg_proxy *p, const char *record_path, struct rg_err *err);
 
+/* Before anything starts: the upstream file is rollgate's (rg_proxy_check_owned), its
+ * directory can take the new file (the rename happens there), and the configuration as it is
+ * passes p->test. RG_EINVAL, RG_EIO or RG_ERUNTIME saying which and how to fix it. */
+int rg_proxy_ready(const struct rg_proxy *p, const char *record_path, int64_t timeout_ms,
+                   struct rg_buf *log, struct rg_err *err);
+
 /* Puts text in force: the upstream file replaced atomically (temporary file, fsync, rename,
  * fsync of the directory), the configuration tested (p->test), nginx reloaded (p->reload), and
  * text recorded at record_path. When the test or the reload fails the previous file is put

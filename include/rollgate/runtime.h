@@ -126,12 +126,15 @@ int rg_docker_image_digest(char **out, struct rg_docker *d, const char *image, c
 int rg_docker_pull(struct rg_docker *d, const char *repo, const char *tag, int64_t timeout_ms,
                    struct rg_err *err);
 
-/* Opens the event stream of a compose project's containers from since_ms (Unix ms; 0: now):
- * die, oom, restart, start, health_status, kill and stop events. */
+/* Opens the event stream of a compose project's containers from since_ms (Unix ms; 0: now)
+ * until until_ms (0: it never ends; else the daemon sends what happened in between and ends the
+ * stream, which rg_docker_events_next reports as RG_ENOENT): die, oom, restart, start,
+ * health_status, kill and stop events. */
 int rg_docker_events_open(struct rg_docker_events **out, struct rg_docker *d, const char *project,
-                          int64_t since_ms, struct rg_err *err);
+                          int64_t since_ms, int64_t until_ms, struct rg_err *err);
 /* Waits up to timeout_ms for the next event. Returns 1 with *ev filled, 0 when the time passed
- * without one, or a negative code when the stream broke. */
+ * without one, RG_ENOENT when a stream with an end has ended, or another negative code when the
+ * stream broke. */
 int rg_docker_events_next(struct rg_docker_event *ev, struct rg_docker_events *es,
                           int64_t timeout_ms, struct rg_err *err);
 void rg_docker_events_close(struct rg_docker_events *es);

@@ -75,6 +75,11 @@ int rg_step_restore(struct rg_step_ctx *ctx, struct rg_step_restore *rs, struct 
  * (either may be NULL). Returns how many run, or a negative code. */
 int rg_step_instances_of(struct rg_step_ctx *ctx, const char *tag, struct rg_strv *hosts,
                          struct rg_strv *ids, struct rg_err *err);
+/* Appends what the containers of the playbook's services look like to the step's evidence
+ * (drivers without containers add nothing). */
+void rg_step_container_evidence(struct rg_step_ctx *ctx);
+/* PREFLIGHT under switch: the proxy can be switched (rg_proxy_ready), before anything starts. */
+int rg_step_proxy_ready(struct rg_step_ctx *ctx, struct rg_err *err);
 /* CANDIDATE: starts release tag beside the serving one, unless it runs already (resume). */
 int rg_step_candidate(struct rg_step_ctx *ctx, const char *tag, struct rg_err *err);
 /* PROXY: the upstream file pointed at release tag's instances (checked, reloaded), then the
@@ -107,6 +112,8 @@ struct rg_live {
                          asked, or not known */
     enum rg_live_source source;
     char note[RG_ERR_MSG_MAX + 200]; /* why a configured value was not taken, or "" */
+    char absent[RG_ERR_MSG_MAX];     /* why no release is configured (the env file does not
+                                        exist, or does not set the tag), or "" */
 };
 
 enum {

@@ -92,6 +92,11 @@ char *rg_redact_url(const char *url);
  * kept so a person can tell which endpoint is probed). */
 char *rg_redact_userinfo(const char *url);
 
+/* ---- crash tests ---- */
+/* Kills the process with SIGKILL when ROLLGATE_TEST_KILL_AT names point (STATE[:RUNG] after a
+ * state's intent, PROXY_WRITTEN between the upstream file's rewrite and nginx's reload). */
+void rg_test_kill_point(const char *point);
+
 /* ---- clocks, in milliseconds ---- */
 /* Monotonic: for deadlines and durations. */
 int64_t rg_mono_ms(void);
@@ -111,6 +116,10 @@ int rg_fs_write_all(int fd, const void *data, size_t len, const char *name, stru
 /* Reads the whole file at path into out (appended). RG_ENOENT when it does not exist; RG_EIO
  * when it cannot be read; RG_EINVAL when it holds more than out's maximum. */
 int rg_fs_read_file(struct rg_buf *out, const char *path, struct rg_err *err);
+/* Makes directory path (mode) unless it exists as one. what names it in messages ("state
+ * directory"). RG_ENOPERM or RG_ECANTCREAT with the reason and the fix (its parent missing,
+ * not a directory, not writable). */
+int rg_fs_make_dir(const char *path, mode_t mode, const char *what, struct rg_err *err);
 /* fsyncs the directory dir, so that entries created, renamed or removed in it survive a
  * crash. */
 int rg_fs_fsync_dir(const char *dir, struct rg_err *err);

@@ -85,6 +85,8 @@ rg_cli_exit_for(int code)
     case RG_EINVAL:
     case RG_ENOENT: return RG_EXIT_INVALID;
     case RG_EBUSY: return RG_EXIT_BUSY;
+    case RG_ECANTCREAT: return RG_EXIT_CANTCREAT;
+    case RG_ENOPERM: return RG_EXIT_NOPERM;
     default: return RG_EXIT_INTERNAL;
     }
 }
@@ -108,7 +110,8 @@ print_overview(FILE *out)
                  "      --version  print the version\n"
                  "\n"
                  "exit codes: 0 ok, 1 recovered, 2 unrecovered, 3 aborted, 4 busy, 5 gates failed,\n"
-                 "64 usage, 65 invalid input, 70 internal (docs/exit-codes.md)\n");
+                 "64 usage, 65 invalid input, 70 internal, 73 cannot create, 77 no permission\n"
+                 "(docs/exit-codes.md)\n");
 }
 
 static int

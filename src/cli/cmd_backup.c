@@ -197,8 +197,10 @@ cmd_backups(struct rg_cmd_ctx *ctx)
 
     if ((rc = rg_cli_load_playbook(&pb, ctx, ctx->args[0])) != 0)
         goto out;
-    if (rg_ledger_open(&l, pb->state_dir, pb->name, &err) < 0 ||
-        rg_ledger_backups(&v, &n, l, &err) < 0) {
+    /* A reading command creates nothing: no ledger yet means no backups. */
+    if ((rc = rg_ledger_open_existing(&l, pb->state_dir, pb->name, &err)) == RG_ENOENT) {
+        rc = 0;
+    } else if (rc < 0 || rg_ledger_backups(&v, &n, l, &err) < 0) {
         rc = fail(ctx, &err);
         goto out;
     }

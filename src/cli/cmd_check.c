@@ -121,6 +121,28 @@ print_containers(FILE *out, const struct rg_gate_env *env, const struct rg_strv 
     rg_buf_release(&ev);
 }
 
+/* "service=ip" for every running container of the playbook's services, whatever release. */
+static int
+service_hosts(struct rg_strv *hosts, struct rg_driver *drv, const struct rg_playbook *pb,
+              struct rg_err *err)
+{
+    struct rg_instance *v = NULL;
+    size_t n = 0;
+    char entry[256];
+    int rc;
+
+    if ((rc = rg_driver_instances(&v, &n, drv, &pb->runtime.services, err)) < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i].running || !v[i].ip[0])
+            continue;
+        snprintf(entry, sizeof(entry), "%s=%s", v[i].service, v[i].ip);
+        rg_strv_push(hosts, entry);
+    }
+    free(v);
+    return 0;
+}
+
 static int
 cmd_check(struct rg_cmd_ctx *ctx)
 {
@@ -128,6 +150,7 @@ cmd_check(struct rg_cmd_ctx *ctx)
     const struct rg_gate **gates = NULL;
     struct rg_gate_result *results = NULL;
     struct rg_driver *drv = NULL;
+    struct rg_strv hosts = {0};
     const char *project = NULL;
     struct rg_err err;
     size_t n = 0;
@@ -143,6 +166,15 @@ cmd_check(struct rg_cmd_ctx *ctx)
     }
     project = rg_driver_scope(drv);
     struct rg_gate_env env = {.project = project, .mark_ms = 0};
+    if (pb->strategy == RG_STRATEGY_SWITCH) {
+        /* Under switch a gate names a service to reach its containers (docs/switch.md). */
+        if ((rc = service_hosts(&hosts, drv, pb, &err)) < 0) {
+            fprintf(ctx->errout, "rollgate: check: %s\n", err.msg);
+            rc = rg_cli_exit_for(rc);
+            goto out;
+        }
+        env.hosts = &hosts;
+    }
     struct rg_poll_opts po = {.once = !ctx->optcount[OPT_WAIT], .cancel_fd = -1};
     results = rg_calloc(n + 1, sizeof(*results));
     rc = rg_gates_poll(results, gates, n, &env, &po, &err);
@@ -165,6 +197,7 @@ cmd_check(struct rg_cmd_ctx *ctx)
 out:
     free(results);
     free(gates);
+    rg_strv_release(&hosts);
     rg_driver_close(drv);
     rg_playbook_free(pb);
     return rc;

@@ -49,9 +49,11 @@ open_ledger(struct rg_ledger **l, struct rg_cmd_ctx *ctx, const struct rg_playbo
 {
     struct rg_err err;
 
-    if (rg_ledger_open(l, pb->state_dir, pb->name, &err) < 0) {
+    /* A reading command creates nothing: no ledger yet is an empty history (*l stays NULL). */
+    int rc = rg_ledger_open_existing(l, pb->state_dir, pb->name, &err);
+    if (rc < 0 && rc != RG_ENOENT) {
         fprintf(ctx->errout, "rollgate: %s: %s\n", ctx->cmd->name, err.msg);
-        return RG_EXIT_INTERNAL;
+        return rg_cli_exit_for(rc);
     }
     return 0;
 }
@@ -84,8 +86,8 @@ cmd_status(struct rg_cmd_ctx *ctx)
         live = rg_strdup(lv.tag);
     if (lv.digest[0])
         digest = rg_strdup(lv.digest);
-    have_last = rg_ledger_last(&last, l, &err) == 0;
-    have_good = live && rg_ledger_release(&good, l, live, &err) == 0;
+    have_last = l && rg_ledger_last(&last, l, &err) == 0;
+    have_good = l && live && rg_ledger_release(&good, l, live, &err) == 0;
     locked = rg_lock_peek(&holder, pb->state_dir, pb->name, &err) == 1;
     if (ctx->optcount[ST_JSON]) {
         json_t *o = json_object();
@@ -112,8 +114,12 @@ cmd_status(struct rg_cmd_ctx *ctx)
     fprintf(ctx->out, "target   %s\n", pb->name);
     if (!live && lv.note[0])
         fprintf(ctx->errout, "rollgate: status: %s\n", lv.note);
-    fprintf(ctx->out, "release  %s%s\n", live ? live : "(none: the env file has no tag)",
-            live ? (have_good ? " (known-good)" : " (never passed its gates here)") : "");
+    if (live)
+        fprintf(ctx->out, "release  %s%s\n", live,
+                have_good ? " (known-good)" : " (never passed its gates here)");
+    else
+        fprintf(ctx->out, "release  (none: %s)\n",
+                lv.absent[0] ? lv.absent : "no valid tag is configured");
     fprintf(ctx->out, "digest   %s\n", digest ? digest : "-");
     if (have_last) {
         rg_cli_format_time(when, sizeof(when), last.started_ms);
@@ -159,7 +165,7 @@ cmd_history(struct rg_cmd_ctx *ctx)
         (rc = open_ledger(&l, ctx, pb)) != 0)
         goto out;
     rows = rg_calloc((size_t)count, sizeof(*rows));
-    if (rg_ledger_history(rows, (size_t)count, &n, l, &err) < 0) {
+    if (l && rg_ledger_history(rows, (size_t)count, &n, l, &err) < 0) {
         fprintf(ctx->errout, "rollgate: history: %s\n", err.msg);
         rc = RG_EXIT_INTERNAL;
         goto out;

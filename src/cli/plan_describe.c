@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "rollgate/gates.h"
 #include "plan_describe.h"
 
 static void
@@ -107,6 +108,41 @@ step_services(const struct rg_playbook *pb, const struct rg_step *s)
     return s && s->services.n ? &s->services : &pb->runtime.services;
 }
 
+/* PROBE: which of the verify's gates judge the candidate alone (the same split the step makes:
+ * rg_gate_reaches with the services as names) and which wait for the switch. */
+static void
+add_probe(struct rg_buf *b, const struct rg_playbook *pb, const struct rg_step *s)
+{
+    struct rg_strv names = {0}, reach = {0}, after = {0};
+    const struct rg_strv *svc = step_services(pb, s);
+
+    char entry[300];
+
+    for (size_t i = 0; i < svc->n; i++) {
+        snprintf(entry, sizeof(entry), "%s=0.0.0.0", svc->v[i]);
+        rg_strv_push(&names, entry);
+    }
+    struct rg_gate_env env = {.hosts = &names};
+    for (size_t i = 0; i < s->gates.n; i++) {
+        const struct rg_gate *g = rg_playbook_gate(pb, s->gates.v[i]);
+        rg_strv_push(g && rg_gate_reaches(g, &env) ? &reach : &after, s->gates.v[i]);
+    }
+    rg_buf_adds(b, "gates ");
+    add_list(b, &reach, "(none: name a service as a gate's host, or add a container gate)");
+    rg_buf_adds(b, " must pass on the candidate alone (service names as hosts reach it); a "
+                   "failure removes it: users never see it");
+    if (after.n) {
+        rg_buf_adds(b, "; ");
+        add_list(b, &after, "");
+        rg_buf_adds(b, after.n == 1 ? " does not reach it and judges"
+                                    : " do not reach it and judge");
+        rg_buf_adds(b, " from VERIFY on");
+    }
+    rg_strv_release(&names);
+    rg_strv_release(&reach);
+    rg_strv_release(&after);
+}
+
 char *
 rg_plan_stage_summary(const struct rg_plan *plan, const struct rg_plan_stage *st,
                       const struct rg_rung *rung)
@@ -123,6 +159,9 @@ rg_plan_stage_summary(const struct rg_plan *plan, const struct rg_plan_stage *st
     case RG_ST_PREFLIGHT:
         rg_buf_addf(&b, "check the tag against '%s', take the lock of '%s', read the running "
                         "release", pb->release.tag_pattern, pb->name);
+        if (pb->strategy == RG_STRATEGY_SWITCH)
+            rg_buf_addf(&b, "; check the proxy: %s is rollgate's (not changed by hand) and "
+                            "writable, the config passes its test", pb->proxy.upstream_file);
         break;
     case RG_ST_BACKUP: {
         char *db = rg_redact_dsn(pb->backup.database);
@@ -158,10 +197,7 @@ rg_plan_stage_summary(const struct rg_plan *plan, const struct rg_plan_stage *st
         rg_buf_adds(&b, " (no traffic reaches it yet)");
         break;
     case RG_ST_PROBE:
-        rg_buf_adds(&b, "gates ");
-        add_list(&b, &s->gates, "");
-        rg_buf_adds(&b, " must pass on the candidate alone (service names as hosts reach it); "
-                        "a failure removes it: users never see it");
+        add_probe(&b, pb, s);
         break;
     case RG_ST_PROXY:
         rg_buf_addf(&b, "point upstreams ");
@@ -221,7 +257,26 @@ rg_plan_stage_summary(const struct rg_plan *plan, const struct rg_plan_stage *st
                     strcmp(rung->to, "latest") == 0 ? "latest" : "pre-deploy");
         break;
     case RG_ST_COMMIT:
-        rg_buf_addf(&b, "mark %s known-good", tag);
+        if (rung && rung->kind == RG_RUNG_ROLLBACK)
+            rg_buf_addf(&b, "mark %s known-good again",
+                        strcmp(rung->to, "previous") == 0 ? "the previous known-good release"
+                                                          : rung->to);
+        else if (rung && rung->kind == RG_RUNG_RESTORE)
+            rg_buf_adds(&b, "mark the backup's release known-good again");
+        else
+            rg_buf_addf(&b, "mark %s known-good", tag);
+        break;
+    case RG_ST_RECOVER:
+        if (rung && rung->kind == RG_RUNG_ROLLBACK)
+            rg_buf_addf(&b, "find %s in the ledger and make sure its image is here, pinned by "
+                            "digest, before anything stops",
+                        strcmp(rung->to, "previous") == 0 ? "the previous known-good release"
+                                                          : rung->to);
+        else if (rung && rung->kind == RG_RUNG_RESTORE)
+            rg_buf_adds(&b, "find the backup (and its release), verify the whole archive and "
+                            "make sure the release's image is here, before anything stops");
+        else
+            rg_buf_addf(&b, "keep %s: the repair acts on it where it runs", tag);
         break;
     default:
         rg_buf_adds(&b, rg_state_name(st->state));

@@ -37,6 +37,16 @@ rg_engine_move(enum rg_state st, enum rg_event ev)
     return table[st][ev];
 }
 
+enum rg_move
+rg_plan_stage_move(const struct rg_plan_stage *st, enum rg_event ev)
+{
+    enum rg_move mv = rg_engine_move(st->state, ev);
+
+    if (st->unchanged && (mv == RG_MOVE_RECOVER || mv == RG_MOVE_HALT))
+        return RG_MOVE_ABORT;
+    return mv;
+}
+
 const char *
 rg_event_name(enum rg_event ev)
 {

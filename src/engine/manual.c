@@ -10,7 +10,7 @@ static void
 push(struct run *r, enum rg_state st, const struct rg_step *step)
 {
     r->manual_stages[r->n_manual_stages++] =
-        (struct rg_plan_stage){st, step, rg_engine_fail_state(st, false)};
+        (struct rg_plan_stage){st, step, rg_engine_fail_state(st, false), false};
 }
 
 void

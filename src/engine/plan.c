@@ -18,15 +18,41 @@ step_state(enum rg_step_kind kind)
     return map[kind];
 }
 
-static void
-push(struct rg_plan_stage **v, size_t *n, enum rg_state st, const struct rg_step *step,
-     enum rg_state on_fail)
+/* Whether a state changes the target (after it, a failure has something to recover from). */
+static bool
+changes(enum rg_state st)
 {
+    return st == RG_ST_SWITCH || st == RG_ST_UP || st == RG_ST_EXEC || st == RG_ST_RESTART ||
+           st == RG_ST_CANDIDATE || st == RG_ST_RESTORE;
+}
+
+/* Appends a stage; the deploy's stages before the first change are marked unchanged (a rung's
+ * never are: the deploy changed the target before any rung runs). on_fail is what
+ * rg_plan_stage_move answers, so the plan never holds a second copy of the table. */
+static void
+push_stage(struct rg_plan_stage **v, size_t *n, enum rg_state st, const struct rg_step *step,
+           bool rungs_left, bool *changed)
+{
+    struct rg_plan_stage *s;
+
     *v = rg_realloc(*v, (*n + 1) * sizeof(**v));
-    (*v)[*n].state = st;
-    (*v)[*n].step = step;
-    (*v)[*n].on_fail = on_fail;
-    (*n)++;
+    s = &(*v)[(*n)++];
+    *s = (struct rg_plan_stage){.state = st, .step = step};
+    if (changed) {
+        *changed = *changed || changes(st);
+        s->unchanged = !*changed;
+    }
+    switch (rg_plan_stage_move(s, RG_EV_FAIL)) {
+    case RG_MOVE_ABORT: s->on_fail = RG_ST_ABORTED; break;
+    case RG_MOVE_RECOVER: s->on_fail = rungs_left ? RG_ST_RECOVER : RG_ST_UNRECOVERED; break;
+    default: s->on_fail = RG_ST_UNRECOVERED; break;
+    }
+}
+
+static void
+push(struct rg_plan *plan, enum rg_state st, const struct rg_step *step, bool *changed)
+{
+    push_stage(&plan->stages, &plan->n_stages, st, step, plan->pb->n_recover > 0, changed);
 }
 
 /* After a rung has changed the target, the deploy's checks decide whether it worked. */
@@ -46,7 +72,7 @@ push_checks(struct rg_plan_rung *r, const struct rg_playbook *pb, bool rungs_lef
 static void
 rung_push(struct rg_plan_rung *r, enum rg_state st, const struct rg_step *step, bool rungs_left)
 {
-    push(&r->stages, &r->n_stages, st, step, rg_engine_fail_state(st, rungs_left));
+    push_stage(&r->stages, &r->n_stages, st, step, rungs_left, NULL);
 }
 
 static void
@@ -81,7 +107,7 @@ plan_rung(struct rg_plan_rung *r, const struct rg_playbook *pb, const struct rg_
  * through the proxy, settle watches real traffic, and the release before is removed (RETIRE).
  * The tag switch is part of PROXY. */
 static void
-plan_switch(struct rg_plan *plan, const struct rg_playbook *pb)
+plan_switch(struct rg_plan *plan, const struct rg_playbook *pb, bool *changed)
 {
     bool probed = false, started = false;
 
@@ -94,16 +120,13 @@ plan_switch(struct rg_plan *plan, const struct rg_playbook *pb)
             st = RG_ST_CANDIDATE;
             started = true;
         } else if (s->kind == RG_STEP_VERIFY && started && !probed) {
-            push(&plan->stages, &plan->n_stages, RG_ST_PROBE, s,
-                 rg_engine_fail_state(RG_ST_PROBE, pb->n_recover));
-            push(&plan->stages, &plan->n_stages, RG_ST_PROXY, NULL,
-                 rg_engine_fail_state(RG_ST_PROXY, pb->n_recover));
+            push(plan, RG_ST_PROBE, s, changed);
+            push(plan, RG_ST_PROXY, NULL, changed);
             probed = true;
         }
-        push(&plan->stages, &plan->n_stages, st, s, rg_engine_fail_state(st, pb->n_recover));
+        push(plan, st, s, changed);
     }
-    push(&plan->stages, &plan->n_stages, RG_ST_RETIRE, NULL,
-         rg_engine_fail_state(RG_ST_RETIRE, pb->n_recover));
+    push(plan, RG_ST_RETIRE, NULL, changed);
 }
 
 int
@@ -120,22 +143,17 @@ rg_plan_build(struct rg_plan **out, const struct rg_playbook *pb, const char *ta
     plan->pb = pb;
     plan->tag = tag ? rg_strdup(tag) : NULL;
     /* Where each failure leads is the transition table's answer, never a second copy of it. */
-    push(&plan->stages, &plan->n_stages, RG_ST_PREFLIGHT, NULL,
-         rg_engine_fail_state(RG_ST_PREFLIGHT, pb->n_recover));
+    bool changed = false;
+    push(plan, RG_ST_PREFLIGHT, NULL, &changed);
     if (pb->backup.enabled && pb->backup.before_deploy)
-        push(&plan->stages, &plan->n_stages, RG_ST_BACKUP, NULL,
-             rg_engine_fail_state(RG_ST_BACKUP, pb->n_recover));
+        push(plan, RG_ST_BACKUP, NULL, &changed);
     if (pb->strategy == RG_STRATEGY_SWITCH) {
-        plan_switch(plan, pb);
+        plan_switch(plan, pb, &changed);
     } else {
-        for (size_t i = 0; i < pb->n_deploy; i++) {
-            enum rg_state st = step_state(pb->deploy[i].kind);
-            push(&plan->stages, &plan->n_stages, st, &pb->deploy[i],
-                 rg_engine_fail_state(st, pb->n_recover));
-        }
+        for (size_t i = 0; i < pb->n_deploy; i++)
+            push(plan, step_state(pb->deploy[i].kind), &pb->deploy[i], &changed);
     }
-    push(&plan->stages, &plan->n_stages, RG_ST_COMMIT, NULL,
-         rg_engine_fail_state(RG_ST_COMMIT, pb->n_recover));
+    push(plan, RG_ST_COMMIT, NULL, &changed);
     plan->rungs = rg_calloc(pb->n_recover ? pb->n_recover : 1, sizeof(*plan->rungs));
     for (size_t i = 0; i < pb->n_recover; i++)
         plan_rung(&plan->rungs[plan->n_rungs++], pb, &pb->recover[i], i + 1 < pb->n_recover);

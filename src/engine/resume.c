@@ -47,6 +47,19 @@ bring_back_serving(struct run *r, const struct rg_deploy_row *last)
     run_report(r, RG_REPORT_NOTE, RG_ST_COUNT, RG_EV_OK, note);
 }
 
+
+/* The stage of the plan the ledger's (rung, stage) names, or NULL. */
+static const struct rg_plan_stage *
+planned_stage(const struct run *r, bool manual, int rung, size_t stage)
+{
+    if (rung > 0 && (size_t)rung <= r->plan->n_rungs)
+        return stage < r->plan->rungs[rung - 1].n_stages ? &r->plan->rungs[rung - 1].stages[stage]
+                                                         : NULL;
+    if (rung == 0 && manual)
+        return stage < r->n_manual_stages ? &r->manual_stages[stage] : NULL;
+    return rung == 0 && stage < r->plan->n_stages ? &r->plan->stages[stage] : NULL;
+}
+
 int
 run_resume(struct run *r, bool *resumed, struct rg_err *err)
 {
@@ -120,7 +133,10 @@ run_resume(struct run *r, bool *resumed, struct rg_err *err)
                            : strcmp(t.event, "timeout") == 0 ? RG_EV_TIMEOUT
                            : strcmp(t.event, "cancel") == 0  ? RG_EV_CANCEL
                                                              : RG_EV_FAIL;
-        mv = st == RG_ST_COUNT ? RG_MOVE_INVALID : rg_engine_move(st, ev);
+        const struct rg_plan_stage *stage = planned_stage(r, manual, rung, from);
+        mv = st == RG_ST_COUNT ? RG_MOVE_INVALID
+             : stage && stage->state == st ? rg_plan_stage_move(stage, ev)
+                                           : rg_engine_move(st, ev);
         if (mv == RG_MOVE_NEXT)
             from++;
         if (mv == RG_MOVE_HALT)

@@ -48,14 +48,14 @@ run_build_rollback(struct run *r)
 
     for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
         r->manual_stages[n++] =
-            (struct rg_plan_stage){head[i], NULL, rg_engine_fail_state(head[i], false)};
+            (struct rg_plan_stage){head[i], NULL, rg_engine_fail_state(head[i], false), false};
     for (size_t i = 0; i < pb->n_deploy; i++)
         if (pb->deploy[i].kind == RG_STEP_VERIFY || pb->deploy[i].kind == RG_STEP_SETTLE) {
             enum rg_state st = pb->deploy[i].kind == RG_STEP_VERIFY ? RG_ST_VERIFY : RG_ST_SETTLE;
             r->manual_stages[n++] =
-                (struct rg_plan_stage){st, &pb->deploy[i], rg_engine_fail_state(st, false)};
+                (struct rg_plan_stage){st, &pb->deploy[i], rg_engine_fail_state(st, false), false};
         }
     r->manual_stages[n++] =
-        (struct rg_plan_stage){RG_ST_COMMIT, NULL, rg_engine_fail_state(RG_ST_COMMIT, false)};
+        (struct rg_plan_stage){RG_ST_COMMIT, NULL, rg_engine_fail_state(RG_ST_COMMIT, false), false};
     r->n_manual_stages = n;
 }

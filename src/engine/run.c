@@ -51,22 +51,19 @@ on_gate(const struct rg_gate_result *g, void *data)
         r->o->report(&rep, r->o->report_data);
 }
 
-/* A test hook: ROLLGATE_TEST_KILL_AT=STATE[:RUNG] kills rollgate right after the intent of that
- * state is on disk, as a crash or an OOM kill would, so resume is tested at every transition. */
+/* Resume is tested at every transition: a kill point right after each state's intent. */
 static void
 test_kill_point(const struct run *r, enum rg_state st)
 {
-    const char *at = getenv("ROLLGATE_TEST_KILL_AT");
     char want[64];
 
-    if (!at)
+    if (!getenv("ROLLGATE_TEST_KILL_AT"))
         return;
     if (r->rung)
         snprintf(want, sizeof(want), "%s:%d", rg_state_name(st), r->rung);
     else
         snprintf(want, sizeof(want), "%s", rg_state_name(st));
-    if (strcmp(at, want) == 0)
-        raise(SIGKILL);
+    rg_test_kill_point(want);
 }
 
 /* The one state setter: the intent goes to the ledger, a line to the caller, then the state
@@ -119,7 +116,8 @@ static int
 engine_action(struct run *r, const struct rg_plan_stage *stage, struct rg_err *err)
 {
     switch (stage->state) {
-    case RG_ST_PREFLIGHT: return 0;
+    case RG_ST_PREFLIGHT:
+        return r->pb->strategy == RG_STRATEGY_SWITCH ? rg_step_proxy_ready(&r->sc, err) : 0;
     case RG_ST_BACKUP: return run_backup(r, err);
     case RG_ST_RESTORE: return run_restore(r, err);
     case RG_ST_RECOVER: {
@@ -174,6 +172,22 @@ target_checks(struct run *r, enum rg_state st, struct rg_err *err)
         return rc;
     r->sc.hosts = &r->hosts;
     r->sc.only_ids = &r->ids;
+    /* A service of the release with no running container (one that keeps exiting is between
+     * two restarts) has nothing to judge: a gate naming it would be skipped, or would reach
+     * nothing until its deadline. */
+    for (size_t i = 0; i < r->pb->runtime.services.n; i++) {
+        const char *svc = r->pb->runtime.services.v[i];
+        bool seen = false;
+        for (size_t k = 0; k < r->hosts.n && !seen; k++)
+            seen = strncmp(r->hosts.v[k], svc, strlen(svc)) == 0 &&
+                   r->hosts.v[k][strlen(svc)] == '=';
+        if (!seen) {
+            rg_step_container_evidence(&r->sc);
+            return rg_err_set(err, RG_EGATE, "no container of service '%s' of release %s is "
+                              "running (it exited, or keeps exiting and restarting)", svc,
+                              r->sc.tag);
+        }
+    }
     return 0;
 }
 
@@ -228,14 +242,26 @@ run_stage(struct run *r, const struct rg_plan_stage *stage, int index)
         r->last_code = err.code;
         snprintf(r->res->cause, sizeof(r->res->cause), "%s", err.msg);
     }
+    /* The why first, then what the step saw (gate evidence begins with the why already). */
+    char *said = NULL, *shown = NULL;
+    if (rc < 0 && r->evidence.len &&
+        strncmp(r->evidence.data, err.msg, strlen(err.msg)) == 0) {
+        said = rg_strdup(r->evidence.data);
+        shown = rg_strdup(r->evidence.data);
+    } else if (rc < 0) {
+        said = rg_asprintf("%s%s%s", err.msg, r->evidence.len ? "\n" : "",
+                           r->evidence.len ? r->evidence.data : "");
+        shown = rg_asprintf("%s%s%s", r->last_error, r->evidence.len ? "\n" : "",
+                            r->evidence.len ? r->evidence.data : "");
+    }
     /* The outcome is recorded even when the run stops here: it is what resume reads. */
     if (rg_ledger_done(r->ledger, r->deploy_id, rg_state_name(stage->state), r->rung, index,
-                       rg_event_name(ev),
-                       rc < 0 ? (r->evidence.len ? r->evidence.data : err.msg) : NULL, &err) < 0)
+                       rg_event_name(ev), said, &err) < 0)
         rg_log(RG_LOG_ERROR, "cannot record the outcome of %s: %s", rg_state_name(stage->state),
                err.msg);
-    run_report(r, RG_REPORT_RESULT, stage->state, ev,
-               rc < 0 ? (r->evidence.len ? r->evidence.data : r->last_error) : NULL);
+    run_report(r, RG_REPORT_RESULT, stage->state, ev, shown);
+    free(said);
+    free(shown);
     return ev;
 }
 
@@ -245,12 +271,12 @@ run_stages(struct run *r, const struct rg_plan_stage *stages, size_t n, size_t f
 {
     for (size_t i = from; i < n; i++) {
         enum rg_event ev = run_stage(r, &stages[i], (int)i);
-        enum rg_move mv = rg_engine_move(stages[i].state, ev);
+        enum rg_move mv = rg_plan_stage_move(&stages[i], ev);
 
         /* A signal noticed before a stage began is the previous stage's: before any change it
          * aborts, after one it halts for resume. */
         if (ev == RG_EV_CANCEL && r->cancel_before_stage)
-            mv = i > 0     ? rg_engine_move(stages[i - 1].state, ev)
+            mv = i > 0     ? rg_plan_stage_move(&stages[i - 1], ev)
                  : r->rung ? RG_MOVE_HALT
                            : RG_MOVE_ABORT;
         if (mv != RG_MOVE_NEXT) {

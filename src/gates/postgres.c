@@ -112,8 +112,16 @@ pg_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
         res = NULL;
     }
     if (g->max_connections_used >= 0) {
-        long used, max;
-        res = PQexec(conn, "select (select count(*) from pg_stat_activity), "
+        long used, max, all;
+        /* Only client backends take the slots a client can get: PostgreSQL's own processes
+         * (checkpointer, walwriter, autovacuum, ...) are rows of pg_stat_activity too, and the
+         * slots reserved for superusers (and, from 16, for pg_use_reserved_connections) are
+         * not for the application. */
+        res = PQexec(conn, "select (select count(*) from pg_stat_activity "
+                           "where backend_type = 'client backend'), "
+                           "current_setting('max_connections')::int "
+                           "- current_setting('superuser_reserved_connections')::int "
+                           "- coalesce(current_setting('reserved_connections', true)::int, 0), "
                            "current_setting('max_connections')::int");
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
             pq_message(why, sizeof(why), conn);
@@ -122,18 +130,22 @@ pg_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
         }
         used = strtol(PQgetvalue(res, 0, 0), NULL, 10);
         max = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+        all = strtol(PQgetvalue(res, 0, 2), NULL, 10);
         if (max <= 0 || used * 10000 / max >= g->max_connections_used) {
-            gate_verdict(out, RG_VERDICT_RETRY, "%ld of %ld connections in use, limit %d.%02d%%",
-                         used, max, g->max_connections_used / 100,
-                         g->max_connections_used % 100);
-            gate_evidence(out, "%ld of max_connections %ld in use (%ld%%); the limit is %d.%02d%%",
-                          used, max, max > 0 ? used * 100 / max : 0,
+            gate_verdict(out, RG_VERDICT_RETRY,
+                         "%ld of %ld client connections in use, limit %d.%02d%%", used, max,
+                         g->max_connections_used / 100, g->max_connections_used % 100);
+            gate_evidence(out,
+                          "%ld client backends of the %ld slots clients can get "
+                          "(max_connections %ld minus the reserved ones) in use (%ld%%); the "
+                          "limit is %d.%02d%%",
+                          used, max, all, max > 0 ? used * 100 / max : 0,
                           g->max_connections_used / 100, g->max_connections_used % 100);
             goto done;
         }
         out->latency_ms = rg_mono_ms() - start;
-        gate_verdict(out, RG_VERDICT_PASS, "%ld of %ld connections in use (%lldms)", used, max,
-                     (long long)out->latency_ms);
+        gate_verdict(out, RG_VERDICT_PASS, "%ld of %ld client connections in use (%lldms)", used,
+                     max, (long long)out->latency_ms);
         goto done;
     }
     out->latency_ms = rg_mono_ms() - start;

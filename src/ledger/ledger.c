@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -97,20 +98,31 @@ migrate(struct rg_ledger *l, struct rg_err *err)
     return 0;
 }
 
-int
-rg_ledger_open(struct rg_ledger **out, const char *state_dir, const char *target,
-               struct rg_err *err)
+static int
+open_at(struct rg_ledger **out, const char *state_dir, const char *target, bool create,
+        struct rg_err *err)
 {
     struct rg_ledger *l = rg_calloc(1, sizeof(*l));
     int rc;
 
     *out = NULL;
-    if (mkdir(state_dir, 0750) < 0 && errno != EEXIST) {
-        rc = rg_err_sys(err, RG_EIO, "cannot create state directory '%s'", state_dir);
-        goto out;
-    }
     l->path = rg_asprintf("%s/%s.db", state_dir, target);
     l->target = rg_strdup(target);
+    if (!create && access(l->path, F_OK) < 0) {
+        rc = rg_err_set(err, RG_ENOENT, "no ledger '%s': nothing was deployed by rollgate yet",
+                        l->path);
+        goto out;
+    }
+    if (create && (rc = rg_fs_make_dir(state_dir, 0750, "state directory", err)) < 0)
+        goto out;
+    /* SQLite writes a journal beside the file: both need the directory writable. */
+    if (access(state_dir, W_OK) < 0 || (access(l->path, F_OK) == 0 && access(l->path, W_OK) < 0)) {
+        rc = rg_err_set(err, RG_ENOPERM,
+                        "cannot write the ledger '%s' (%s): run rollgate as the user that owns "
+                        "the state directory '%s'",
+                        l->path, strerror(errno), state_dir);
+        goto out;
+    }
     if (sqlite3_open_v2(l->path, &l->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
                         NULL) != SQLITE_OK) {
@@ -129,6 +141,20 @@ rg_ledger_open(struct rg_ledger **out, const char *state_dir, const char *target
 out:
     rg_ledger_close(l);
     return rc;
+}
+
+int
+rg_ledger_open(struct rg_ledger **out, const char *state_dir, const char *target,
+               struct rg_err *err)
+{
+    return open_at(out, state_dir, target, true, err);
+}
+
+int
+rg_ledger_open_existing(struct rg_ledger **out, const char *state_dir, const char *target,
+                        struct rg_err *err)
+{
+    return open_at(out, state_dir, target, false, err);
 }
 
 void

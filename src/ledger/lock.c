@@ -90,19 +90,25 @@ busy_message(struct rg_err *err, const char *target, const struct rg_lock_holder
 }
 
 static int
-open_lock(int *fd_out, char **path_out, const char *state_dir, const char *target,
+open_lock(int *fd_out, char **path_out, const char *state_dir, const char *target, bool create,
           struct rg_err *err)
 {
     char *path;
-    int fd;
+    int fd, rc;
 
     *fd_out = -1;
     *path_out = NULL;
-    if (mkdir(state_dir, 0750) < 0 && errno != EEXIST)
-        return rg_err_sys(err, RG_EIO, "cannot create state directory '%s'", state_dir);
+    if (create && (rc = rg_fs_make_dir(state_dir, 0750, "state directory", err)) < 0)
+        return rc;
     path = rg_asprintf("%s/%s.lock", state_dir, target);
-    if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640)) < 0) {
-        int rc = rg_err_sys(err, RG_EIO, "cannot open lock file '%s'", path);
+    if ((fd = open(path, (create ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW,
+                   0640)) < 0) {
+        rc = errno == ENOENT && !create ? RG_ENOENT
+             : errno == EACCES || errno == EPERM || errno == EROFS
+                 ? rg_err_sys(err, RG_ENOPERM, "cannot open lock file '%s'", path)
+                 : rg_err_sys(err, RG_EIO, "cannot open lock file '%s'", path);
+        if (rc == RG_ENOENT)
+            rg_err_set(err, RG_ENOENT, "no lock file '%s'", path);
         free(path);
         return rc;
     }
@@ -121,7 +127,7 @@ rg_lock_take(struct rg_lock **out, struct rg_lock_holder *holder, const char *st
 
     *out = NULL;
     memset(holder, 0, sizeof(*holder));
-    if ((rc = open_lock(&lk->fd, &lk->path, state_dir, target, err)) < 0)
+    if ((rc = open_lock(&lk->fd, &lk->path, state_dir, target, true, err)) < 0)
         goto out;
     while (flock(lk->fd, LOCK_EX | LOCK_NB) < 0) {
         if (errno == EINTR)
@@ -165,7 +171,10 @@ rg_lock_peek(struct rg_lock_holder *holder, const char *state_dir, const char *t
     int fd = -1, rc;
 
     memset(holder, 0, sizeof(*holder));
-    if ((rc = open_lock(&fd, &path, state_dir, target, err)) < 0)
+    /* Looking creates nothing: no lock file means nobody ever held it. */
+    if ((rc = open_lock(&fd, &path, state_dir, target, false, err)) == RG_ENOENT)
+        return 0;
+    if (rc < 0)
         return rc;
     if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
         rc = 0; /* free: nobody holds it exclusively */

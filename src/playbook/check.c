@@ -429,27 +429,33 @@ check_proxy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root
     }
     if (pb->strategy == RG_STRATEGY_SWITCH) {
         bool up = false, probed = false;
+        size_t written = 0; /* the index as the file has it: the implicit switch is not there */
         for (size_t i = 0; i < pb->n_deploy; i++) {
             const struct rg_step *s = &pb->deploy[i];
+            if (s->implicit)
+                continue;
             if (s->kind == RG_STEP_EXEC || s->kind == RG_STEP_RESTART) {
                 at_path(c, "deploy");
-                pb_path_push(c, NULL, i);
+                pb_path_push(c, NULL, written);
                 pb_error_at(c, s->line, s->column,
-                            "'%s' cannot run in a switched deploy (it would act on the serving "
-                            "release and the candidate alike): put it in a repair rung",
+                            "'%s' cannot run in a switched deploy: it would act on the serving "
+                            "release and the candidate alike (it can with strategy 'replace')",
                             rg_step_kind_name(s->kind));
                 rc = -1;
             }
             up = up || s->kind == RG_STEP_UP;
             probed = probed || (up && s->kind == RG_STEP_VERIFY);
+            written++;
         }
         for (size_t i = 0; i < pb->n_recover; i++)
             if (pb->recover[i].kind == RG_RUNG_REPAIR) {
                 at_path(c, "recover");
                 pb_path_push(c, NULL, i);
                 pb_error_at(c, pb->recover[i].line, pb->recover[i].column,
-                            "a repair rung cannot run under strategy 'switch' yet: its exec and "
-                            "restart would act on the serving release and the candidate alike");
+                            "a repair rung cannot run under strategy 'switch': a release that "
+                            "fails before the switch is removed unseen, and after it 'rollback' "
+                            "switches back in one reload (docs/switch.md); repair in place "
+                            "needs strategy 'replace'");
                 rc = -1;
             }
         if (up && !probed) {

@@ -1,6 +1,7 @@
 /* Table-driven decoding of YAML nodes into the model: one place that knows types, required keys
  * and unknown keys, so every section reports problems the same way and keeps going. */
 #include <regex.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,38 @@ int
 pb_check_regex(struct pb_ctx *c, const struct pb_node *n, const char *re)
 {
     struct rg_err err;
+    struct rg_buf posix;
+    char found = 0;
+    bool in_brackets = false;
     regex_t rx;
+    int perl;
 
+    /* Valid POSIX, but never what the writer meant: '\d' matches the letter 'd'. */
+    rg_buf_init(&posix, 4096);
+    if ((perl = pb_regex_perl_escapes(&posix, &found, &in_brackets, re)) > 0) {
+        struct rg_buf quoted;
+        char means[96];
+        rg_buf_init(&quoted, 4200);
+        pb_yaml_flow_item(&quoted, posix.data ? posix.data : "");
+        if (in_brackets)
+            snprintf(means, sizeof(means), "inside brackets it means a backslash or the letter "
+                     "'%c'", found);
+        else
+            snprintf(means, sizeof(means), "it means the letter '%c'", found);
+        if (perl == 1)
+            pb_error(c, n, "'\\%c' is Perl regex syntax; rollgate's regular expressions are "
+                           "POSIX extended, where %s: write %s",
+                     found, means, quoted.data);
+        else
+            pb_error(c, n, "'\\%c' is Perl regex syntax; rollgate's regular expressions are "
+                           "POSIX extended, where %s: inside brackets use [:digit:], [:alnum:] "
+                           "or [:space:], and for a negation a [^...] of its own",
+                     found, means);
+        rg_buf_release(&quoted);
+        rg_buf_release(&posix);
+        return -1;
+    }
+    rg_buf_release(&posix);
     if (rg_regex_compile(&rx, re, REG_EXTENDED | REG_NOSUB, &err) < 0) {
         pb_error(c, n, "%s", err.msg);
         return -1;
@@ -83,30 +114,42 @@ pb_path_join(const char *base, const char *p)
     return norm;
 }
 
-/* A command written as one string is the shell habit rollgate refuses: show the argv form. */
+/* A command written as one string is the shell habit rollgate refuses: show the argv form,
+ * split as the shell would have split it and quoted so that YAML reads it back the same. */
 static void
 argv_from_string_error(struct pb_ctx *c, const struct pb_node *n)
 {
     struct rg_buf hint;
-    const char *p = n->str;
-    bool first = true;
+    struct rg_strv words = {0};
+    const char *op = NULL;
 
-    rg_buf_init(&hint, 200);
-    while (*p) {
-        size_t len;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        len = strcspn(p, " \t");
-        if (!len)
+    rg_buf_init(&hint, 1024);
+    for (const char *const *o = (const char *const[]){"|", ";", "&", ">", "<", "$", "`", NULL};
+         *o; o++)
+        if (strstr(n->str, *o)) {
+            op = *o;
             break;
-        rg_buf_addf(&hint, "%s%.*s", first ? "" : ", ", (int)len, p);
-        first = false;
-        p += len;
+        }
+    if (op || pb_shell_words(&words, n->str) < 0) {
+        pb_yaml_flow_item(&hint, n->str);
+        pb_error(c, n,
+                 "expected an argv array, got the string '%s': commands never run through a "
+                 "shell, and this one needs one%s%s%s: put it in a script and run that, or "
+                 "write [sh, -c, %s] if a shell is what you mean",
+                 n->str, op ? " ('" : " (an unclosed quote)", op ? op : "", op ? "')" : "",
+                 hint.data);
+    } else {
+        for (size_t i = 0; i < words.n; i++) {
+            if (i)
+                rg_buf_adds(&hint, ", ");
+            pb_yaml_flow_item(&hint, words.v[i]);
+        }
+        pb_error(c, n,
+                 "expected an argv array, got the string '%s': commands never run through a "
+                 "shell, write it as [%s]%s",
+                 n->str, hint.data ? hint.data : "", hint.truncated ? "..." : "");
     }
-    pb_error(c, n,
-             "expected an argv array, got the string '%s': commands never run through a shell, "
-             "write it as [%s]%s",
-             n->str, hint.data ? hint.data : "", hint.truncated ? "..." : "");
+    rg_strv_release(&words);
     rg_buf_release(&hint);
 }
 

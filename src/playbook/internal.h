@@ -53,6 +53,21 @@ void pb_diag_add(struct rg_diags *diags, const char *file, int line, int col, co
 void pb_vdiag(struct rg_diags *diags, const char *file, int line, int col, const char *path,
               const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
 /* Records a problem at node n (or at 0:0 when NULL) under the current key path. */
+/* Appends s as an item of a YAML flow sequence ([a, b]) that reads back as s: plain when it
+ * can be, else single-quoted. */
+void pb_yaml_flow_item(struct rg_buf *out, const char *s);
+/* Splits a command line into words as a POSIX shell would (quotes and backslashes; no
+ * expansion). -1 when a quote is not closed. */
+int pb_shell_words(struct rg_strv *out, const char *line);
+
+/* Perl's class escapes that a POSIX extended regex (glibc's) does not read as Perl does: \d and
+ * \D anywhere (the letters), and any of \d \w \s \b and their negations inside brackets (a
+ * backslash there is a backslash). Returns 0 when there is none; else the first one's letter in
+ * *found (*in_brackets: where) and re rewritten in POSIX form into rewritten, returning 1 when
+ * the rewrite means the same and 2 when one escape has no POSIX form. */
+int pb_regex_perl_escapes(struct rg_buf *rewritten, char *found, bool *in_brackets,
+                          const char *re);
+
 void pb_error(struct pb_ctx *c, const struct pb_node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The same at an explicit position (for model objects that remember where they were). */

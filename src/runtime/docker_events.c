@@ -16,6 +16,7 @@ struct rg_docker_events {
     char *url;
     struct rg_buf pending; /* bytes received, not yet a whole line */
     bool ended;
+    bool bounded; /* opened with an end: its end is no break */
     CURLcode result;
 };
 
@@ -32,7 +33,7 @@ on_events(char *data, size_t size, size_t n, void *arg)
 
 int
 rg_docker_events_open(struct rg_docker_events **out, struct rg_docker *d, const char *project,
-                      int64_t since_ms, struct rg_err *err)
+                      int64_t since_ms, int64_t until_ms, struct rg_err *err)
 {
     struct rg_docker_events *es = rg_calloc(1, sizeof(*es));
     char *filter = docker_label_filter(
@@ -43,12 +44,17 @@ rg_docker_events_open(struct rg_docker_events **out, struct rg_docker *d, const 
 
     *out = NULL;
     rg_buf_init(&es->pending, LINE_MAX_BYTES);
+    char since[48] = "", until[48] = "";
+
     if (since_ms > 0)
-        es->url = rg_asprintf("http://docker/v%s/events?since=%lld.%03lld&filters=%s", d->api,
-                              (long long)(since_ms / 1000), (long long)(since_ms % 1000),
-                              filter);
-    else
-        es->url = rg_asprintf("http://docker/v%s/events?filters=%s", d->api, filter);
+        snprintf(since, sizeof(since), "since=%lld.%03lld&", (long long)(since_ms / 1000),
+                 (long long)(since_ms % 1000));
+    if (until_ms > 0)
+        snprintf(until, sizeof(until), "until=%lld.%03lld&", (long long)(until_ms / 1000),
+                 (long long)(until_ms % 1000));
+    es->bounded = until_ms > 0;
+    es->url = rg_asprintf("http://docker/v%s/events?%s%sfilters=%s", d->api, since, until,
+                          filter);
     if (!(es->easy = curl_easy_init()) || !(es->multi = curl_multi_init())) {
         rc = rg_err_set(err, RG_EINTERNAL, "cannot create curl handles for docker events");
         goto out;
@@ -110,6 +116,10 @@ rg_docker_events_next(struct rg_docker_event *ev, struct rg_docker_events *es,
         if (es->pending.truncated) {
             rc = rg_err_set(err, RG_ERUNTIME, "docker event longer than %d bytes",
                             LINE_MAX_BYTES);
+            goto out;
+        }
+        if (es->ended && es->bounded && es->result == CURLE_OK) {
+            rc = rg_err_set(err, RG_ENOENT, "no more docker events until the end asked for");
             goto out;
         }
         if (es->ended) {

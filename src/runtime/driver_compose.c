@@ -334,6 +334,12 @@ target_candidate(void *ctx, const struct rg_strv *services, const char *tag, int
                              UP_TIMEOUT_MS, cancel_fd, log, err);
     if (rc == 0)
         compose_announce(t->project, services);
+    else if (strstr(err->msg, "port is already allocated") ||
+             (log->data && strstr(log->data, "port is already allocated")))
+        /* The one misconfiguration that makes every switched deploy fail: say what to do. */
+        rg_err_prefix(err, "a service publishes a fixed host port, which the serving container "
+                           "holds: remove its `ports:` (nginx reaches the containers by their "
+                           "address under strategy switch, docs/switch.md); ");
 out:
     free(counts);
     free(v);

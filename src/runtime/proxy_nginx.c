@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rollgate/proxy.h"
 #include "rollgate/spawn.h"
@@ -154,6 +155,33 @@ out:
     return rc;
 }
 
+int
+rg_proxy_ready(const struct rg_proxy *p, const char *record_path, int64_t timeout_ms,
+               struct rg_buf *log, struct rg_err *err)
+{
+    const char *slash = strrchr(p->upstream_file, '/');
+    char dir[4096];
+    int rc;
+
+    if ((rc = rg_proxy_check_owned(p, record_path, err)) < 0)
+        return rc;
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (slash == p->upstream_file ? 1 : (int)(slash - p->upstream_file)) : 1,
+             slash ? p->upstream_file : ".");
+    if (access(dir, W_OK) < 0)
+        return rg_err_sys(err, RG_EIO,
+                          "cannot write the upstream file's directory '%s' (the new file is "
+                          "renamed into place there): give the user running rollgate write "
+                          "access to it, or run rollgate as the user nginx's files belong to",
+                          dir);
+    if (access(p->upstream_file, F_OK) == 0 && access(p->upstream_file, R_OK | W_OK) < 0)
+        return rg_err_sys(err, RG_EIO, "cannot read and write the upstream file '%s'",
+                          p->upstream_file);
+    if ((rc = run_nginx(&p->test, "config test", timeout_ms, log, err)) < 0)
+        rg_err_prefix(err, "the proxy's configuration fails its test before the deploy changes "
+                           "anything; fix it first: ");
+    return rc;
+}
+
 /* Puts the file as it was (or removes it when there was none). */
 static void
 put_back(const struct rg_proxy *p, const struct rg_buf *old, bool existed, struct rg_buf *log)
@@ -188,6 +216,7 @@ rg_proxy_apply(const struct rg_proxy *p, const char *record_path, const char *te
         (rc = rg_fs_replace_atomic(p->upstream_file, text, strlen(text), 0644, err)) < 0)
         goto out;
     rg_buf_addf(log, "wrote %s\n", p->upstream_file);
+    rg_test_kill_point("PROXY_WRITTEN");
     if ((rc = run_nginx(&p->test, "config test", timeout_ms, log, err)) < 0 ||
         (rc = run_nginx(&p->reload, "reload", timeout_ms, log, err)) < 0) {
         put_back(p, &old, existed, log);

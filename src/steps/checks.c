@@ -48,6 +48,17 @@ record_failure(struct rg_step_ctx *ctx, const struct rg_gate_result *r, size_t n
         rg_gates_container_evidence(ctx->evidence, env, services, EVIDENCE_LOG_LINES, &ignored);
 }
 
+void
+rg_step_container_evidence(struct rg_step_ctx *ctx)
+{
+    struct rg_gate_env env = {.project = rg_driver_scope(ctx->driver)};
+    struct rg_err ignored;
+
+    if (env.project)
+        rg_gates_container_evidence(ctx->evidence, &env, &ctx->pb->runtime.services,
+                                    EVIDENCE_LOG_LINES, &ignored);
+}
+
 int
 step_verify(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *err)
 {

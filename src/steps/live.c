@@ -25,6 +25,8 @@ rg_live_release(struct rg_live *out, struct rg_driver *d, struct rg_ledger *ledg
     if (rg_driver_configured(&tag, d, &err) < 0) {
         if (err.code != RG_ENOENT)
             snprintf(out->note, sizeof(out->note), "%s", err.msg);
+        else
+            snprintf(out->absent, sizeof(out->absent), "%s", err.msg);
         goto out;
     }
     if (rg_playbook_check_tag(d->pb, tag, &err) < 0) {

@@ -178,6 +178,16 @@ point_proxy(struct rg_step_ctx *ctx, const char *tag, const char *backup_tag, st
 }
 
 int
+rg_step_proxy_ready(struct rg_step_ctx *ctx, struct rg_err *err)
+{
+    char *record = record_path(ctx);
+    int rc = rg_proxy_ready(&ctx->pb->proxy, record, PROXY_TIMEOUT_MS, ctx->evidence, err);
+
+    free(record);
+    return rc;
+}
+
+int
 rg_step_proxy(struct rg_step_ctx *ctx, const char *tag, const char *back_tag, struct rg_err *err)
 {
     struct rg_err back;

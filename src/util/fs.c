@@ -197,3 +197,42 @@ rg_fs_read_file(struct rg_buf *out, const char *path, struct rg_err *err)
     close(fd);
     return rc;
 }
+
+int
+rg_fs_make_dir(const char *path, mode_t mode, const char *what, struct rg_err *err)
+{
+    struct stat st;
+    char parent[4096];
+    const char *slash = strrchr(path, '/');
+
+    if (mkdir(path, mode) == 0)
+        return 0;
+    int e = errno;
+    if (e == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    snprintf(parent, sizeof(parent), "%.*s",
+             slash ? (slash == path ? 1 : (int)(slash - path)) : 1, slash ? path : ".");
+    switch (e) {
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return rg_err_set(err, RG_ENOPERM,
+                          "cannot create %s '%s': %s: run rollgate as a user who may write "
+                          "'%s', or point state_dir at a directory that user owns",
+                          what, path, strerror(e), parent);
+    case ENOENT:
+        return rg_err_set(err, RG_ECANTCREAT,
+                          "cannot create %s '%s': its parent '%s' does not exist: create it "
+                          "(mkdir -p '%s') or point state_dir elsewhere",
+                          what, path, parent, parent);
+    case EEXIST:
+    case ENOTDIR:
+        return rg_err_set(err, RG_ECANTCREAT,
+                          "cannot create %s '%s': %s is not a directory: point state_dir at a "
+                          "directory",
+                          what, path, e == EEXIST ? "it exists and" : "a part of its path");
+    default:
+        errno = e;
+        return rg_err_sys(err, RG_EIO, "cannot create %s '%s'", what, path);
+    }
+}

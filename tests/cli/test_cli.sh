@@ -83,7 +83,9 @@ python3 -c "print('#' * (1024 * 1024 + 10))" > "$tmp/huge.yml"
 expect too_large 65 "huge.yml: file is larger than the 1048576-byte limit for a playbook" -- validate huge.yml
 
 expect plan_text 0 "   3 PULL        pull registry.example.com/acme/odoo:v1.4.2 for odoo" -- plan odoo.yml --tag v1.4.2
-expect plan_rungs 0 "rung 2  rollback: roll back to the previous known-good release" -- plan odoo.yml --tag v1.4.2
+expect plan_rungs 0 "rung 1  rollback: roll back to the previous known-good release" -- plan odoo.yml --tag v1.4.2
+expect plan_probe 0 "must pass on the candidate alone (service names as hosts reach it); a failure removes it: users never see it; db, public do not reach it and judge from VERIFY on" -- plan odoo.yml --tag v1.4.2
+expect plan_proxy 0 "   6 PROXY       point upstreams odoo, odoo_lp in /etc/nginx/conf.d/odoo-upstreams.conf at the candidate" -- plan odoo.yml --tag v1.4.2
 expect plan_bad_tag 65 "rollgate: plan: tag 'latest' does not match the playbook's tag_pattern" -- plan odoo.yml --tag latest
 expect plan_hostile_tag 65 "rollgate: plan: invalid tag 'v1;reboot'" -- plan odoo.yml --tag 'v1;reboot'
 
@@ -93,16 +95,38 @@ if out=$(cd "$tmp" && "$bin" plan odoo.yml --tag v1.4.2 --json) &&
 import json, sys
 doc = json.loads(sys.argv[1])
 states = [s["state"] for s in doc["deploy"]]
-assert states == ["PREFLIGHT", "BACKUP", "PULL", "SWITCH", "UP", "VERIFY", "SETTLE", "COMMIT"], states
-assert sorted(doc["gates"]) == sorted(["running", "health", "login", "assets", "live", "db", "errors"])
-assert [r["rung"] for r in doc["recover"]] == ["repair", "rollback", "restore"]
-assert doc["recover"][0]["stages"][1]["argv"][:3] == ["odoo", "-d", "odoo"]
-assert [s["state"] for s in doc["recover"][1]["stages"]] == ["RECOVER", "SWITCH", "UP", "VERIFY", "SETTLE", "COMMIT"]
+assert states == ["PREFLIGHT", "BACKUP", "PULL", "CANDIDATE", "PROBE", "PROXY", "VERIFY", "SETTLE", "RETIRE", "COMMIT"], states
+assert sorted(doc["gates"]) == sorted(["running", "health", "login", "assets", "live", "db", "public", "errors"])
+assert [r["rung"] for r in doc["recover"]] == ["rollback", "restore"]
+assert [s["state"] for s in doc["recover"][0]["stages"]] == ["RECOVER", "SWITCH", "UP", "VERIFY", "SETTLE", "COMMIT"]
 assert doc["gates"]["login"]["expect"] == [200, 303]
-assert doc["deploy"][2]["on_fail"] == "ABORTED"
-assert doc["recover"][2]["on_fail"] == "UNRECOVERED"
+assert [s["on_fail"] for s in doc["deploy"][:6]] == ["ABORTED"] * 6
+assert doc["deploy"][6]["on_fail"] == "RECOVER"
+assert doc["recover"][1]["on_fail"] == "UNRECOVERED"
 PY
 then echo "ok   plan_json"; pass=$((pass + 1)); else echo "FAIL plan_json"; fail=$((fail + 1)); fi
+
+# A repair rung (strategy replace): its exec's argv as written, then its restart.
+cat > "$tmp/repair.yml" <<'YAML'
+version: 1
+name: repair
+runtime: {driver: compose, project_dir: /srv/x, tag_var: TAG, services: [odoo]}
+release: {image: reg/x, tag_pattern: '^v[0-9]+$'}
+gates: {health: {http: "http://127.0.0.1:8069/web/health"}}
+deploy: [pull, up, {verify: [health]}]
+recover:
+  - repair: {exec: {service: odoo, run: [odoo, -d, odoo, -u, "base,web", --stop-after-init]}, restart: [odoo]}
+  - rollback: previous
+YAML
+if out=$(cd "$tmp" && "$bin" plan repair.yml --tag v2 --json) &&
+   python3 - "$out" <<'PY'
+import json, sys
+doc = json.loads(sys.argv[1])
+assert [r["rung"] for r in doc["recover"]] == ["repair", "rollback"]
+assert [s["state"] for s in doc["recover"][0]["stages"]] == ["RECOVER", "EXEC", "RESTART", "VERIFY", "COMMIT"], doc["recover"][0]["stages"]
+assert doc["recover"][0]["stages"][1]["argv"] == ["odoo", "-d", "odoo", "-u", "base,web", "--stop-after-init"]
+PY
+then echo "ok   plan_repair_json"; pass=$((pass + 1)); else echo "FAIL plan_repair_json"; echo "$out" | head -c 3000; fail=$((fail + 1)); fi
 
 # Secrets never reach the output.
 cat > "$tmp/secret.yml" <<'YAML'
@@ -126,6 +150,35 @@ elif ! grep -qF "password=***" <<<"$out" || ! grep -qF "https://hooks.example.co
     echo "FAIL redaction: redacted forms missing"; fail=$((fail + 1))
 else
     echo "ok   redaction"; pass=$((pass + 1))
+fi
+
+# The environment, not a bug: a state directory whose parent is missing (73) or that the user
+# may not create (77), with the path and the fix; reading commands create nothing.
+cat > "$tmp/env.yml" <<YAML
+version: 1
+name: envt
+state_dir: $tmp/missing/sub/state
+runtime: {driver: compose, project_dir: $tmp/missing/app, tag_var: TAG, services: [app]}
+release: {image: reg/x, tag_pattern: '^v[0-9]+\$'}
+gates: {h: {http: "http://127.0.0.1:1/"}}
+deploy: [pull, up, {verify: [h]}]
+YAML
+expect status_creates_nothing 0 "release  (none: env file '$tmp/missing/app/.env' does not exist)" -- status env.yml
+expect history_creates_nothing 0 "(no deploys of 'envt' yet)" -- history env.yml
+expect backups_creates_nothing 0 "no backups of 'envt' yet" -- backups env.yml
+if [ -e "$tmp/missing" ]; then echo "FAIL read_only_commands_created: $(find "$tmp/missing")"; fail=$((fail + 1));
+else echo "ok   read_only_commands_create_nothing"; pass=$((pass + 1)); fi
+expect state_parent_missing 73 "rollgate: deploy: cannot create state directory '$tmp/missing/sub/state': its parent '$tmp/missing/sub' does not exist: create it (mkdir -p '$tmp/missing/sub') or point state_dir elsewhere" -- deploy env.yml --tag v1
+mkdir -p "$tmp/locked" && chmod 755 "$tmp" "$tmp/locked" && chmod 644 "$tmp/env.yml"
+sed -i "s|$tmp/missing/sub/state|$tmp/locked/state|" "$tmp/env.yml"
+# A copy the user nobody may run (a fresh clone's directory may be private to root).
+cp "$bin" "$tmp/rollgate-as-nobody" && chmod 755 "$tmp/rollgate-as-nobody"
+out=$(cd / && setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/rollgate-as-nobody" deploy "$tmp/env.yml" --tag v1 2>&1)
+rc=$?
+if [ "$rc" = 77 ] && grep -qF "rollgate: deploy: cannot create state directory '$tmp/locked/state': Permission denied: run rollgate as a user who may write '$tmp/locked', or point state_dir at a directory that user owns" <<<"$out"; then
+    echo "ok   state_no_permission"; pass=$((pass + 1))
+else
+    echo "FAIL state_no_permission: exit $rc"; echo "$out" | sed 's/^/    /'; fail=$((fail + 1))
 fi
 
 echo "cli: $pass passed, $fail failed"

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "live.h"
 
@@ -182,6 +183,26 @@ test_tcp_postgres_command(void **state)
     g.max_connections_used = 8000;
     r = poll_one(&g, &L.env, true);
     assert_int_equal(r.outcome, RG_VERDICT_PASS);
+    /* Only client backends count, against the slots clients can get: PostgreSQL's own
+     * processes are rows of pg_stat_activity too and must not make a quiet server look full. */
+    {
+        PGconn *conn = PQconnectdb(dsn);
+        PGresult *res = PQexec(conn, "select count(*), current_setting('max_connections')::int - "
+                                     "current_setting('superuser_reserved_connections')::int "
+                                     "from pg_stat_activity");
+        long used = -1, avail = -1, rows, slots;
+        assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+        rows = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+        slots = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+        PQclear(res);
+        PQfinish(conn);
+        assert_int_equal(sscanf(r.last.summary, "%ld of %ld client connections in use", &used,
+                                &avail),
+                         2);
+        assert_int_equal(avail, slots);
+        assert_true(used >= 1);              /* the gate's own connection */
+        assert_true(used < rows);            /* background processes are not counted */
+    }
     live_gate(&g, "db", RG_GATE_POSTGRES, "host=127.0.0.1 port=1 dbname=x user=x");
     r = poll_one(&g, &L.env, true);
     assert_int_equal(r.outcome, RG_VERDICT_FAIL);

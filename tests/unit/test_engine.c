@@ -30,11 +30,16 @@ load_example(const char *file)
 static void
 test_odoo_plan(void **state)
 {
-    static const enum rg_state want[] = {RG_ST_PREFLIGHT, RG_ST_BACKUP, RG_ST_PULL, RG_ST_SWITCH,
-                                         RG_ST_UP,        RG_ST_VERIFY, RG_ST_SETTLE, RG_ST_COMMIT};
+    /* The switch strategy: nothing users see changes before PROXY, so everything before the
+     * proxy moves aborts with the candidate removed. */
+    static const enum rg_state want[] = {RG_ST_PREFLIGHT, RG_ST_BACKUP, RG_ST_PULL,
+                                         RG_ST_CANDIDATE, RG_ST_PROBE,  RG_ST_PROXY,
+                                         RG_ST_VERIFY,    RG_ST_SETTLE, RG_ST_RETIRE,
+                                         RG_ST_COMMIT};
     static const enum rg_state fail[] = {RG_ST_ABORTED, RG_ST_ABORTED, RG_ST_ABORTED,
+                                         RG_ST_ABORTED, RG_ST_ABORTED, RG_ST_ABORTED,
                                          RG_ST_RECOVER, RG_ST_RECOVER, RG_ST_RECOVER,
-                                         RG_ST_RECOVER, RG_ST_RECOVER};
+                                         RG_ST_RECOVER};
     struct rg_playbook *pb = load_example("odoo.yml");
     struct rg_plan *plan = NULL;
     struct rg_err err;
@@ -47,25 +52,20 @@ test_odoo_plan(void **state)
         assert_int_equal(plan->stages[i].state, want[i]);
         assert_int_equal(plan->stages[i].on_fail, fail[i]);
     }
-    assert_int_equal(plan->n_rungs, 3);
-    /* repair: recover, exec, restart, then the deploy's verify and settle, commit */
+    assert_int_equal(plan->n_rungs, 2);
+    /* rollback: recover, switch, up, verify, settle, commit */
     assert_int_equal(plan->rungs[0].n_stages, 6);
     assert_int_equal(plan->rungs[0].stages[0].state, RG_ST_RECOVER);
-    assert_int_equal(plan->rungs[0].stages[1].state, RG_ST_EXEC);
-    assert_int_equal(plan->rungs[0].stages[2].state, RG_ST_RESTART);
+    assert_int_equal(plan->rungs[0].stages[1].state, RG_ST_SWITCH);
+    assert_null(plan->rungs[0].stages[1].step);
     assert_int_equal(plan->rungs[0].stages[3].state, RG_ST_VERIFY);
-    assert_int_equal(plan->rungs[0].stages[4].state, RG_ST_SETTLE);
     assert_int_equal(plan->rungs[0].stages[5].state, RG_ST_COMMIT);
     assert_int_equal(plan->rungs[0].stages[1].on_fail, RG_ST_RECOVER);
-    /* rollback: recover, switch, up, verify, settle, commit */
-    assert_int_equal(plan->rungs[1].n_stages, 6);
-    assert_int_equal(plan->rungs[1].stages[1].state, RG_ST_SWITCH);
-    assert_null(plan->rungs[1].stages[1].step);
     /* restore: recover, restore, switch, up, verify, settle, commit; the last rung fails to
      * UNRECOVERED */
-    assert_int_equal(plan->rungs[2].n_stages, 7);
-    assert_int_equal(plan->rungs[2].stages[1].state, RG_ST_RESTORE);
-    assert_int_equal(plan->rungs[2].stages[6].on_fail, RG_ST_UNRECOVERED);
+    assert_int_equal(plan->rungs[1].n_stages, 7);
+    assert_int_equal(plan->rungs[1].stages[1].state, RG_ST_RESTORE);
+    assert_int_equal(plan->rungs[1].stages[6].on_fail, RG_ST_UNRECOVERED);
     rg_plan_free(plan);
     rg_playbook_free(pb);
 }

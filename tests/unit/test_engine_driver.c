@@ -298,6 +298,53 @@ test_driver_failure_is_a_stage_failure(void **state)
     assert_string_equal(fk.calls, "remember:v1 pull:v2 switch:v2 up:v2 switch:v1 up:v1");
 }
 
+/* A verify before the first up runs before anything changed: its failure aborts (exit 3), the
+ * ladder does not run, and the plan says so from the same transition. */
+static void
+test_verify_before_up_aborts(void **state)
+{
+    struct fixture *f = *state;
+    struct rg_run_result res;
+    struct rg_diags diags;
+    struct rg_plan *plan = NULL;
+    struct rg_err err;
+    char *yaml;
+
+    run(&res, f, RG_RUN_DEPLOY, "v1");
+    assert_int_equal(res.outcome, RG_OUTCOME_DEPLOYED);
+    yaml = rg_asprintf("version: 1\n"
+                       "name: fake\n"
+                       "state_dir: %s/state\n"
+                       "runtime: {driver: compose, project_dir: %s, services: [app], tag_var: TAG}\n"
+                       "release: {image: example.invalid/app, tag_pattern: '^v[0-9]+$'}\n"
+                       "defaults: {every: 50ms, within: 300ms, timeout: 1s}\n"
+                       "gates:\n"
+                       "  precheck: {command: [/usr/bin/test, -e, %s/absent]}\n"
+                       "  healthy: {command: [/usr/bin/test, -e, %s]}\n"
+                       "deploy: [pull, {verify: [precheck]}, up, {verify: [healthy]}]\n"
+                       "recover: [{rollback: previous}]\n",
+                       f->dir, f->dir, f->dir, fk.healthy);
+    rg_playbook_free(f->pb);
+    rg_diags_init(&diags);
+    if (rg_playbook_load_buffer(&f->pb, &diags, "fake.yml", yaml, strlen(yaml), NULL, &err) < 0)
+        fail_msg("%s: %s", err.msg, diags.n ? diags.v[0].msg : "");
+    rg_diags_release(&diags);
+    free(yaml);
+
+    assert_int_equal(rg_plan_build(&plan, f->pb, "v2", &err), 0);
+    assert_int_equal(plan->stages[2].state, RG_ST_VERIFY);
+    assert_true(plan->stages[2].unchanged);
+    assert_int_equal(plan->stages[2].on_fail, RG_ST_ABORTED);
+    assert_int_equal(plan->stages[5].state, RG_ST_VERIFY);
+    assert_int_equal(plan->stages[5].on_fail, RG_ST_RECOVER);
+    rg_plan_free(plan);
+
+    run(&res, f, RG_RUN_DEPLOY, "v2");
+    assert_int_equal(res.outcome, RG_OUTCOME_ABORTED);
+    assert_string_equal(fk.calls, "remember:v1 pull:v2");
+    assert_string_equal(fk.tag, "v1");
+}
+
 static void
 test_backup_needs_a_backup_section(void **state)
 {
@@ -337,6 +384,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_deploy_fail_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_driver_failure_is_a_stage_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_before_up_aborts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backup_needs_a_backup_section, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unimplemented_driver_is_refused_before_anything, setup,
                                         teardown),

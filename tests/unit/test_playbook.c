@@ -1,5 +1,6 @@
 /* Unit tests of the playbook loader: every example playbook, every class of error with its exact
  * message and position, hostile input, interpolation and defaults. */
+#include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -319,10 +320,12 @@ test_odoo_playbook_content(void **state)
     assert_int_equal(rg_playbook_gate(f->pb, "db")->max_connections_used, 8000);
     assert_int_equal(rg_playbook_gate(f->pb, "live")->kind, RG_GATE_WEBSOCKET);
     assert_string_equal(f->pb->runtime.tag_var, "APP_IMAGE_VERSION");
-    assert_int_equal(f->pb->recover[0].kind, RG_RUNG_REPAIR);
-    assert_string_equal(f->pb->recover[0].steps[0].argv.v[4], "base,web");
-    assert_int_equal(f->pb->recover[1].kind, RG_RUNG_ROLLBACK);
-    assert_int_equal(f->pb->recover[2].kind, RG_RUNG_RESTORE);
+    /* Both of Odoo's upstreams switch together; the ladder starts by switching back. */
+    assert_int_equal(f->pb->strategy, RG_STRATEGY_SWITCH);
+    assert_int_equal(f->pb->proxy.n_upstreams, 2);
+    assert_int_equal(rg_playbook_upstream(f->pb, "odoo_lp")->port, 8072);
+    assert_int_equal(f->pb->recover[0].kind, RG_RUNG_ROLLBACK);
+    assert_int_equal(f->pb->recover[1].kind, RG_RUNG_RESTORE);
     assert_int_equal(f->pb->deploy[f->pb->n_deploy - 1].for_ms, 60000);
 }
 
@@ -381,6 +384,112 @@ test_err_shell_string(void **state)
                     HEAD GATES DEPLOY "recover:\n  - repair: {exec: {service: app, run: 'a b'}}\n",
                     "t.yml:9:40: recover[0].repair.exec.run: expected an argv array, got the "
                     "string 'a b': commands never run through a shell, write it as [a, b]");
+}
+
+/* Every suggested argv, pasted back into the playbook, means what the string meant to a shell:
+ * the suggestion is read back through the loader and compared word by word. */
+static void
+test_err_shell_string_round_trip(void **state)
+{
+    static const struct {
+        const char *yaml; /* the string as written in the playbook (a YAML scalar) */
+        const char *words[10];
+    } cases[] = {
+        {"\"odoo -d odoo -u base,web --stop-after-init\"",
+         {"odoo", "-d", "odoo", "-u", "base,web", "--stop-after-init"}},
+        {"\"psql -c 'select 1' -d \\\"my db\\\"\"", {"psql", "-c", "select 1", "-d", "my db"}},
+        {"'echo a:b c: #x -v *glob [x] {y} -'",
+         {"echo", "a:b", "c:", "#x", "-v", "*glob", "[x]", "{y}", "-"}},
+        {"'run --opt=a\\ b ''%d'' @at !bang'", {"run", "--opt=a b", "%d", "@at", "!bang"}},
+    };
+    struct fixture *f = *state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *yaml = rg_asprintf(HEAD "gates:\n  c: {command: %s}\n" DEPLOY, cases[i].yaml);
+        /* DEPLOY names the gate health: define it in the read-back playbook. */
+        const char *msg, *open;
+        char *argv;
+        size_t n = 0;
+
+        assert_int_equal(load_str(f, yaml), RG_EINVAL);
+        free(yaml);
+        msg = f->diags.v[0].msg;
+        open = strstr(msg, "write it as [");
+        if (!open)
+            fail_msg("case %zu: no suggestion in: %s", i, msg);
+        argv = rg_strdup(open + strlen("write it as "));
+        yaml = rg_asprintf(HEAD "gates:\n  health: {http: \"http://h/\"}\n  c: {command: %s}\n" DEPLOY,
+                           argv);
+        if (load_str(f, yaml) != 0)
+            fail_msg("case %zu: the suggestion %s does not load: %s", i, argv,
+                     f->diags.n ? f->diags.v[0].msg : f->err.msg);
+        const struct rg_gate *g = rg_playbook_gate(f->pb, "c");
+        while (n < 10 && cases[i].words[n])
+            n++;
+        if (g->argv.n != n)
+            fail_msg("case %zu: %s reads back as %zu words, want %zu", i, argv, g->argv.n, n);
+        for (size_t k = 0; k < n; k++)
+            assert_string_equal(g->argv.v[k], cases[i].words[k]);
+        free(argv);
+        free(yaml);
+    }
+}
+
+/* Perl's \d is the letter d to POSIX: refused with the POSIX form, which loads and matches
+ * what the writer meant; glibc's \w \s \b outside brackets work and are accepted. */
+static void
+test_err_perl_regex(void **state)
+{
+    struct fixture *f = *state;
+    regex_t rx;
+
+    assert_one_diag(f,
+                    "version: 1\nname: t\n"
+                    "runtime: {driver: compose, project_dir: /srv/t, tag_var: TAG, services: [app]}\n"
+                    "release: {image: reg/t, tag_pattern: '^v(\\d+\\.){2}\\d+$'}\n" GATES DEPLOY,
+                    "t.yml:4:38: release.tag_pattern: '\\d' is Perl regex syntax; rollgate's "
+                    "regular expressions are POSIX extended, where it means the letter 'd': "
+                    "write '^v([0-9]+\\.){2}[0-9]+$'");
+    assert_one_diag(f,
+                    HEAD "gates:\n  health: {http: \"http://h/\", body: '[\\d\\s]+ok'}\n" DEPLOY,
+                    "t.yml:6:37: gates.health.body: '\\d' is Perl regex syntax; rollgate's regular "
+                    "expressions are POSIX extended, where inside brackets it means a backslash "
+                    "or the letter 'd': write '[0-9[:space:]]+ok'");
+    assert_one_diag(f, HEAD "gates:\n  health: {http: \"http://h/\", body: '[^\\D]'}\n" DEPLOY,
+                    "t.yml:6:37: gates.health.body: '\\D' is Perl regex syntax; rollgate's regular "
+                    "expressions are POSIX extended, where inside brackets it means a backslash "
+                    "or the letter 'D': inside brackets use [:digit:], [:alnum:] or [:space:], and "
+                    "for a negation a [^...] of its own");
+    /* The suggested pattern, pasted back, matches a real tag and not a wrong one. */
+    assert_int_equal(load_str(f, "version: 1\nname: t\n"
+                                 "runtime: {driver: compose, project_dir: /srv/t, tag_var: TAG, "
+                                 "services: [app]}\n"
+                                 "release: {image: reg/t, tag_pattern: '^v([0-9]+\\.){2}[0-9]+$'}\n"
+                                 GATES DEPLOY),
+                     0);
+    assert_int_equal(rg_playbook_check_tag(f->pb, "v1.22.3", &f->err), 0);
+    assert_int_equal(rg_playbook_check_tag(f->pb, "vd.d.d", &f->err), RG_EINVAL);
+    /* glibc's own \s and \b outside brackets mean what they mean in Perl: accepted. */
+    assert_int_equal(load_str(f, HEAD "gates:\n  health: {http: \"http://h/\", "
+                                      "body: '\\bok\\s'}\n" DEPLOY),
+                     0);
+    assert_int_equal(regcomp(&rx, "\\bok\\s", REG_EXTENDED | REG_NOSUB), 0);
+    assert_int_equal(regexec(&rx, "all ok now", 0, NULL, 0), 0);
+    assert_int_not_equal(regexec(&rx, "bookkeeping", 0, NULL, 0), 0);
+    regfree(&rx);
+}
+
+/* A command that needs a shell is not split into words that would mean something else. */
+static void
+test_err_shell_string_needs_a_shell(void **state)
+{
+    assert_one_diag(*state,
+                    HEAD "gates:\n  health: {http: \"http://h/\"}\n"
+                         "  c: {command: \"pg_dump x | gzip > /b.gz\"}\n" DEPLOY,
+                    "t.yml:7:16: gates.c.command: expected an argv array, got the string "
+                    "'pg_dump x | gzip > /b.gz': commands never run through a shell, and this "
+                    "one needs one ('|'): put it in a script and run that, or write [sh, -c, "
+                    "'pg_dump x | gzip > /b.gz'] if a shell is what you mean");
 }
 
 static void
@@ -912,6 +1021,25 @@ test_proxy_section(void **state)
                      RG_EINVAL);
     assert_diag(f, 0, "t.yml:8:11: strategy: the compose driver cannot start a release beside "
                       "the serving one, which strategy 'switch' needs");
+    /* What would act on both releases at once is refused, with what to do instead. */
+#define SWITCHED                                                                                   \
+    "strategy: switch\n"                                                                           \
+    "proxy: {upstream_file: /u.conf, upstreams: {app: {service: app, port: 80}}}\n"
+    assert_one_diag(f, HEAD GATES SWITCHED
+                    "deploy: [pull, up, {verify: [health]}, {restart: [app]}]\n",
+                    "t.yml:9:40: deploy[3]: 'restart' cannot run in a switched deploy: it would "
+                    "act on the serving release and the candidate alike (it can with strategy "
+                    "'replace')");
+    assert_one_diag(f, HEAD GATES SWITCHED DEPLOY
+                    "recover: [{repair: {restart: [app]}}]\n",
+                    "t.yml:10:11: recover[0]: a repair rung cannot run under strategy 'switch': a "
+                    "release that fails before the switch is removed unseen, and after it "
+                    "'rollback' switches back in one reload (docs/switch.md); repair in place "
+                    "needs strategy 'replace'");
+    assert_one_diag(f, HEAD GATES SWITCHED "deploy: [pull, {verify: [health]}, up]\n",
+                    "t.yml:9:9: deploy: strategy 'switch' needs a 'verify' after 'up': it judges "
+                    "the candidate before it gets traffic");
+#undef SWITCHED
 }
 
 int
@@ -931,6 +1059,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_err_wrong_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_undefined_gate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_shell_string, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_err_shell_string_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_err_shell_string_needs_a_shell, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_err_perl_regex, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_four_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_duplicate_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_durations, setup, teardown),
