@@ -1,5 +1,6 @@
 /* Whole-playbook checks once every section is decoded: references between sections, the order
  * of deploy steps, driver requirements, and the defaults that fill what the file left out. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -136,6 +137,27 @@ check_runtime(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *ro
     return rc;
 }
 
+/* Whether every comma-separated part of list names a gate. */
+static bool
+all_gates(const struct rg_playbook *pb, const char *list)
+{
+    char part[256];
+
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        const char *b = p, *e = p + n;
+        while (b < e && *b == ' ')
+            b++;
+        while (e > b && e[-1] == ' ')
+            e--;
+        snprintf(part, sizeof(part), "%.*s", (int)(e - b), b);
+        if (!rg_playbook_gate(pb, part))
+            return false;
+        p += n + (p[n] == ',');
+    }
+    return true;
+}
+
 static void
 unknown_gate(struct pb_ctx *c, const struct rg_playbook *pb, const char *name, int line, int col)
 {
@@ -144,7 +166,11 @@ unknown_gate(struct pb_ctx *c, const struct rg_playbook *pb, const char *name, i
 
     for (size_t i = 0; i < pb->n_gates; i++)
         names[i] = pb->gates[i].name;
-    if ((best = rg_suggest(name, names, pb->n_gates)))
+    if (strchr(name, ',') && all_gates(pb, name))
+        /* `verify: running, health` is one string to YAML. */
+        pb_error_at(c, line, col, "unknown gate '%s': a list of gates is written [%s]", name,
+                    name);
+    else if ((best = rg_suggest(name, names, pb->n_gates)))
         pb_error_at(c, line, col, "unknown gate '%s' (did you mean '%s'?)", name, best);
     else if (pb->n_gates)
         pb_error_at(c, line, col, "unknown gate '%s' (define it under 'gates')", name);
@@ -314,7 +340,17 @@ check_recover(struct pb_ctx *c, struct rg_playbook *pb)
         seen[r->kind] = true;
         if (r->kind == RG_RUNG_ROLLBACK && r->to && strcmp(r->to, "previous") != 0 &&
             pb->release.tag_pattern && rg_playbook_check_tag(pb, r->to, &err) < 0) {
-            pb_error_at(c, r->line, r->column, "rollback target: %s", err.msg);
+            static const char *const words[] = {"previous"};
+            const char *best = rg_suggest(r->to, words, 1);
+            if (!best && strlen(r->to) >= 3 && strncmp(words[0], r->to, strlen(r->to)) == 0)
+                best = words[0]; /* an abbreviation: 'prev' */
+            if (best)
+                pb_error_at(c, r->line, r->column,
+                            "rollback target '%s' is neither 'previous' nor a release tag "
+                            "(did you mean '%s'?)",
+                            r->to, best);
+            else
+                pb_error_at(c, r->line, r->column, "rollback target: %s", err.msg);
             rc = -1;
         }
         if (r->kind == RG_RUNG_RESTORE && !pb->backup.enabled) {

@@ -319,7 +319,8 @@ pb_decode_field(struct pb_ctx *c, const struct pb_node *n, const struct pb_field
     return rc;
 }
 
-static void
+/* Reports an unknown key; returns the key it suggests instead, or NULL. */
+static const char *
 unknown_key(struct pb_ctx *c, const struct pb_node *key, const struct pb_field *fields,
             const char *skip_key)
 {
@@ -334,13 +335,14 @@ unknown_key(struct pb_ctx *c, const struct pb_node *key, const struct pb_field *
         names[n++] = f->key;
     if ((best = rg_suggest(key->str, names, n))) {
         pb_error(c, key, "unknown key '%s' (did you mean '%s'?)", key->str, best);
-        return;
+        return best;
     }
     rg_buf_init(&allowed, 300);
     for (size_t i = 0; i < n; i++)
         rg_buf_addf(&allowed, "%s%s", i ? ", " : "", names[i]);
     pb_error(c, key, "unknown key '%s' (allowed: %s)", key->str, allowed.data ? allowed.data : "");
     rg_buf_release(&allowed);
+    return NULL;
 }
 
 int
@@ -365,7 +367,12 @@ pb_decode_map(struct pb_ctx *c, const struct pb_node *n, const struct pb_field *
             if (strcmp(f->key, key->str) == 0)
                 break;
         if (!f->key) {
-            unknown_key(c, key, fields, skip_key);
+            /* A misspelled required key is one mistake: its "missing" is not said again. */
+            const char *meant = unknown_key(c, key, fields, skip_key);
+            size_t k = 0;
+            for (const struct pb_field *g = fields; meant && g->key; g++, k++)
+                if (strcmp(g->key, meant) == 0)
+                    seen |= (uint64_t)1 << k;
             rc = -1;
             continue;
         }

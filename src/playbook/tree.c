@@ -193,6 +193,19 @@ tree_event(struct tree_state *t, const yaml_event_t *ev, int *documents)
     }
 }
 
+/* What libyaml's words mean for the two mistakes people make most. */
+static const char *
+yaml_hint(const char *data, size_t len, size_t at, const char *problem)
+{
+    if (at < len && data[at] == '\t')
+        return ": a tab; YAML indents with spaces only";
+    if (strstr(problem, "unknown escape character"))
+        return ": inside double quotes a backslash starts an escape; write a value with "
+               "backslashes (a regular expression, a path) in single quotes, where a backslash "
+               "is just a backslash";
+    return "";
+}
+
 int
 pb_tree_parse(struct pb_node **out, struct rg_diags *diags, const char *file, const char *data,
               size_t len)
@@ -220,12 +233,10 @@ pb_tree_parse(struct pb_node **out, struct rg_diags *diags, const char *file, co
             if (parser.error == YAML_READER_ERROR)
                 tree_error(&t, 0, 0, "not a text file: %s at byte %zu", problem,
                            parser.problem_offset);
-            else if (context)
-                tree_error(&t, (int)pm.line + 1, (int)pm.column + 1, "invalid YAML: %s %s",
-                           problem, context);
             else
-                tree_error(&t, (int)pm.line + 1, (int)pm.column + 1, "invalid YAML: %s",
-                           problem);
+                tree_error(&t, (int)pm.line + 1, (int)pm.column + 1, "invalid YAML: %s%s%s%s",
+                           problem, context ? " " : "", context ? context : "",
+                           yaml_hint(data, len, pm.index, problem));
             rc = RG_EINVAL;
             break;
         }

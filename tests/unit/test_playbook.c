@@ -479,6 +479,36 @@ test_err_perl_regex(void **state)
     regfree(&rx);
 }
 
+/* libyaml's words explained, and the usual slips of a first playbook said once, with the fix. */
+static void
+test_err_first_hour_messages(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_one_diag(f, "version: 1\nname: t\nruntime:\n\tdriver: compose\n",
+                    "t.yml:4:1: invalid YAML: found character that cannot start any token while "
+                    "scanning for the next token: a tab; YAML indents with spaces only");
+    assert_one_diag(f, "version: 1\nname: t\nrelease: {image: r/x, tag_pattern: \"^v\\d+$\"}\n",
+                    "t.yml:3:39: invalid YAML: found unknown escape character while parsing a "
+                    "quoted scalar: inside double quotes a backslash starts an escape; write a "
+                    "value with backslashes (a regular expression, a path) in single quotes, "
+                    "where a backslash is just a backslash");
+    assert_one_diag(f,
+                    HEAD "gates:\n  running: {container: app}\n  health: {http: \"http://h/\"}\n"
+                         "deploy:\n  - pull\n  - up\n  - verify: running, health\n",
+                    "t.yml:11:5: deploy[2]: unknown gate 'running, health': a list of gates is "
+                    "written [running, health]");
+    assert_one_diag(f, HEAD GATES DEPLOY "recover:\n  - rollback: prev\n",
+                    "t.yml:9:5: recover[0]: rollback target 'prev' is neither 'previous' nor a "
+                    "release tag (did you mean 'previous'?)");
+    /* A misspelled required key: one problem, not a second "missing" one. */
+    assert_one_diag(f,
+                    "version: 1\nname: t\n"
+                    "runtime: {driver: compose, project_dir: /srv/t, tag_vr: TAG, services: [app]}\n"
+                    "release: {image: reg/t, tag_pattern: '^v[0-9]+$'}\n" GATES DEPLOY,
+                    "t.yml:3:49: runtime: unknown key 'tag_vr' (did you mean 'tag_var'?)");
+}
+
 /* A command that needs a shell is not split into words that would mean something else. */
 static void
 test_err_shell_string_needs_a_shell(void **state)
@@ -1062,6 +1092,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_err_shell_string_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_shell_string_needs_a_shell, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_perl_regex, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_err_first_hour_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_four_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_duplicate_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_err_durations, setup, teardown),
