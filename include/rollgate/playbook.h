@@ -241,6 +241,10 @@ struct rg_load_opts {
     /* The capabilities of a driver (rg_driver_caps of driver.h); NULL: no capability checks
      * (the loader alone knows no driver). */
     unsigned (*driver_caps)(enum rg_runtime_driver kind);
+    /* An unset ${VAR} without a default is a placeholder instead of an error (validate
+     * --no-env, for a pull request that has no production secrets): a string keeps the text
+     * "${VAR}", a number, duration, percentage or switch keeps its default. */
+    bool placeholders;
 };
 
 /* Loads and validates the playbook at path. On success *out owns the model and returns 0.

@@ -72,6 +72,10 @@ int rg_cli_usage_error(const struct rg_cmd *cmd, const char *fmt, ...)
 
 /* Loads a playbook, printing every diagnostic to errout. Returns 0 or an exit code. */
 int rg_cli_load_playbook(struct rg_playbook **out, struct rg_cmd_ctx *ctx, const char *path);
+/* The same with the caller's diagnostics (not printed) and options: validate --json and
+ * --no-env. Returns 0 or RG_EXIT_INVALID; *err says why it failed. */
+int rg_cli_load_playbook_diags(struct rg_playbook **out, struct rg_diags *diags,
+                               struct rg_err *err, const char *path, bool placeholders);
 void rg_cli_print_diags(FILE *out, const struct rg_diags *diags);
 /* Who runs this, for the ledger and the lock: $USER, else the account name. */
 const char *rg_cli_actor(void);

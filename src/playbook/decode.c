@@ -15,6 +15,20 @@ process_getenv(const char *name, void *data)
     return getenv(name);
 }
 
+/* validate --no-env: what is set is used, what is not becomes "${NAME}" and is noted. */
+static const char *
+placeholder_getenv(const char *name, void *data)
+{
+    struct pb_ctx *c = data;
+    const char *v = c->getenv ? c->getenv(name, c->getenv_data) : getenv(name);
+
+    if (v)
+        return v;
+    c->placeheld = true;
+    snprintf(c->placeholder, sizeof(c->placeholder), "${%s}", name);
+    return c->placeholder;
+}
+
 char *
 pb_scalar_string(struct pb_ctx *c, const struct pb_node *n, bool noexpand, const char *what)
 {
@@ -25,10 +39,12 @@ pb_scalar_string(struct pb_ctx *c, const struct pb_node *n, bool noexpand, const
         pb_error(c, n, "expected %s, got %s", what, pb_kind_noun(n));
         return NULL;
     }
+    c->placeheld = false;
     if (noexpand)
         return rg_strdup(n->str);
-    if (pb_interpolate(&out, n->str, c->getenv ? c->getenv : process_getenv, c->getenv_data,
-                       &err) < 0) {
+    if (pb_interpolate(&out, n->str, c->placeholders ? placeholder_getenv : c->getenv ? c->getenv
+                                                                                   : process_getenv,
+                       c->placeholders ? (void *)c : c->getenv_data, &err) < 0) {
         pb_error(c, n, "%s", err.msg);
         return NULL;
     }
@@ -243,7 +259,8 @@ pb_decode_field(struct pb_ctx *c, const struct pb_node *n, const struct pb_field
         }
         if (f->type == PB_T_REGEX && pb_check_regex(c, n, s) < 0)
             break;
-        if (f->check && f->check(c, n, s) < 0)
+        /* A placeholder is no URL or name yet: its form is checked when it is set. */
+        if (f->check && !c->placeheld && f->check(c, n, s) < 0)
             break;
         if (f->type == PB_T_PATH) {
             char *abs;
@@ -266,6 +283,10 @@ pb_decode_field(struct pb_ctx *c, const struct pb_node *n, const struct pb_field
         long long v;
         if (!(s = pb_scalar_string(c, n, noexp, "a whole number")))
             return -1;
+        if (c->placeheld) { /* a value the environment gives later: the default stands in */
+            rc = 0;
+            break;
+        }
         if (rg_int_parse(&v, s, f->min, f->max, &err) < 0) {
             pb_error(c, n, "%s", err.msg);
             break;
@@ -277,6 +298,10 @@ pb_decode_field(struct pb_ctx *c, const struct pb_node *n, const struct pb_field
     case PB_T_BOOL:
         if (!(s = pb_scalar_string(c, n, noexp, "true or false")))
             return -1;
+        if (c->placeheld) {
+            rc = 0;
+            break;
+        }
         if (strcmp(s, "true") == 0) {
             *(bool *)field = true;
         } else if (strcmp(s, "false") == 0) {
@@ -290,6 +315,10 @@ pb_decode_field(struct pb_ctx *c, const struct pb_node *n, const struct pb_field
     case PB_T_DURATION:
         if (!(s = pb_scalar_string(c, n, noexp, "a duration such as 2s")))
             return -1;
+        if (c->placeheld) { /* a value the environment gives later: the default stands in */
+            rc = 0;
+            break;
+        }
         if (rg_duration_parse((int64_t *)field, s, &err) < 0) {
             pb_error(c, n, "%s", err.msg);
             break;
@@ -299,6 +328,10 @@ pb_decode_field(struct pb_ctx *c, const struct pb_node *n, const struct pb_field
     case PB_T_PERCENT:
         if (!(s = pb_scalar_string(c, n, noexp, "a percentage such as 80%")))
             return -1;
+        if (c->placeheld) { /* a value the environment gives later: the default stands in */
+            rc = 0;
+            break;
+        }
         if (rg_percent_parse((int *)field, s, &err) < 0) {
             pb_error(c, n, "%s", err.msg);
             break;

@@ -46,13 +46,15 @@ struct pb_ctx {
     const char *base_dir;
     unsigned (*driver_caps)(enum rg_runtime_driver kind); /* NULL: no capability checks */
     int errors;
+    bool placeholders; /* rg_load_opts.placeholders */
+    bool placeheld;    /* the last pb_scalar_string used a placeholder */
+    char placeholder[80];
 };
 
 void pb_diag_add(struct rg_diags *diags, const char *file, int line, int col, const char *path,
                  const char *msg);
 void pb_vdiag(struct rg_diags *diags, const char *file, int line, int col, const char *path,
               const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
-/* Records a problem at node n (or at 0:0 when NULL) under the current key path. */
 /* Appends s as an item of a YAML flow sequence ([a, b]) that reads back as s: plain when it
  * can be, else single-quoted. */
 void pb_yaml_flow_item(struct rg_buf *out, const char *s);
@@ -68,6 +70,7 @@ int pb_shell_words(struct rg_strv *out, const char *line);
 int pb_regex_perl_escapes(struct rg_buf *rewritten, char *found, bool *in_brackets,
                           const char *re);
 
+/* Records a problem at node n (or at 0:0 when NULL) under the current key path. */
 void pb_error(struct pb_ctx *c, const struct pb_node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The same at an explicit position (for model objects that remember where they were). */

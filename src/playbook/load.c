@@ -107,6 +107,7 @@ rg_playbook_load_buffer(struct rg_playbook **out, struct rg_diags *diags, const 
         c.getenv_data = opts->getenv_data;
         c.base_dir = opts->base_dir;
         c.driver_caps = opts->driver_caps;
+        c.placeholders = opts->placeholders;
     }
     if ((rc = pb_tree_parse(&root, diags, name, data, len)) < 0) {
         rc = rg_err_set(err, RG_EINVAL, "playbook '%s' is not valid", name);

@@ -38,7 +38,7 @@ expect unknown_command 64 "rollgate: unknown command 'valdate' (did you mean 'va
 expect unknown_command_far 64 "rollgate: unknown command 'frobnicate' (see 'rollgate --help')" -- frobnicate
 expect unknown_option 64 "rollgate: plan: unknown option '--jsn' (did you mean '--json'?)" -- plan --jsn odoo.yml
 expect unknown_global 64 "rollgate: unknown option '--frob'" -- --frob validate
-expect missing_arg 64 "rollgate: validate: missing arguments; usage: rollgate validate PLAYBOOK..." -- validate
+expect missing_arg 64 "rollgate: validate: missing arguments; usage: rollgate validate [--no-env] [--json] PLAYBOOK..." -- validate
 expect too_many 64 "rollgate: plan: too many arguments" -- plan a.yml b.yml
 expect option_needs_value 64 "rollgate: plan: option '--tag' needs a value (TAG)" -- plan odoo.yml --tag
 expect flag_with_value 64 "rollgate: plan: option '--json' takes no value" -- plan --json=yes odoo.yml
@@ -151,6 +151,34 @@ elif ! grep -qF "password=***" <<<"$out" || ! grep -qF "https://hooks.example.co
 else
     echo "ok   redaction"; pass=$((pass + 1))
 fi
+
+# validate in a pull request: no production secrets there. Without --no-env an unset ${VAR}
+# is an error; with it a placeholder (a string keeps ${VAR}, a number or duration its default).
+cat > "$tmp/secrets.yml" <<'YAML'
+version: 1
+name: shop
+runtime: {driver: compose, project_dir: /srv/shop, tag_var: TAG, services: [app]}
+release: {image: reg/shop, tag_pattern: '^v[0-9]+$'}
+defaults: {every: "${RG_TEST_UNSET_EVERY}", within: 10s}
+gates:
+  db: {postgres: "host=db user=shop password=${RG_TEST_UNSET_PW} dbname=shop", max_connections_used: "${RG_TEST_UNSET_LIMIT}"}
+deploy: [pull, up, {verify: [db]}]
+notify: [{webhook: "${RG_TEST_UNSET_HOOK}", on: [unrecovered]}]
+YAML
+expect validate_env_unset 65 "secrets.yml:7:18: gates.db.postgres: environment variable 'RG_TEST_UNSET_PW' is not set (set it, or write \${RG_TEST_UNSET_PW:-default})" -- validate secrets.yml
+expect validate_no_env 0 "secrets.yml: ok (target 'shop', compose driver, 1 gate, 3 deploy steps, 0 recover rungs)" -- validate --no-env secrets.yml
+expect validate_no_env_still_checks 65 "four.yml:8:20: gates.ready.command: expected an argv array" -- validate --no-env four.yml
+if out=$(cd "$tmp" && "$bin" validate --json secrets.yml demo.yml); [ $? = 65 ] &&
+   python3 - "$out" <<'PY'
+import json, sys
+doc = json.loads(sys.argv[1])
+assert [d["file"] for d in doc] == ["secrets.yml", "demo.yml"], doc
+assert doc[0]["ok"] is False and doc[1]["ok"] is True and doc[1]["target"] == "demo"
+p = doc[0]["problems"][0]
+assert (p["line"], p["column"], p["path"]) == (5, 19, "defaults.every"), p
+assert p["message"].startswith("environment variable 'RG_TEST_UNSET_EVERY' is not set"), p
+PY
+then echo "ok   validate_json"; pass=$((pass + 1)); else echo "FAIL validate_json"; echo "$out" | head -30; fail=$((fail + 1)); fi
 
 # The environment, not a bug: a state directory whose parent is missing (73) or that the user
 # may not create (77), with the path and the fix; reading commands create nothing.
