@@ -221,6 +221,8 @@ rm -f "$stack_env"
 stage "build (release)" configure_and_build build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DROLLGATE_TESTS=ON -DROLLGATE_SANITIZE=OFF -DROLLGATE_FUZZ=OFF
 stage_after "build (release)" "tests (release)" run_ctest build
+stage_after "build (release)" "install (prefix and Debian package)" \
+    bash tests/install/test_install.sh build
 
 stage "build (asan+ubsan)" configure_and_build build-asan -DCMAKE_BUILD_TYPE=Debug \
     -DROLLGATE_TESTS=ON -DROLLGATE_SANITIZE=ON -DROLLGATE_FUZZ=OFF

@@ -17,6 +17,7 @@ const struct rg_cmd *const rg_cmd_table[] = {
     &rg_cmd_backup,
     &rg_cmd_backups,
     &rg_cmd_check,
+    &rg_cmd_completion,
     &rg_cmd_deploy,
     &rg_cmd_help,
     &rg_cmd_history,
@@ -154,7 +155,7 @@ rg_cli_main(int argc, char **argv)
             return finish(RG_EXIT_OK);
         }
         if (strcmp(a, "--version") == 0) {
-            printf("rollgate %s\n", ROLLGATE_VERSION);
+            rg_cli_print_version(stdout);
             return finish(RG_EXIT_OK);
         }
         if (strcmp(a, "--verbose") == 0) {

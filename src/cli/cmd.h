@@ -51,6 +51,7 @@ const struct rg_cmd *rg_cmd_find(const char *name);
 extern const struct rg_cmd rg_cmd_backup;
 extern const struct rg_cmd rg_cmd_backups;
 extern const struct rg_cmd rg_cmd_check;
+extern const struct rg_cmd rg_cmd_completion;
 extern const struct rg_cmd rg_cmd_deploy;
 extern const struct rg_cmd rg_cmd_history;
 extern const struct rg_cmd rg_cmd_restore;
@@ -60,6 +61,11 @@ extern const struct rg_cmd rg_cmd_status;
 extern const struct rg_cmd rg_cmd_help;
 extern const struct rg_cmd rg_cmd_plan;
 extern const struct rg_cmd rg_cmd_validate;
+
+/* --version: release, commit, build and the libraries' versions. */
+void rg_cli_print_version(FILE *out);
+/* The manual page, troff, from the command table (help --man). */
+void rg_cli_print_man(FILE *out);
 
 /* Parses argv (after the command name) against cmd's options into ctx. On a usage problem
  * prints one line naming it and returns -1. */

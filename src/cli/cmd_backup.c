@@ -418,7 +418,8 @@ const struct rg_cmd rg_cmd_backups = {
 const struct rg_cmd rg_cmd_restore = {
     .name = "restore",
     .summary = "restore the database and filestore from a backup, keeping what it replaces",
-    .usage = "PLAYBOOK (--backup ID | --latest | --for-tag TAG | --file PATH) [--yes] [--jobs N]",
+    .usage = "PLAYBOOK (--backup ID | --latest | --for-tag TAG | --file PATH) [--yes] [--jobs N] "
+             "[--json]",
     .description =
         "Verifies the whole backup before changing anything (checksums, manifest, paths, sizes),\n"
         "then reads it again and streams the dump into a scratch database (rollgate archives:\n"

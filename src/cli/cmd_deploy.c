@@ -180,7 +180,8 @@ cmd_resume(struct rg_cmd_ctx *ctx)
 const struct rg_cmd rg_cmd_deploy = {
     .name = "deploy",
     .summary = "deploy a release; on failure repair, roll back or restore by the playbook",
-    .usage = "--tag TAG [--json] [--wait DURATION] PLAYBOOK",
+    .usage = "--tag TAG [--json] [--wait DURATION] [--actor NAME] [--trigger cli|hook|ci] "
+             "PLAYBOOK",
     .description =
         "Runs the playbook's plan ('rollgate plan' shows it) under the target's lock: pull,\n"
         "switch the tag, bring the services up, pass the verify gates, stay stable for the\n"
@@ -198,7 +199,8 @@ const struct rg_cmd rg_cmd_deploy = {
 const struct rg_cmd rg_cmd_rollback = {
     .name = "rollback",
     .summary = "return a target to a known-good release, through the same lock and gates",
-    .usage = "[--to TAG] [--force] [--json] [--wait DURATION] PLAYBOOK",
+    .usage = "[--to TAG] [--force] [--json] [--wait DURATION] [--actor NAME] "
+             "[--trigger cli|hook|ci] PLAYBOOK",
     .description =
         "For the emergency by hand: switches the target to the newest release that passed\n"
         "its gates other than the one serving (or --to TAG), makes sure its image is on the\n"
@@ -214,7 +216,7 @@ const struct rg_cmd rg_cmd_rollback = {
 const struct rg_cmd rg_cmd_resume = {
     .name = "resume",
     .summary = "finish or recover a deploy a crash or a signal left in flight",
-    .usage = "[--json] [--wait DURATION] PLAYBOOK",
+    .usage = "[--json] [--wait DURATION] [--actor NAME] PLAYBOOK",
     .description =
         "Reads the last intent in the ledger: a step in flight runs again (every step is\n"
         "idempotent) and the plan goes on; a step that had failed leads to the recover ladder.\n"

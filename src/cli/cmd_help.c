@@ -4,11 +4,22 @@
 #include "cmd.h"
 #include "rollgate/util.h"
 
+enum { HELP_MAN };
+
+static const struct rg_opt help_opts[] = {
+    [HELP_MAN] = {"man", 0, NULL, "print the manual page (troff) made from this help"},
+    {0},
+};
+
 static int
 cmd_help(struct rg_cmd_ctx *ctx)
 {
     const struct rg_cmd *cmd;
 
+    if (ctx->optcount[HELP_MAN]) {
+        rg_cli_print_man(ctx->out);
+        return RG_EXIT_OK;
+    }
     if (ctx->nargs == 0) {
         fprintf(ctx->out, "commands:\n");
         for (size_t i = 0; rg_cmd_table[i]; i++)
@@ -34,7 +45,8 @@ cmd_help(struct rg_cmd_ctx *ctx)
 const struct rg_cmd rg_cmd_help = {
     .name = "help",
     .summary = "show the commands, or one command in full",
-    .usage = "[COMMAND]",
+    .usage = "[--man] [COMMAND]",
+    .opts = help_opts,
     .min_args = 0,
     .max_args = 1,
     .run = cmd_help,

@@ -209,5 +209,24 @@ else
     echo "FAIL state_no_permission: exit $rc"; echo "$out" | sed 's/^/    /'; fail=$((fail + 1))
 fi
 
+# docs/commands.md is checked against the binary's own help: every command's usage line as
+# `help` prints it, and every option.
+doc="$src/docs/commands.md"
+for c in $("$bin" help | awk '/^  [a-z]/ {print $1}'); do
+    usage=$("$bin" help "$c" | head -n 1 | sed 's/^usage: //')
+    missing=""
+    grep -qF -- "$usage" "$doc" || missing="the usage line '$usage'"
+    for o in $("$bin" help "$c" | grep -oE '^ +(-[a-z], )?--[a-z-]+' | grep -oE -- '--[a-z-]+'); do
+        grep -qF -- "$o" "$doc" || missing="$missing option $o"
+    done
+    if [ -z "$missing" ]; then echo "ok   docs_match_help_$c"; pass=$((pass + 1));
+    else echo "FAIL docs_match_help_$c: docs/commands.md lacks $missing"; fail=$((fail + 1)); fi
+done
+expect completion_bash 0 "complete -F _rollgate rollgate" -- completion bash
+expect completion_zsh 0 "#compdef rollgate" -- completion zsh
+expect completion_unknown 64 "rollgate: completion: no completion for shell 'fish' (bash or zsh)" -- completion fish
+expect man_page 0 ".SS \"rollgate validate [\\-\\-no\\-env] [\\-\\-json] PLAYBOOK...\"" -- help --man
+expect version_details 0 "libraries: libcurl" -- --version
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
