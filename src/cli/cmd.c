@@ -21,6 +21,7 @@ const struct rg_cmd *const rg_cmd_table[] = {
     &rg_cmd_deploy,
     &rg_cmd_help,
     &rg_cmd_history,
+    &rg_cmd_init,
     &rg_cmd_plan,
     &rg_cmd_restore,
     &rg_cmd_resume,

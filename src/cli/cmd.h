@@ -54,6 +54,7 @@ extern const struct rg_cmd rg_cmd_check;
 extern const struct rg_cmd rg_cmd_completion;
 extern const struct rg_cmd rg_cmd_deploy;
 extern const struct rg_cmd rg_cmd_history;
+extern const struct rg_cmd rg_cmd_init;
 extern const struct rg_cmd rg_cmd_restore;
 extern const struct rg_cmd rg_cmd_resume;
 extern const struct rg_cmd rg_cmd_rollback;

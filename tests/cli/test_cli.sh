@@ -209,6 +209,24 @@ else
     echo "FAIL state_no_permission: exit $rc"; echo "$out" | sed 's/^/    /'; fail=$((fail + 1))
 fi
 
+# init: a first playbook from a compose file, never over an existing one, always valid.
+mkdir -p "$tmp/odoo-stack" && cp "$src/tests/fixtures/odoo/docker-compose.yml" "$tmp/odoo-stack/"
+expect init_odoo 0 "wrote odoo-init.yml: target 'odoo-stack', services web, the release in ODOO_TAG of $tmp/odoo-stack/.env, 5 gates, backups before each deploy" -- init -o odoo-init.yml odoo-stack
+expect init_odoo_validates 0 "odoo-init.yml: ok (target 'odoo-stack', compose driver, 5 gates, 4 deploy steps, 2 recover rungs)" -- validate --no-env odoo-init.yml
+if grep -q 'odoo-secret' "$tmp/odoo-init.yml"; then echo "FAIL init_no_password: the compose file's password was copied"; fail=$((fail + 1));
+else echo "ok   init_no_password"; pass=$((pass + 1)); fi
+for want in 'web_http: {http: "http://127.0.0.1:8069/web/health", expect: [200]}' \
+    'web_live: {websocket: "ws://127.0.0.1:8072/websocket"}' 'password=${PGPASSWORD}' '  - restore: before_deploy'; do
+    if grep -qF -- "$want" "$tmp/odoo-init.yml"; then echo "ok   init_odoo_has: $want"; pass=$((pass + 1));
+    else echo "FAIL init_odoo_has: $want"; fail=$((fail + 1)); fi
+done
+expect init_todo 0 "nginx runs as service 'nginx': with \`strategy: switch\`" -- init -o odoo-init2.yml odoo-stack
+expect init_never_overwrites 65 "rollgate: init: 'odoo-init.yml' exists: init never overwrites a playbook (choose another with --output)" -- init -o odoo-init.yml odoo-stack
+mkdir -p "$tmp/empty-dir"
+expect init_no_compose 65 "rollgate: init: no compose file in '$tmp/empty-dir' (compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml): name it with --compose" -- init empty-dir
+printf 'services:\n  db:\n    image: postgres:15\n' >"$tmp/empty-dir/compose.yaml"
+expect init_no_app 65 "runs an application image" -- init -o x.yml empty-dir
+
 # docs/commands.md is checked against the binary's own help: every command's usage line as
 # `help` prints it, and every option.
 doc="$src/docs/commands.md"

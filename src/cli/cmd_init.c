@@ -1,0 +1,430 @@
+/* `rollgate init`: a first playbook for a compose stack that already runs, read off its compose
+ * file, written where nothing is, and a list of what the person must still decide. The text is
+ * loaded back before it is kept: init never leaves a playbook that does not validate. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "rollgate/compose_file.h"
+#include "rollgate/driver.h"
+#include "rollgate/runtime.h"
+#include "rollgate/util.h"
+
+enum { IN_COMPOSE, IN_NAME, IN_OUTPUT };
+
+static const struct rg_opt init_opts[] = {
+    [IN_COMPOSE] = {"compose", 'f', "FILE",
+                    "the compose file (default: compose.yaml, compose.yml, docker-compose.yaml "
+                    "or docker-compose.yml in the project directory)"},
+    [IN_NAME] = {"name", 0, "NAME", "the target's name (default: the project directory's)"},
+    [IN_OUTPUT] = {"output", 'o', "FILE", "where to write the playbook (default: rollgate.yml)"},
+    {0},
+};
+
+enum role { ROLE_APP, ROLE_DB, ROLE_PROXY };
+
+static const char *
+base_of(const char *repo)
+{
+    const char *slash = repo ? strrchr(repo, '/') : NULL;
+    return slash ? slash + 1 : repo ? repo : "";
+}
+
+static enum role
+role_of(const struct rg_compose_service *s)
+{
+    const char *b = base_of(s->repo);
+
+    if (strncmp(b, "postgres", 8) == 0 || strcmp(b, "postgis") == 0)
+        return ROLE_DB;
+    if (strncmp(b, "nginx", 5) == 0)
+        return ROLE_PROXY;
+    return ROLE_APP;
+}
+
+/* The variable most app services take their tag from; NULL when none does. */
+static const char *
+common_tag_var(const struct rg_compose_file *cf)
+{
+    const char *best = NULL;
+    size_t best_n = 0;
+
+    for (size_t i = 0; i < cf->n_services; i++) {
+        const char *v = cf->services[i].tag_var;
+        size_t n = 0;
+        if (!v || role_of(&cf->services[i]) != ROLE_APP)
+            continue;
+        for (size_t k = 0; k < cf->n_services; k++)
+            n += cf->services[k].tag_var && strcmp(cf->services[k].tag_var, v) == 0;
+        if (n > best_n) {
+            best = v;
+            best_n = n;
+        }
+    }
+    return best;
+}
+
+static const char *
+find_compose(char *buf, size_t size, const char *dir)
+{
+    static const char *const names[] = {"compose.yaml", "compose.yml", "docker-compose.yaml",
+                                        "docker-compose.yml"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(buf, size, "%s/%s", dir, names[i]);
+        if (access(buf, F_OK) == 0)
+            return buf;
+    }
+    return NULL;
+}
+
+/* The name grammar of a target: letters, digits, '.', '-', '_'. */
+static void
+target_name(char *out, size_t size, const char *given, const char *dir)
+{
+    char *derived = rg_compose_project_name(NULL, dir);
+    size_t n = 0;
+
+    for (const char *p = given ? given : derived; *p && n + 1 < size; p++)
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            ((*p == '-' || *p == '_' || *p == '.') && n > 0))
+            out[n++] = *p;
+    out[n] = '\0';
+    if (!n)
+        snprintf(out, size, "app");
+    free(derived);
+}
+
+struct draft {
+    struct rg_buf text;
+    struct rg_buf todo;
+    int todos;
+    struct rg_strv gates;    /* verify */
+    struct rg_strv settle;   /* settle's gates */
+    struct rg_strv services; /* deployed */
+};
+
+static void
+todo(struct draft *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+todo(struct draft *d, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    rg_buf_addf(&d->todo, "  %d. %s\n", ++d->todos, line);
+}
+
+/* The gates of one deployed service: its container, then its published ports. */
+static void
+app_gates(struct draft *d, const struct rg_compose_service *s)
+{
+    bool odoo = strstr(base_of(s->repo), "odoo") != NULL, http_done = false;
+    char name[160];
+
+    snprintf(name, sizeof(name), "%s_running", s->name);
+    rg_buf_addf(&d->text, "  %s: {container: %s, state: running}\n", name, s->name);
+    rg_strv_push(&d->gates, name);
+    for (size_t i = 0; i < s->n_ports; i++) {
+        const struct rg_compose_port *p = &s->ports[i];
+        const char *ip = p->host_ip[0] && strcmp(p->host_ip, "0.0.0.0") != 0 ? p->host_ip
+                                                                               : "127.0.0.1";
+        if (!p->host)
+            continue;
+        if (odoo && p->container == 8072) {
+            snprintf(name, sizeof(name), "%s_live", s->name);
+            rg_buf_addf(&d->text, "  %s: {websocket: \"ws://%s:%d/websocket\"}\n", name, ip,
+                        p->host);
+        } else if (!http_done) {
+            snprintf(name, sizeof(name), "%s_http", s->name);
+            rg_buf_addf(&d->text, "  %s: {http: \"http://%s:%d%s\", expect: [200]}\n", name, ip,
+                        p->host, odoo ? "/web/health" : "/");
+            rg_strv_push(&d->settle, name);
+            if (!odoo)
+                todo(d, "gates.%s probes http://%s:%d/: point it at the health endpoint of "
+                        "service '%s' (and set 'expect' to what a healthy one answers)",
+                     name, ip, p->host, s->name);
+            http_done = true;
+        } else {
+            snprintf(name, sizeof(name), "%s_port_%d", s->name, p->host);
+            rg_buf_addf(&d->text, "  %s: {tcp: \"%s:%d\"}\n", name, ip, p->host);
+        }
+        rg_strv_push(&d->gates, name);
+    }
+    if (!http_done)
+        todo(d, "service '%s' publishes no host port, so only its container is checked: add an "
+                "http gate on a port it publishes, or a command gate",
+             s->name);
+}
+
+/* A postgres gate and a backup section from the database service's environment. The password
+ * is never copied out of the compose file: the DSN reads it from the environment. */
+static void
+db_parts(struct draft *d, const struct rg_compose_service *db, const char *name, char **dsn_out)
+{
+    const char *user = rg_compose_service_env(db, "POSTGRES_USER");
+    const char *dbname = rg_compose_service_env(db, "POSTGRES_DB");
+    int port = 5432;
+    bool published = false;
+
+    for (size_t i = 0; i < db->n_ports; i++)
+        if (db->ports[i].container == 5432 && db->ports[i].host) {
+            port = db->ports[i].host;
+            published = true;
+        }
+    if (!user || !user[0] || strchr(user, '$'))
+        user = "postgres";
+    if (!dbname || !dbname[0] || strchr(dbname, '$'))
+        dbname = user;
+    *dsn_out = rg_asprintf("host=127.0.0.1 port=%d dbname=%s user=%s password=${PGPASSWORD}",
+                           port, dbname, user);
+    rg_buf_addf(&d->text, "  db: {postgres: \"%s\", max_connections_used: 80%%}\n", *dsn_out);
+    rg_strv_push(&d->gates, "db");
+    todo(d, "the postgres gate and the backups read the password from PGPASSWORD in rollgate's "
+            "environment (never write it in the playbook)");
+    if (!published)
+        todo(d, "service '%s' publishes no host port for 5432: publish it on 127.0.0.1 (ports: "
+                "[\"127.0.0.1:5432:5432\"]) or change the DSN's host, so that the gate and "
+                "pg_dump reach it",
+             db->name);
+    todo(d, "backup.database names database '%s' (POSTGRES_DB, else the user): make it the "
+            "database the application keeps its data in",
+         dbname);
+    todo(d, "backups go to /var/backups/rollgate/%s (pg_dump and pg_restore of the server's "
+            "major version must be installed where rollgate runs)",
+         name);
+}
+
+static int
+write_new(const char *path, const char *text, struct rg_err *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+    if (fd < 0 && errno == EEXIST)
+        return rg_err_set(err, RG_EINVAL, "'%s' exists: init never overwrites a playbook "
+                                          "(choose another with --output)",
+                          path);
+    if (fd < 0)
+        return rg_err_sys(err, errno == EACCES ? RG_ENOPERM : RG_EIO, "cannot create '%s'",
+                          path);
+    if (rg_fs_write_all(fd, text, strlen(text), path, err) < 0 || fsync(fd) < 0) {
+        close(fd);
+        unlink(path);
+        return rg_err_sys(err, RG_EIO, "cannot write '%s'", path);
+    }
+    close(fd);
+    return 0;
+}
+
+static void
+yaml_list(struct rg_buf *b, const struct rg_strv *v)
+{
+    rg_buf_adds(b, "[");
+    for (size_t i = 0; i < v->n; i++)
+        rg_buf_addf(b, "%s%s", i ? ", " : "", v->v[i]);
+    rg_buf_adds(b, "]");
+}
+
+static int
+cmd_init(struct rg_cmd_ctx *ctx)
+{
+    const char *dir_arg = ctx->nargs ? ctx->args[0] : ".";
+    const char *output = ctx->optval[IN_OUTPUT] ? ctx->optval[IN_OUTPUT] : "rollgate.yml";
+    char dir[PATH_MAX], found[PATH_MAX + 32], name[65];
+    const char *compose = ctx->optval[IN_COMPOSE];
+    const struct rg_compose_service *db = NULL, *proxy = NULL;
+    struct rg_compose_file cf;
+    struct draft d = {0};
+    const char *tag_var, *repo = NULL;
+    char *dsn = NULL, *env_tag = NULL, *env_path = NULL;
+    struct rg_err err;
+    int rc = RG_EXIT_OK;
+
+    if (!realpath(dir_arg, dir)) {
+        fprintf(ctx->errout, "rollgate: init: project directory '%s': %s\n", dir_arg,
+                strerror(errno));
+        return RG_EXIT_INVALID;
+    }
+    if (!compose && !(compose = find_compose(found, sizeof(found), dir))) {
+        fprintf(ctx->errout,
+                "rollgate: init: no compose file in '%s' (compose.yaml, compose.yml, "
+                "docker-compose.yaml, docker-compose.yml): name it with --compose\n",
+                dir);
+        return RG_EXIT_INVALID;
+    }
+    if (rg_compose_file_read(&cf, compose, &err) < 0) {
+        fprintf(ctx->errout, "rollgate: init: %s\n", err.msg);
+        return rg_cli_exit_for(err.code == RG_ENOENT ? RG_EINVAL : err.code);
+    }
+    target_name(name, sizeof(name), ctx->optval[IN_NAME], dir);
+    rg_buf_init(&d.text, 64 * 1024);
+    rg_buf_init(&d.todo, 16 * 1024);
+    tag_var = common_tag_var(&cf);
+    for (size_t i = 0; i < cf.n_services; i++) {
+        const struct rg_compose_service *s = &cf.services[i];
+        enum role r = role_of(s);
+        if (r == ROLE_DB && !db)
+            db = s;
+        else if (r == ROLE_PROXY && !proxy)
+            proxy = s;
+        else if (r == ROLE_APP && (tag_var ? s->tag_var && strcmp(s->tag_var, tag_var) == 0
+                                           : s->image != NULL)) {
+            rg_strv_push(&d.services, s->name);
+            if (!repo)
+                repo = s->repo;
+        }
+    }
+    if (!d.services.n) {
+        fprintf(ctx->errout,
+                "rollgate: init: no service of '%s' runs an application image (only a database "
+                "or a proxy, or images built in place): rollgate deploys images from a "
+                "registry\n",
+                compose);
+        rc = RG_EXIT_INVALID;
+        goto out;
+    }
+    if (!tag_var) {
+        tag_var = "APP_TAG";
+        todo(&d, "the compose file must take the release from the environment: write image: "
+                 "%s:${APP_TAG} for service%s %s (rollgate sets APP_TAG in .env on every "
+                 "deploy)",
+             repo, d.services.n > 1 ? "s" : "", d.services.v[0]);
+    }
+    env_path = rg_asprintf("%s/.env", dir);
+    if (rg_envfile_get(&env_tag, env_path, tag_var, &err) < 0)
+        todo(&d, "%s: put %s=<the tag that runs now> there before the first deploy, so "
+                 "that rollgate knows the release to return to",
+             err.msg, tag_var);
+
+    rg_buf_addf(&d.text,
+                "# Written by `rollgate init` from %s. Read the notes it printed, then\n"
+                "# `rollgate validate` and `rollgate plan --tag TAG` before the first deploy.\n"
+                "version: 1\n"
+                "name: %s\n"
+                "state_dir: /var/lib/rollgate\n\n"
+                "runtime:\n"
+                "  driver: compose\n"
+                "  project_dir: %s\n"
+                "  env_file: .env\n"
+                "  tag_var: %s\n"
+                "  services: ",
+                compose, name, dir, tag_var);
+    yaml_list(&d.text, &d.services);
+    rg_buf_addf(&d.text,
+                "\n\nrelease:\n"
+                "  image: %s\n"
+                "  tag_pattern: '^v?[0-9]+(\\.[0-9]+)*(-[a-z0-9.]+)?$'\n\n"
+                "defaults: {every: 2s, within: 2m, timeout: 5s}\n\n"
+                "gates:\n",
+                repo);
+    todo(&d, "release.tag_pattern accepts v1.2.3 or 1.2.3 with an optional -suffix: narrow it "
+             "to the tags your releases have");
+    for (size_t i = 0; i < cf.n_services; i++)
+        if (rg_strv_contains(&d.services, cf.services[i].name))
+            app_gates(&d, &cf.services[i]);
+    if (db)
+        db_parts(&d, db, name, &dsn);
+    rg_buf_adds(&d.text, "  errors: {logs: ");
+    rg_buf_adds(&d.text, d.services.v[0]);
+    rg_buf_adds(&d.text, ", pattern: 'Traceback|FATAL|panic|OOM|Killed'}\n");
+    rg_strv_push(&d.settle, "errors");
+    for (size_t i = 0; dsn && i < cf.n_services; i++)
+        if (rg_strv_contains(&d.services, cf.services[i].name) &&
+            strstr(base_of(cf.services[i].repo), "odoo"))
+            todo(&d, "Odoo's filestore is not in the database: set backup.filestore to its "
+                     "directory on the host (the volume service '%s' mounts at "
+                     "/var/lib/odoo) so that a restore brings back the attachments too",
+                 cf.services[i].name);
+    if (dsn)
+        rg_buf_addf(&d.text,
+                    "\nbackup:\n"
+                    "  before_deploy: true\n"
+                    "  database: \"%s\"\n"
+                    "  dir: /var/backups/rollgate/%s\n"
+                    "  keep: 7\n",
+                    dsn, name);
+    rg_buf_adds(&d.text, "\ndeploy:\n  - pull\n  - up\n  - verify: ");
+    yaml_list(&d.text, &d.gates);
+    rg_buf_adds(&d.text, "\n  - settle: {for: 30s, watch: ");
+    yaml_list(&d.text, &d.services);
+    rg_buf_adds(&d.text, ", gates: ");
+    yaml_list(&d.text, &d.settle);
+    rg_buf_adds(&d.text, "}\n\nrecover:\n  - rollback: previous\n");
+    if (dsn)
+        rg_buf_adds(&d.text, "  - restore: before_deploy\n");
+    if (proxy)
+        todo(&d, "nginx runs as service '%s': with `strategy: switch` rollgate starts each "
+                 "release beside the serving one and moves nginx in one reload, so no request "
+                 "fails (docs/switch.md: the services then publish no fixed host port)",
+             proxy->name);
+    else
+        todo(&d, "nginx in front of the stack? `strategy: switch` deploys without a failed "
+                 "request (docs/switch.md)");
+
+    /* What init writes must load: a placeholder stands in for PGPASSWORD. */
+    struct rg_playbook *pb = NULL;
+    struct rg_diags diags;
+    struct rg_load_opts lo = {.placeholders = true, .driver_caps = rg_driver_caps};
+    rg_diags_init(&diags);
+    if (rg_playbook_load_buffer(&pb, &diags, output, d.text.data, d.text.len, &lo, &err) < 0) {
+        rg_cli_print_diags(ctx->errout, &diags);
+        fprintf(ctx->errout, "rollgate: init: the playbook drafted from '%s' does not validate "
+                             "(a bug: report it with the compose file): %s\n",
+                compose, err.msg);
+        rg_diags_release(&diags);
+        rc = RG_EXIT_INTERNAL;
+        goto out;
+    }
+    rg_diags_release(&diags);
+    rg_playbook_free(pb);
+    if (write_new(output, d.text.data, &err) < 0) {
+        fprintf(ctx->errout, "rollgate: init: %s\n", err.msg);
+        rc = rg_cli_exit_for(err.code);
+        goto out;
+    }
+    fprintf(ctx->out, "wrote %s: target '%s', services ", output, name);
+    for (size_t i = 0; i < d.services.n; i++)
+        fprintf(ctx->out, "%s%s", i ? ", " : "", d.services.v[i]);
+    fprintf(ctx->out, ", the release in %s of %s/.env, %zu gates%s\n", tag_var, dir,
+            d.gates.n + 1, dsn ? ", backups before each deploy" : "");
+    fprintf(ctx->out, "still to do:\n%s", d.todo.data ? d.todo.data : "");
+    fprintf(ctx->out, "then: rollgate validate %s && rollgate plan %s --tag TAG\n", output,
+            output);
+out:
+    free(dsn);
+    free(env_tag);
+    free(env_path);
+    rg_buf_release(&d.text);
+    rg_buf_release(&d.todo);
+    rg_strv_release(&d.gates);
+    rg_strv_release(&d.settle);
+    rg_strv_release(&d.services);
+    rg_compose_file_release(&cf);
+    return rc;
+}
+
+const struct rg_cmd rg_cmd_init = {
+    .name = "init",
+    .summary = "write a first playbook for a compose stack that already runs",
+    .usage = "[--compose FILE] [--name NAME] [--output FILE] [PROJECT_DIR]",
+    .description =
+        "Reads the compose file of PROJECT_DIR (default: the current directory) and writes a\n"
+        "playbook (default rollgate.yml, never over an existing file): the services whose\n"
+        "image takes its tag from ${VAR}, that variable as the tag, a container gate per\n"
+        "service and gates on the ports they publish, a postgres gate and backups when a\n"
+        "PostgreSQL service runs, verify and settle, and a rollback rung. Then prints what\n"
+        "must still be decided by a person. Nothing is contacted or started.\n",
+    .opts = init_opts,
+    .min_args = 0,
+    .max_args = 1,
+    .run = cmd_init,
+};
