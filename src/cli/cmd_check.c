@@ -8,10 +8,10 @@
 #include "rollgate/gates.h"
 #include "rollgate/runtime.h"
 
-enum { OPT_WAIT, OPT_JSON };
+enum { OPT_POLL, OPT_JSON };
 
 static const struct rg_opt check_opts[] = {
-    [OPT_WAIT] = {"wait", 'w', NULL, "poll each gate until it passes or its 'within' deadline"},
+    [OPT_POLL] = {"poll", 'p', NULL, "poll each gate until it passes or its 'within' deadline"},
     [OPT_JSON] = {"json", 0, NULL, "print one JSON document instead of the table"},
     {0},
 };
@@ -175,7 +175,7 @@ cmd_check(struct rg_cmd_ctx *ctx)
         }
         env.hosts = &hosts;
     }
-    struct rg_poll_opts po = {.once = !ctx->optcount[OPT_WAIT], .cancel_fd = -1};
+    struct rg_poll_opts po = {.once = !ctx->optcount[OPT_POLL], .cancel_fd = -1};
     results = rg_calloc(n + 1, sizeof(*results));
     rc = rg_gates_poll(results, gates, n, &env, &po, &err);
     if (rc < 0 && rc != RG_EGATE) {
@@ -206,10 +206,10 @@ out:
 const struct rg_cmd rg_cmd_check = {
     .name = "check",
     .summary = "probe the target's gates now and show each verdict with its evidence",
-    .usage = "[--wait] [--json] PLAYBOOK [GATE...]",
+    .usage = "[--poll] [--json] PLAYBOOK [GATE...]",
     .description =
         "Probes the named gates (all when none is named) of the running target, concurrently,\n"
-        "once each; with --wait each gate is polled by its every/within/need settings.\n"
+        "once each; with --poll each gate is polled by its every/within/need settings.\n"
         "Nothing is changed. Container restarts and log lines count over each container's\n"
         "whole life. Exits 0 when every gate passes, 5 when any does not.\n",
     .opts = check_opts,

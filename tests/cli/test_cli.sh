@@ -240,6 +240,10 @@ for c in $("$bin" help | awk '/^  [a-z]/ {print $1}'); do
     if [ -z "$missing" ]; then echo "ok   docs_match_help_$c"; pass=$((pass + 1));
     else echo "FAIL docs_match_help_$c: docs/commands.md lacks $missing"; fail=$((fail + 1)); fi
 done
+# One name, one meaning: what another command calls its option is answered with this one's.
+expect rollback_tag 64 "rollgate: rollback: unknown option '--tag': rollback takes --to TAG (--tag is deploy's)" -- rollback --tag v1 odoo.yml
+expect rollback_t 64 "rollgate: rollback: unknown option '-t': rollback takes --to TAG (-t is deploy's --tag)" -- rollback -t v1 odoo.yml
+expect check_wait_renamed 64 "rollgate: check: unknown option '--wait': it is --poll now (--wait is how long deploy, rollback and resume wait for the lock)" -- check --wait odoo.yml
 expect completion_bash 0 "complete -F _rollgate rollgate" -- completion bash
 expect completion_zsh 0 "#compdef rollgate" -- completion zsh
 expect completion_unknown 64 "rollgate: completion: no completion for shell 'fish' (bash or zsh)" -- completion fish
