@@ -66,6 +66,10 @@ struct rg_plan {
     size_t n_stages;
     struct rg_plan_rung *rungs;
     size_t n_rungs;
+    /* What serves now when the caller could read it (plan reads the env file; nothing is
+     * contacted), else NULL; why not in current_note. Freed with the plan. */
+    char *current;
+    char *current_note;
 };
 
 /* Builds the plan of a deploy of tag (NULL: any tag) with pb. The tag is checked against the

@@ -1,6 +1,8 @@
 /* The plan as one JSON document, for CI and for tools that draw it. */
+#include <ctype.h>
 #include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cmd.h"
 #include "plan_describe.h"
@@ -26,6 +28,33 @@ owned_string(char *s)
 }
 
 static json_t *
+ints_json(const int *v, size_t n)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(v[i]));
+    return a;
+}
+
+/* A header whose value is a credential: shown as ***, as the text plan does. */
+static bool
+secret_header(const char *name)
+{
+    static const char *const words[] = {"auth", "cookie", "token", "key", "secret", "password"};
+    char lower[128];
+    size_t n = 0;
+
+    for (; name[n] && n + 1 < sizeof(lower); n++)
+        lower[n] = (char)tolower((unsigned char)name[n]);
+    lower[n] = '\0';
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strstr(lower, words[i]))
+            return true;
+    return false;
+}
+
+static json_t *
 gate_json(const struct rg_gate *g)
 {
     json_t *o = json_object();
@@ -40,12 +69,48 @@ gate_json(const struct rg_gate *g)
     json_object_set_new(o, "timeout_ms", json_integer(g->timing.timeout_ms));
     if (g->kind == RG_GATE_COMMAND)
         json_object_set_new(o, "argv", strv_json(&g->argv));
-    if (g->n_expect) {
-        json_t *e = json_array();
-        for (size_t i = 0; i < g->n_expect; i++)
-            json_array_append_new(e, json_integer(g->expect[i]));
-        json_object_set_new(o, "expect", e);
+    if (g->n_expect)
+        json_object_set_new(o, "expect", ints_json(g->expect, g->n_expect));
+    if (g->kind == RG_GATE_HTTP || g->kind == RG_GATE_WEBSOCKET) {
+        json_object_set_new(o, "fail_on", ints_json(g->fail_on, g->n_fail_on));
+        json_object_set_new(o, "body", g->body ? json_string(g->body) : json_null());
+        json_object_set_new(o, "max_latency_ms", g->max_latency_ms ? json_integer(g->max_latency_ms)
+                                                                  : json_null());
+        json_object_set_new(o, "tls_verify", json_boolean(g->tls_verify));
+        json_t *h = json_object();
+        for (size_t i = 0; i < g->n_headers; i++)
+            json_object_set_new(h, g->headers[i].key,
+                                json_string(secret_header(g->headers[i].key)
+                                                ? "***"
+                                                : g->headers[i].value));
+        json_object_set_new(o, "headers", h);
     }
+    if (g->kind == RG_GATE_POSTGRES) {
+        json_object_set_new(o, "query", g->query ? json_string(g->query) : json_null());
+        json_object_set_new(o, "max_connections_used_percent",
+                            g->max_connections_used >= 0
+                                ? json_real(g->max_connections_used / 100.0)
+                                : json_null());
+    }
+    if (g->kind == RG_GATE_CONTAINER) {
+        json_object_set_new(o, "state", json_string(g->state == RG_CONTAINER_HEALTHY ? "healthy"
+                                                                                     : "running"));
+        json_object_set_new(o, "max_restarts", json_integer(g->max_restarts));
+    }
+    if (g->kind == RG_GATE_LOGS)
+        json_object_set_new(o, "pattern", json_string(g->pattern));
+    return o;
+}
+
+static json_t *
+timing_json(const struct rg_timing *t)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "every_ms", json_integer(t->every_ms));
+    json_object_set_new(o, "within_ms", json_integer(t->within_ms));
+    json_object_set_new(o, "need", json_integer(t->need));
+    json_object_set_new(o, "timeout_ms", json_integer(t->timeout_ms));
     return o;
 }
 
@@ -98,12 +163,48 @@ rg_plan_print_json(FILE *out, const struct rg_plan *plan)
         json_object_set_new(o, "project_dir", json_string(pb->runtime.project_dir));
     if (pb->runtime.unit)
         json_object_set_new(o, "unit", json_string(pb->runtime.unit));
+    json_object_set_new(o, "project_name", pb->runtime.project_name
+                                               ? json_string(pb->runtime.project_name)
+                                               : json_null());
     json_object_set_new(o, "env_file", json_string(pb->runtime.env_file));
     json_object_set_new(o, "tag_var", json_string(pb->runtime.tag_var));
     json_object_set_new(o, "services", strv_json(&pb->runtime.services));
     json_object_set_new(root, "runtime", o);
     json_object_set_new(root, "strategy", json_string(rg_strategy_name(pb->strategy)));
+    if (pb->proxy.enabled) {
+        o = json_object();
+        json_object_set_new(o, "upstream_file", json_string(pb->proxy.upstream_file));
+        json_object_set_new(o, "test", strv_json(&pb->proxy.test));
+        json_object_set_new(o, "reload", strv_json(&pb->proxy.reload));
+        json_object_set_new(o, "drain_ms", json_integer(pb->proxy.drain_ms));
+        json_t *u = json_object();
+        for (size_t i = 0; i < pb->proxy.n_upstreams; i++) {
+            json_t *one = json_object();
+            json_object_set_new(one, "service", json_string(pb->proxy.upstreams[i].service));
+            json_object_set_new(one, "port", json_integer(pb->proxy.upstreams[i].port));
+            json_object_set_new(u, pb->proxy.upstreams[i].name, one);
+        }
+        json_object_set_new(o, "upstreams", u);
+        json_object_set_new(root, "proxy", o);
+    }
     json_object_set_new(root, "state_dir", json_string(pb->state_dir));
+    json_object_set_new(root, "current", plan->current ? json_string(plan->current)
+                                                       : json_null());
+    json_object_set_new(root, "defaults", timing_json(&pb->defaults));
+    if (pb->backup.enabled) {
+        o = json_object();
+        json_object_set_new(o, "before_deploy", json_boolean(pb->backup.before_deploy));
+        json_object_set_new(o, "database", owned_string(rg_redact_dsn(pb->backup.database)));
+        json_object_set_new(o, "filestore", pb->backup.filestore
+                                                ? json_string(pb->backup.filestore)
+                                                : json_null());
+        json_object_set_new(o, "dir", json_string(pb->backup.dir));
+        json_object_set_new(o, "keep", json_integer(pb->backup.keep));
+        json_object_set_new(o, "verify_query", pb->backup.verify_query
+                                                   ? json_string(pb->backup.verify_query)
+                                                   : json_null());
+        json_object_set_new(root, "backup", o);
+    }
 
     o = json_object();
     for (size_t i = 0; i < pb->n_gates; i++)

@@ -66,6 +66,11 @@ rg_plan_print_text(FILE *out, const struct rg_plan *plan)
     else
         fprintf(out, "  runtime  systemd unit %s\n", rt->unit);
     fprintf(out, "  tag      %s in %s\n", rt->tag_var, rt->env_file);
+    if (plan->current)
+        fprintf(out, "  from     %s (serving now) -> %s\n", plan->current,
+                plan->tag ? plan->tag : "TAG");
+    else if (plan->current_note && plan->current_note[0])
+        fprintf(out, "  from     nothing readable: %s\n", plan->current_note);
     if (pb->strategy == RG_STRATEGY_SWITCH)
         fprintf(out, "  strategy switch: a candidate beside the serving release, gated, then "
                      "nginx moved to it (%s)\n", pb->proxy.upstream_file);

@@ -171,5 +171,7 @@ rg_plan_free(struct rg_plan *plan)
     free(plan->rungs);
     free(plan->stages);
     free(plan->tag);
+    free(plan->current);
+    free(plan->current_note);
     free(plan);
 }

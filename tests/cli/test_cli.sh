@@ -103,6 +103,16 @@ assert doc["gates"]["login"]["expect"] == [200, 303]
 assert [s["on_fail"] for s in doc["deploy"][:6]] == ["ABORTED"] * 6
 assert doc["deploy"][6]["on_fail"] == "RECOVER"
 assert doc["recover"][1]["on_fail"] == "UNRECOVERED"
+# Every field the text shows is structure too.
+assert doc["defaults"] == {"every_ms": 2000, "within_ms": 120000, "need": 1, "timeout_ms": 5000}, doc["defaults"]
+assert doc["backup"]["keep"] == 7 and doc["backup"]["before_deploy"] is True
+assert doc["runtime"]["project_name"] is None and doc["current"] is None
+assert doc["proxy"]["upstreams"]["odoo_lp"] == {"service": "odoo", "port": 8072}
+h = doc["gates"]["health"]
+assert h["fail_on"] == [] and h["body"] is None and h["tls_verify"] is True and h["headers"] == {}
+assert doc["gates"]["db"]["max_connections_used_percent"] == 80.0
+assert doc["gates"]["running"]["state"] == "running" and doc["gates"]["running"]["max_restarts"] == 0
+assert doc["gates"]["errors"]["pattern"].startswith("Traceback")
 PY
 then echo "ok   plan_json"; pass=$((pass + 1)); else echo "FAIL plan_json"; fail=$((fail + 1)); fi
 
@@ -136,7 +146,7 @@ runtime: {driver: compose, project_dir: /srv/x, tag_var: TAG, services: [app]}
 release: {image: reg/x, tag_pattern: '^v[0-9]+$'}
 gates:
   db: {postgres: "host=db user=x password=hunter2 dbname=x"}
-  web: {http: "http://admin:hunter2@127.0.0.1/health"}
+  web: {http: "http://admin:hunter2@127.0.0.1/health", headers: {Authorization: "Bearer hunter2", X-Site: shop}}
 deploy: [pull, up, {verify: [db, web]}]
 backup: {database: "postgresql://x:hunter2@db/x", dir: /b}
 notify: [{webhook: "${RG_TEST_HOOK}", on: [unrecovered]}]
