@@ -23,6 +23,7 @@ struct rg_diag {
     int column; /* 1-based */
     char *path; /* key path such as "gates.health.expect"; "" at the top */
     char *msg;
+    bool warning; /* a risk, not a problem: the playbook still loads */
 };
 
 struct rg_diags {

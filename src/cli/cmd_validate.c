@@ -29,6 +29,7 @@ file_json(const char *file, const struct rg_playbook *pb, const struct rg_diags 
         json_object_set_new(d, "column", json_integer(diags->v[i].column));
         json_object_set_new(d, "path", json_string(diags->v[i].path ? diags->v[i].path : ""));
         json_object_set_new(d, "message", json_string(diags->v[i].msg));
+        json_object_set_new(d, "severity", json_string(diags->v[i].warning ? "warning" : "error"));
         json_array_append_new(problems, d);
     }
     json_object_set_new(o, "problems", problems);
@@ -58,6 +59,7 @@ cmd_validate(struct rg_cmd_ctx *ctx)
             rg_cli_print_diags(ctx->errout, &diags);
             fprintf(ctx->errout, "rollgate: %s\n", err.msg);
         } else {
+            rg_cli_print_diags(ctx->errout, &diags); /* warnings */
             for (size_t k = 0; k < pb->n_deploy; k++)
                 steps += !pb->deploy[k].implicit;
             fprintf(ctx->out, "%s: ok (target '%s', %s driver, %zu gate%s, %zu deploy step%s, "

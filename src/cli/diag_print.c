@@ -39,10 +39,9 @@ rg_cli_load_playbook(struct rg_playbook **out, struct rg_cmd_ctx *ctx, const cha
 
     rg_diags_init(&diags);
     rc = rg_cli_load_playbook_diags(out, &diags, &err, path, false);
-    if (rc) {
-        rg_cli_print_diags(ctx->errout, &diags);
+    rg_cli_print_diags(ctx->errout, &diags); /* the problems, or the warnings of a valid one */
+    if (rc)
         fprintf(ctx->errout, "rollgate: %s\n", err.msg);
-    }
     rg_diags_release(&diags);
     return rc;
 }

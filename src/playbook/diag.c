@@ -43,6 +43,7 @@ pb_diag_add(struct rg_diags *diags, const char *file, int line, int col, const c
     d->column = col;
     d->path = rg_strdup(path);
     d->msg = rg_strdup(msg);
+    d->warning = false;
 }
 
 char *
@@ -50,10 +51,12 @@ rg_diag_format(const struct rg_diag *d)
 {
     const char *sep = d->path[0] ? ": " : "";
 
+    const char *w = d->warning ? "warning: " : "";
+
     if (d->line > 0)
-        return rg_asprintf("%s:%d:%d: %s%s%s", d->file, d->line, d->column, d->path, sep,
+        return rg_asprintf("%s:%d:%d: %s%s%s%s", d->file, d->line, d->column, w, d->path, sep,
                            d->msg);
-    return rg_asprintf("%s: %s%s%s", d->file, d->path, sep, d->msg);
+    return rg_asprintf("%s: %s%s%s%s", d->file, w, d->path, sep, d->msg);
 }
 
 void
@@ -75,6 +78,19 @@ pb_error(struct pb_ctx *c, const struct pb_node *n, const char *fmt, ...)
     va_start(ap, fmt);
     pb_vdiag(c->diags, c->file, n ? n->line : 0, n ? n->col : 0, c->path, fmt, ap);
     va_end(ap);
+}
+
+void
+pb_warn(struct pb_ctx *c, const struct pb_node *n, const char *fmt, ...)
+{
+    va_list ap;
+    size_t before = c->diags->n;
+
+    va_start(ap, fmt);
+    pb_vdiag(c->diags, c->file, n ? n->line : 0, n ? n->col : 0, c->path, fmt, ap);
+    va_end(ap);
+    if (c->diags->n > before)
+        c->diags->v[before].warning = true;
 }
 
 void

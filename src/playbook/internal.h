@@ -70,6 +70,9 @@ int pb_shell_words(struct rg_strv *out, const char *line);
 int pb_regex_perl_escapes(struct rg_buf *rewritten, char *found, bool *in_brackets,
                           const char *re);
 
+/* Records a risk at node n that does not stop the playbook from loading. */
+void pb_warn(struct pb_ctx *c, const struct pb_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Records a problem at node n (or at 0:0 when NULL) under the current key path. */
 void pb_error(struct pb_ctx *c, const struct pb_node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

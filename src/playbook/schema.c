@@ -13,6 +13,32 @@ _Static_assert(offsetof(struct rg_gate, n_headers) ==
 
 /* ---- value checks ---- */
 
+/* A password written into the playbook (not taken from ${VAR}) ends up in every copy of it:
+ * warned, with the form to write instead. The value itself is never repeated. */
+static int
+check_dsn(struct pb_ctx *c, const struct pb_node *n, const char *v)
+{
+    const char *raw = n->str, *p = strstr(raw, "password="), *at, *scheme;
+
+    (void)v;
+    if (p && p[9] && p[9] != ' ' && strncmp(p + 9, "${", 2) != 0) {
+        pb_warn(c, n, "the connection string holds a literal password: write "
+                      "password=${PGPASSWORD} (or leave it out: libpq reads PGPASSWORD and "
+                      "~/.pgpass) so that the playbook can be shared and committed");
+        return 0;
+    }
+    /* postgresql://user:password@host */
+    if ((scheme = strstr(raw, "://")) && (at = strchr(scheme + 3, '@'))) {
+        const char *colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
+        if (colon && colon + 1 < at && strncmp(colon + 1, "${", 2) != 0)
+            pb_warn(c, n, "the connection URL holds a literal password: write "
+                          "postgresql://user:${PGPASSWORD}@host/db (or leave it out: libpq "
+                          "reads PGPASSWORD and ~/.pgpass) so that the playbook can be shared "
+                          "and committed");
+    }
+    return 0;
+}
+
 static int
 check_name(struct pb_ctx *c, const struct pb_node *n, const char *v)
 {
@@ -344,7 +370,8 @@ static const struct {
                       .flags = PB_REQUIRED, .check = check_host_port},
                      tcp_fields},
     [RG_GATE_POSTGRES] = {{.key = "postgres", .type = PB_T_STR,
-                           .off = offsetof(struct rg_gate, target), .flags = PB_REQUIRED},
+                           .off = offsetof(struct rg_gate, target), .flags = PB_REQUIRED,
+                           .check = check_dsn},
                           postgres_fields},
     [RG_GATE_COMMAND] = {{.key = "command", .type = PB_T_ARGV,
                           .off = offsetof(struct rg_gate, argv)},
@@ -582,7 +609,7 @@ static const struct pb_field backup_fields[] = {
     {.key = "before_deploy", .type = PB_T_BOOL,
      .off = offsetof(struct rg_backup, before_deploy)},
     {.key = "database", .type = PB_T_STR, .off = offsetof(struct rg_backup, database),
-     .flags = PB_REQUIRED},
+     .flags = PB_REQUIRED, .check = check_dsn},
     {.key = "filestore", .type = PB_T_PATH, .off = offsetof(struct rg_backup, filestore)},
     {.key = "dir", .type = PB_T_PATH, .off = offsetof(struct rg_backup, dir),
      .flags = PB_REQUIRED},

@@ -190,6 +190,22 @@ assert p["message"].startswith("environment variable 'RG_TEST_UNSET_EVERY' is no
 PY
 then echo "ok   validate_json"; pass=$((pass + 1)); else echo "FAIL validate_json"; echo "$out" | head -30; fail=$((fail + 1)); fi
 
+# A password written into the playbook: valid, but warned (never repeated).
+cat > "$tmp/pw.yml" <<'YAML'
+version: 1
+name: pw
+runtime: {driver: compose, project_dir: /srv/pw, tag_var: TAG, services: [app]}
+release: {image: reg/pw, tag_pattern: '^v[0-9]+$'}
+gates:
+  db: {postgres: "host=db user=x password=hunter2 dbname=x"}
+  ok: {postgres: "host=db user=x password=${PW:-} dbname=x"}
+deploy: [pull, up, {verify: [db, ok]}]
+YAML
+expect literal_password_warned 0 "pw.yml:6:18: warning: gates.db.postgres: the connection string holds a literal password: write password=\${PGPASSWORD} (or leave it out: libpq reads PGPASSWORD and ~/.pgpass) so that the playbook can be shared and committed" -- validate pw.yml
+out=$(cd "$tmp" && "$bin" validate pw.yml 2>&1)
+if grep -q hunter2 <<<"$out" || [ "$(grep -c warning <<<"$out")" != 1 ]; then echo "FAIL literal_password_once: $out"; fail=$((fail + 1));
+else echo "ok   literal_password_once"; pass=$((pass + 1)); fi
+
 # The environment, not a bug: a state directory whose parent is missing (73) or that the user
 # may not create (77), with the path and the fix; reading commands create nothing.
 cat > "$tmp/env.yml" <<YAML
