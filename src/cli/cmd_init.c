@@ -1,6 +1,7 @@
 /* `rollgate init`: a first playbook for a compose stack that already runs, read off its compose
  * file, written where nothing is, and a list of what the person must still decide. The text is
  * loaded back before it is kept: init never leaves a playbook that does not validate. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,7 +16,7 @@
 #include "rollgate/runtime.h"
 #include "rollgate/util.h"
 
-enum { IN_COMPOSE, IN_NAME, IN_OUTPUT };
+enum { IN_COMPOSE, IN_NAME, IN_OUTPUT, IN_NGINX };
 
 static const struct rg_opt init_opts[] = {
     [IN_COMPOSE] = {"compose", 'f', "FILE",
@@ -23,6 +24,9 @@ static const struct rg_opt init_opts[] = {
                     "or docker-compose.yml in the project directory)"},
     [IN_NAME] = {"name", 0, "NAME", "the target's name (default: the project directory's)"},
     [IN_OUTPUT] = {"output", 'o', "FILE", "where to write the playbook (default: rollgate.yml)"},
+    [IN_NGINX] = {"nginx-dir", 0, "DIR",
+                  "where host nginx keeps its configuration (default: /etc/nginx): upstreams "
+                  "that point at the stack's published ports become a proxy section"},
     {0},
 };
 
@@ -205,6 +209,102 @@ db_parts(struct draft *d, const struct rg_compose_service *db, const char *name,
 }
 
 static int
+by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The regular files of dir, sorted (nginx includes them in that order). */
+static int
+list_dir(struct rg_strv *out, const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            rg_strv_push(out, e->d_name);
+    closedir(d);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof(*out->v), by_name);
+    return 0;
+}
+
+/* Host nginx's upstream blocks whose servers are ports the deployed services publish: the
+ * proxy section a switch needs, offered commented out (the compose file must change first). */
+static void
+nginx_upstreams(struct draft *d, const char *nginx_dir, const struct rg_compose_file *cf,
+                const char *name)
+{
+    static const char *const subdirs[] = {"conf.d", "sites-enabled"};
+    struct rg_buf found, conf;
+    struct rg_err err;
+    char path[PATH_MAX], where[PATH_MAX + 256] = "";
+
+    rg_buf_init(&found, 8192);
+    rg_buf_init(&conf, 256 * 1024);
+    for (size_t k = 0; k < sizeof(subdirs) / sizeof(subdirs[0]); k++) {
+        struct rg_strv files = {0};
+        snprintf(path, sizeof(path), "%s/%s", nginx_dir, subdirs[k]);
+        if (list_dir(&files, path) < 0)
+            continue;
+        for (size_t f = 0; f < files.n; f++) {
+            char file[PATH_MAX + 256], upstream[65] = "";
+            snprintf(file, sizeof(file), "%s/%s", path, files.v[f]);
+            rg_buf_reset(&conf);
+            if (rg_fs_read_file(&conf, file, &err) < 0 || !conf.data)
+                continue;
+            for (char *save = NULL, *line = strtok_r(conf.data, "\n", &save); line;
+                 line = strtok_r(NULL, "\n", &save)) {
+                char host[64];
+                int port;
+                while (*line == ' ' || *line == '\t')
+                    line++;
+                if (sscanf(line, "upstream %64[A-Za-z0-9_] {", upstream) == 1)
+                    continue;
+                if (*line == '}')
+                    upstream[0] = '\0';
+                if (!upstream[0] || sscanf(line, "server %63[^:]:%d", host, &port) != 2)
+                    continue;
+                for (size_t i = 0; i < cf->n_services; i++) {
+                    const struct rg_compose_service *s = &cf->services[i];
+                    if (!rg_strv_contains(&d->services, s->name))
+                        continue;
+                    for (size_t p = 0; p < s->n_ports; p++)
+                        if (s->ports[p].host == port) {
+                            rg_buf_addf(&found, "#     %s: {service: %s, port: %d}\n", upstream,
+                                        s->name, s->ports[p].container);
+                            snprintf(where, sizeof(where), "%s", file);
+                            upstream[0] = '\0'; /* one server per upstream is enough */
+                        }
+                }
+            }
+        }
+        rg_strv_release(&files);
+    }
+    if (found.len) {
+        rg_buf_addf(&d->text,
+                    "\n# Host nginx proxies to this stack (%s). For deploys without a failed\n"
+                    "# request, uncomment (docs/switch.md): the services must then publish no\n"
+                    "# fixed host port, nginx must include the upstream file below instead\n"
+                    "# of its own upstream blocks of the same names, and the gates name the\n"
+                    "# services (http://SERVICE:PORT/...) instead of 127.0.0.1.\n"
+                    "# strategy: switch\n"
+                    "# proxy:\n"
+                    "#   upstream_file: %s/conf.d/rollgate-%s-upstreams.conf\n"
+                    "#   upstreams:\n%s",
+                    where, nginx_dir, name, found.data);
+        todo(d, "host nginx proxies to the stack (%s): the playbook holds the proxy section for "
+                "`strategy: switch`, commented out",
+             where);
+    }
+    rg_buf_release(&found);
+    rg_buf_release(&conf);
+}
+
+static int
 write_new(const char *path, const char *text, struct rg_err *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -361,7 +461,11 @@ cmd_init(struct rg_cmd_ctx *ctx)
     rg_buf_adds(&d.text, "}\n\nrecover:\n  - rollback: previous\n");
     if (dsn)
         rg_buf_adds(&d.text, "  - restore: before_deploy\n");
-    if (proxy)
+    size_t todos_before = (size_t)d.todos;
+    nginx_upstreams(&d, ctx->optval[IN_NGINX] ? ctx->optval[IN_NGINX] : "/etc/nginx", &cf, name);
+    if ((size_t)d.todos > todos_before)
+        ; /* the host's nginx was found and said so */
+    else if (proxy)
         todo(&d, "nginx runs as service '%s': with `strategy: switch` rollgate starts each "
                  "release beside the serving one and moves nginx in one reload, so no request "
                  "fails (docs/switch.md: the services then publish no fixed host port)",
@@ -415,13 +519,15 @@ out:
 const struct rg_cmd rg_cmd_init = {
     .name = "init",
     .summary = "write a first playbook for a compose stack that already runs",
-    .usage = "[--compose FILE] [--name NAME] [--output FILE] [PROJECT_DIR]",
+    .usage = "[--compose FILE] [--name NAME] [--output FILE] [--nginx-dir DIR] [PROJECT_DIR]",
     .description =
         "Reads the compose file of PROJECT_DIR (default: the current directory) and writes a\n"
         "playbook (default rollgate.yml, never over an existing file): the services whose\n"
         "image takes its tag from ${VAR}, that variable as the tag, a container gate per\n"
         "service and gates on the ports they publish, a postgres gate and backups when a\n"
-        "PostgreSQL service runs, verify and settle, and a rollback rung. Then prints what\n"
+        "PostgreSQL service runs, verify and settle, a rollback rung, and (commented out)\n"
+        "the proxy section of the switch strategy when host nginx proxies to a published\n"
+        "port. Then prints what\n"
         "must still be decided by a person. Nothing is contacted or started.\n",
     .opts = init_opts,
     .min_args = 0,

@@ -237,7 +237,8 @@ fi
 
 # init: a first playbook from a compose file, never over an existing one, always valid.
 mkdir -p "$tmp/odoo-stack" && cp "$src/tests/fixtures/odoo/docker-compose.yml" "$tmp/odoo-stack/"
-expect init_odoo 0 "wrote odoo-init.yml: target 'odoo-stack', services web, the release in ODOO_TAG of $tmp/odoo-stack/.env, 5 gates, backups before each deploy" -- init -o odoo-init.yml odoo-stack
+mkdir -p "$tmp/no-nginx"
+expect init_odoo 0 "wrote odoo-init.yml: target 'odoo-stack', services web, the release in ODOO_TAG of $tmp/odoo-stack/.env, 5 gates, backups before each deploy" -- init -o odoo-init.yml --nginx-dir no-nginx odoo-stack
 expect init_odoo_validates 0 "odoo-init.yml: ok (target 'odoo-stack', compose driver, 5 gates, 4 deploy steps, 2 recover rungs)" -- validate --no-env odoo-init.yml
 if grep -q 'odoo-secret' "$tmp/odoo-init.yml"; then echo "FAIL init_no_password: the compose file's password was copied"; fail=$((fail + 1));
 else echo "ok   init_no_password"; pass=$((pass + 1)); fi
@@ -246,8 +247,15 @@ for want in 'web_http: {http: "http://127.0.0.1:8069/web/health", expect: [200]}
     if grep -qF -- "$want" "$tmp/odoo-init.yml"; then echo "ok   init_odoo_has: $want"; pass=$((pass + 1));
     else echo "FAIL init_odoo_has: $want"; fail=$((fail + 1)); fi
 done
-expect init_todo 0 "nginx runs as service 'nginx': with \`strategy: switch\`" -- init -o odoo-init2.yml odoo-stack
+expect init_todo 0 "nginx runs as service 'nginx': with \`strategy: switch\`" -- init -o odoo-init2.yml --nginx-dir no-nginx odoo-stack
 expect init_never_overwrites 65 "rollgate: init: 'odoo-init.yml' exists: init never overwrites a playbook (choose another with --output)" -- init -o odoo-init.yml odoo-stack
+# Host nginx proxying to the stack's ports: the switch strategy's proxy section, commented out;
+# uncommented, it validates.
+expect init_host_nginx 0 "host nginx proxies to the stack ($src/tests/fixtures/odoo/nginx/conf.d/odoo.conf)" -- init -o odoo-ngx.yml --nginx-dir "$src/tests/fixtures/odoo/nginx" odoo-stack
+if grep -qF '#     odoochat: {service: web, port: 8072}' "$tmp/odoo-ngx.yml"; then echo "ok   init_proxy_upstreams"; pass=$((pass + 1));
+else echo "FAIL init_proxy_upstreams"; cat "$tmp/odoo-ngx.yml"; fail=$((fail + 1)); fi
+sed -i 's/^# strategy/strategy/; s/^# proxy:/proxy:/; s/^#   /  /; s/^#     /    /' "$tmp/odoo-ngx.yml"
+expect init_proxy_validates 0 "odoo-ngx.yml: ok" -- validate --no-env odoo-ngx.yml
 mkdir -p "$tmp/empty-dir"
 expect init_no_compose 65 "rollgate: init: no compose file in '$tmp/empty-dir' (compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml): name it with --compose" -- init empty-dir
 printf 'services:\n  db:\n    image: postgres:15\n' >"$tmp/empty-dir/compose.yaml"
