@@ -186,6 +186,8 @@ run_fuzz_docker() {
     local line i=0
 
     cp tests/fixtures/docker/* "$docker_corpus_dir"/
+    cp tests/fixtures/odoo/docker-compose.yml "$docker_corpus_dir/compose-odoo.yml"
+    cp tests/fixtures/demo/docker-compose.yml "$docker_corpus_dir/compose-demo.yml"
     while IFS= read -r line; do
         printf '%s\n' "$line" >"$docker_corpus_dir/event-$i.json"
         i=$((i + 1))

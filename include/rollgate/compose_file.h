@@ -34,6 +34,9 @@ struct rg_compose_file {
 /* Reads path. RG_ENOENT when it does not exist, RG_EINVAL when it is not a compose file (with
  * the line), RG_EIO when it cannot be read. */
 int rg_compose_file_read(struct rg_compose_file *out, const char *path, struct rg_err *err);
+/* The same for a document in memory (name is used in messages; the fuzzer). */
+int rg_compose_file_parse(struct rg_compose_file *out, const char *name, const char *data,
+                          size_t len, struct rg_err *err);
 void rg_compose_file_release(struct rg_compose_file *f);
 /* The value of KEY in a service's environment, or NULL. */
 const char *rg_compose_service_env(const struct rg_compose_service *s, const char *key);

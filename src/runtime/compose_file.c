@@ -145,9 +145,6 @@ int
 rg_compose_file_read(struct rg_compose_file *out, const char *path, struct rg_err *err)
 {
     struct rg_buf text;
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    yaml_node_t *root, *services;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -156,21 +153,36 @@ rg_compose_file_read(struct rg_compose_file *out, const char *path, struct rg_er
         rg_buf_release(&text);
         return rc;
     }
-    if (text.truncated) {
-        rg_buf_release(&text);
+    if (text.truncated)
+        rc = rg_err_set(err, RG_EINVAL, "'%s' is larger than %d bytes: not a compose file",
+                        path, COMPOSE_MAX_BYTES);
+    else
+        rc = rg_compose_file_parse(out, path, text.data ? text.data : "", text.len, err);
+    rg_buf_release(&text);
+    return rc;
+}
+
+int
+rg_compose_file_parse(struct rg_compose_file *out, const char *name, const char *data,
+                      size_t len, struct rg_err *err)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_node_t *root, *services;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (len > COMPOSE_MAX_BYTES)
         return rg_err_set(err, RG_EINVAL, "'%s' is larger than %d bytes: not a compose file",
-                          path, COMPOSE_MAX_BYTES);
-    }
+                          name, COMPOSE_MAX_BYTES);
     if (!yaml_parser_initialize(&parser))
         rg_malloc((size_t)-1); /* libyaml fails only when out of memory */
-    yaml_parser_set_input_string(&parser, (const unsigned char *)(text.data ? text.data : ""),
-                                 text.len);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        rc = rg_err_set(err, RG_EINVAL, "%s:%zu:%zu: invalid YAML: %s", path,
+        rc = rg_err_set(err, RG_EINVAL, "%s:%zu:%zu: invalid YAML: %s", name,
                         parser.problem_mark.line + 1, parser.problem_mark.column + 1,
                         parser.problem ? parser.problem : "?");
         yaml_parser_delete(&parser);
-        rg_buf_release(&text);
         return rc;
     }
     root = yaml_document_get_root_node(&doc);
@@ -179,7 +191,7 @@ rg_compose_file_read(struct rg_compose_file *out, const char *path, struct rg_er
         services->data.mapping.pairs.top == services->data.mapping.pairs.start) {
         rc = rg_err_set(err, RG_EINVAL, "'%s' has no 'services' mapping: not a compose file "
                                         "rollgate can read (compose file format 2 or later)",
-                        path);
+                        name);
         goto out;
     }
     for (yaml_node_pair_t *p = services->data.mapping.pairs.start;
@@ -196,7 +208,6 @@ rg_compose_file_read(struct rg_compose_file *out, const char *path, struct rg_er
 out:
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
-    rg_buf_release(&text);
     if (rc < 0)
         rg_compose_file_release(out);
     return rc;

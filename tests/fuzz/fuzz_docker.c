@@ -1,13 +1,15 @@
 /* libFuzzer target for the decoders of the Docker daemon's answers: any bytes in as a container
  * inspect, a container list, an event line, a time, two API versions and a log stream (framed
  * and raw, in one read and in two), with no crash, leak or undefined behaviour, and the log
- * decoder giving the same payload however the stream is split. */
+ * decoder giving the same payload however the stream is split; and the same bytes as a compose
+ * file (`rollgate init`). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rollgate/compose_file.h"
 #include "rollgate/err.h"
 #include "rollgate/runtime.h"
 #include "rollgate/util.h"
@@ -79,6 +81,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rg_containers_free(v, n);
 
     (void)rg_docker_parse_event(&ev, json, size, &err);
+
+    /* The same bytes as a compose file for `rollgate init`. */
+    struct rg_compose_file cf;
+    if (rg_compose_file_parse(&cf, "fuzz.yml", json, size, &err) == 0) {
+        for (size_t i = 0; i < cf.n_services; i++)
+            if (!cf.services[i].name || (cf.services[i].image && !cf.services[i].repo))
+                __builtin_trap();
+        rg_compose_file_release(&cf);
+    }
 
     /* The string decoders take C strings: a NUL-terminated copy (it may hold NULs inside). */
     s = malloc(size + 1);
