@@ -57,7 +57,8 @@ struct rg_release_row {
 int rg_ledger_open(struct rg_ledger **out, const char *state_dir, const char *target,
                    struct rg_err *err);
 /* The same for commands that only read (status, history, backups): nothing is created;
- * RG_ENOENT when the target has no ledger yet. */
+ * RG_ENOENT when the target has no ledger yet. SQLite's write-ahead log still needs the state
+ * directory writable: a user who may only read it gets RG_ENOPERM. */
 int rg_ledger_open_existing(struct rg_ledger **out, const char *state_dir, const char *target,
                             struct rg_err *err);
 void rg_ledger_close(struct rg_ledger *l);

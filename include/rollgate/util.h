@@ -118,7 +118,7 @@ int rg_fs_write_all(int fd, const void *data, size_t len, const char *name, stru
 int rg_fs_read_file(struct rg_buf *out, const char *path, struct rg_err *err);
 /* Makes directory path (mode) unless it exists as one. what names it in messages ("state
  * directory"). RG_ENOPERM or RG_ECANTCREAT with the reason and the fix (its parent missing,
- * not a directory, not writable). */
+ * not a directory, not writable); RG_EIO for anything else (a full disk). */
 int rg_fs_make_dir(const char *path, mode_t mode, const char *what, struct rg_err *err);
 /* fsyncs the directory dir, so that entries created, renamed or removed in it survive a
  * crash. */

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -51,6 +52,40 @@ role_of(const struct rg_compose_service *s)
     return ROLE_APP;
 }
 
+/* Compose's own grammar for names; anything else would not survive into YAML and gates. */
+static bool
+plain_name(const char *s)
+{
+    if (!s || !*s || strlen(s) > 64)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-' || *p == '.'))
+            return false;
+    return true;
+}
+
+/* Whether every ${...} in s has a default (the playbook then loads without the variable). */
+static bool
+vars_have_defaults(const char *s)
+{
+    for (const char *p = strstr(s, "${"); p; p = strstr(p + 2, "${")) {
+        const char *close = strchr(p, '}'), *def = strstr(p, ":-");
+        if (!close || !def || def > close)
+            return false;
+    }
+    return true;
+}
+
+/* A service init can deploy: a plain name, an image by tag (one pinned by digest is not moved
+ * by releases), its repository fixed or from variables with defaults. */
+static bool
+deployable(const struct rg_compose_service *s)
+{
+    return plain_name(s->name) && s->image && !strchr(s->image, '@') && s->repo && s->repo[0] &&
+           vars_have_defaults(s->repo) && !strpbrk(s->repo, " \"'#[]\\");
+}
+
 /* The variable most app services take their tag from; NULL when none does. */
 static const char *
 common_tag_var(const struct rg_compose_file *cf)
@@ -61,7 +96,8 @@ common_tag_var(const struct rg_compose_file *cf)
     for (size_t i = 0; i < cf->n_services; i++) {
         const char *v = cf->services[i].tag_var;
         size_t n = 0;
-        if (!v || role_of(&cf->services[i]) != ROLE_APP)
+        if (!v || role_of(&cf->services[i]) != ROLE_APP || !deployable(&cf->services[i]) ||
+            !plain_name(v))
             continue;
         for (size_t k = 0; k < cf->n_services; k++)
             n += cf->services[k].tag_var && strcmp(cf->services[k].tag_var, v) == 0;
@@ -140,18 +176,32 @@ app_gates(struct draft *d, const struct rg_compose_service *s)
     rg_strv_push(&d->gates, name);
     for (size_t i = 0; i < s->n_ports; i++) {
         const struct rg_compose_port *p = &s->ports[i];
-        const char *ip = p->host_ip[0] && strcmp(p->host_ip, "0.0.0.0") != 0 ? p->host_ip
-                                                                               : "127.0.0.1";
-        if (!p->host)
+        char ip[72];
+        if (!p->host || p->udp)
+            continue; /* not published on a fixed port, or not TCP: no gate from here */
+        if (strchr(p->host_ip, '$') || strpbrk(p->host_ip, " \"'#{}[]")) {
+            todo(d, "service '%s' publishes port %d on an address from a variable (%s): add a "
+                    "gate for it by hand",
+                 s->name, p->host, p->host_ip);
             continue;
+        }
+        if (!p->host_ip[0] || strcmp(p->host_ip, "0.0.0.0") == 0 || strcmp(p->host_ip, "::") == 0)
+            snprintf(ip, sizeof(ip), "127.0.0.1");
+        else if (strchr(p->host_ip, ':'))
+            snprintf(ip, sizeof(ip), "[%s]", p->host_ip);
+        else
+            snprintf(ip, sizeof(ip), "%s", p->host_ip);
         if (odoo && p->container == 8072) {
             snprintf(name, sizeof(name), "%s_live", s->name);
             rg_buf_addf(&d->text, "  %s: {websocket: \"ws://%s:%d/websocket\"}\n", name, ip,
                         p->host);
         } else if (!http_done) {
+            /* 443 is TLS, most likely with a certificate for a public name, not 127.0.0.1. */
+            bool tls = p->container == 443 || p->host == 443;
             snprintf(name, sizeof(name), "%s_http", s->name);
-            rg_buf_addf(&d->text, "  %s: {http: \"http://%s:%d%s\", expect: [200]}\n", name, ip,
-                        p->host, odoo ? "/web/health" : "/");
+            rg_buf_addf(&d->text, "  %s: {http: \"http%s://%s:%d%s\", expect: [200]%s}\n", name,
+                        tls ? "s" : "", ip, p->host, odoo ? "/web/health" : "/",
+                        tls ? ", tls_verify: false" : "");
             rg_strv_push(&d->settle, name);
             if (!odoo)
                 todo(d, "gates.%s probes http://%s:%d/: point it at the health endpoint of "
@@ -160,6 +210,8 @@ app_gates(struct draft *d, const struct rg_compose_service *s)
             http_done = true;
         } else {
             snprintf(name, sizeof(name), "%s_port_%d", s->name, p->host);
+            if (rg_strv_contains(&d->gates, name))
+                continue; /* the same port twice (tcp and udp, two addresses): one gate */
             rg_buf_addf(&d->text, "  %s: {tcp: \"%s:%d\"}\n", name, ip, p->host);
         }
         rg_strv_push(&d->gates, name);
@@ -185,16 +237,23 @@ db_parts(struct draft *d, const struct rg_compose_service *db, const char *name,
             port = db->ports[i].host;
             published = true;
         }
-    if (!user || !user[0] || strchr(user, '$'))
+    const char *host = "127.0.0.1";
+
+    for (size_t i = 0; i < db->n_ports; i++)
+        if (db->ports[i].container == 5432 && db->ports[i].host && db->ports[i].host_ip[0] &&
+            strcmp(db->ports[i].host_ip, "0.0.0.0") != 0 && plain_name(db->ports[i].host_ip))
+            host = db->ports[i].host_ip;
+    if (!plain_name(user))
         user = "postgres";
-    if (!dbname || !dbname[0] || strchr(dbname, '$'))
+    if (!plain_name(dbname))
         dbname = user;
-    *dsn_out = rg_asprintf("host=127.0.0.1 port=%d dbname=%s user=%s password=${PGPASSWORD}",
-                           port, dbname, user);
+    /* No password in the DSN: libpq reads PGPASSWORD (or ~/.pgpass) itself. */
+    *dsn_out = rg_asprintf("host=%s port=%d dbname=%s user=%s", host, port, dbname, user);
     rg_buf_addf(&d->text, "  db: {postgres: \"%s\", max_connections_used: 80%%}\n", *dsn_out);
     rg_strv_push(&d->gates, "db");
-    todo(d, "the postgres gate and the backups read the password from PGPASSWORD in rollgate's "
-            "environment (never write it in the playbook)");
+    todo(d, "the postgres gate and the backups log in as '%s': give rollgate the password as "
+            "PGPASSWORD in its environment or in ~/.pgpass (never in the playbook)",
+         user);
     if (!published)
         todo(d, "service '%s' publishes no host port for 5432: publish it on 127.0.0.1 (ports: "
                 "[\"127.0.0.1:5432:5432\"]) or change the DSN's host, so that the gate and "
@@ -223,9 +282,14 @@ list_dir(struct rg_strv *out, const char *dir)
 
     if (!d)
         return -1;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
+    while ((e = readdir(d))) {
+        struct stat st;
+        char path[PATH_MAX + 256];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        /* Regular files only: a FIFO would block the read forever. */
+        if (e->d_name[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode))
             rg_strv_push(out, e->d_name);
+    }
     closedir(d);
     if (out->n > 1)
         qsort(out->v, out->n, sizeof(*out->v), by_name);
@@ -260,13 +324,30 @@ nginx_upstreams(struct draft *d, const char *nginx_dir, const struct rg_compose_
                  line = strtok_r(NULL, "\n", &save)) {
                 char host[64];
                 int port;
+                char word[80], *srv;
                 while (*line == ' ' || *line == '\t')
                     line++;
-                if (sscanf(line, "upstream %64[A-Za-z0-9_] {", upstream) == 1)
-                    continue;
+                /* "upstream NAME {" (and the one-line "upstream NAME { server A:P; }"):
+                 * only names nginx and rollgate both take. */
+                if (sscanf(line, "upstream %79s", word) == 1) {
+                    size_t wl = strcspn(word, "{");
+                    word[wl] = '\0';
+                    upstream[0] = '\0';
+                    if (wl && wl <= 64 && strspn(word, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM"
+                                                       "NOPQRSTUVWXYZ0123456789_") == wl)
+                        snprintf(upstream, sizeof(upstream), "%.64s", word);
+                    if (!(srv = strstr(line, "server ")))
+                        continue;
+                    line = srv;
+                }
                 if (*line == '}')
                     upstream[0] = '\0';
                 if (!upstream[0] || sscanf(line, "server %63[^:]:%d", host, &port) != 2)
+                    continue;
+                /* Only this host's loopback or any-address: another machine's port is not
+                 * this stack's. */
+                if (strcmp(host, "127.0.0.1") != 0 && strcmp(host, "localhost") != 0 &&
+                    strcmp(host, "0.0.0.0") != 0)
                     continue;
                 for (size_t i = 0; i < cf->n_services; i++) {
                     const struct rg_compose_service *s = &cf->services[i];
@@ -314,12 +395,17 @@ write_new(const char *path, const char *text, struct rg_err *err)
                                           "(choose another with --output)",
                           path);
     if (fd < 0)
-        return rg_err_sys(err, errno == EACCES ? RG_ENOPERM : RG_EIO, "cannot create '%s'",
-                          path);
-    if (rg_fs_write_all(fd, text, strlen(text), path, err) < 0 || fsync(fd) < 0) {
+        return rg_err_sys(err, errno == EACCES || errno == EPERM ? RG_ENOPERM
+                               : errno == ENOENT || errno == ENOTDIR ? RG_ECANTCREAT
+                                                                     : RG_EIO,
+                          "cannot create '%s'", path);
+    int rc = rg_fs_write_all(fd, text, strlen(text), path, err);
+    if (rc == 0 && fsync(fd) < 0)
+        rc = rg_err_sys(err, RG_EIO, "cannot write '%s'", path);
+    if (rc < 0) {
         close(fd);
         unlink(path);
-        return rg_err_sys(err, RG_EIO, "cannot write '%s'", path);
+        return rc;
     }
     close(fd);
     return 0;
@@ -339,7 +425,7 @@ cmd_init(struct rg_cmd_ctx *ctx)
 {
     const char *dir_arg = ctx->nargs ? ctx->args[0] : ".";
     const char *output = ctx->optval[IN_OUTPUT] ? ctx->optval[IN_OUTPUT] : "rollgate.yml";
-    char dir[PATH_MAX], found[PATH_MAX + 32], name[65];
+    char dir[PATH_MAX], found[PATH_MAX + 32], name[65], compose_abs[PATH_MAX];
     const char *compose = ctx->optval[IN_COMPOSE];
     const struct rg_compose_service *db = NULL, *proxy = NULL;
     struct rg_compose_file cf;
@@ -349,6 +435,10 @@ cmd_init(struct rg_cmd_ctx *ctx)
     struct rg_err err;
     int rc = RG_EXIT_OK;
 
+    if (ctx->optval[IN_NAME] && !plain_name(ctx->optval[IN_NAME]))
+        return rg_cli_usage_error(ctx->cmd, "invalid name '%s' (1-64 letters, digits, '.', '-' "
+                                            "or '_')",
+                                  ctx->optval[IN_NAME]);
     if (!realpath(dir_arg, dir)) {
         fprintf(ctx->errout, "rollgate: init: project directory '%s': %s\n", dir_arg,
                 strerror(errno));
@@ -359,6 +449,10 @@ cmd_init(struct rg_cmd_ctx *ctx)
                 "rollgate: init: no compose file in '%s' (compose.yaml, compose.yml, "
                 "docker-compose.yaml, docker-compose.yml): name it with --compose\n",
                 dir);
+        return RG_EXIT_INVALID;
+    }
+    if (!realpath(compose, compose_abs)) {
+        fprintf(ctx->errout, "rollgate: init: compose file '%s': %s\n", compose, strerror(errno));
         return RG_EXIT_INVALID;
     }
     if (rg_compose_file_read(&cf, compose, &err) < 0) {
@@ -376,11 +470,21 @@ cmd_init(struct rg_cmd_ctx *ctx)
             db = s;
         else if (r == ROLE_PROXY && !proxy)
             proxy = s;
-        else if (r == ROLE_APP && (tag_var ? s->tag_var && strcmp(s->tag_var, tag_var) == 0
-                                           : s->image != NULL)) {
+        else if (r == ROLE_APP && deployable(s) &&
+                 (tag_var ? s->tag_var && strcmp(s->tag_var, tag_var) == 0
+                          : !repo || strcmp(s->repo, repo) == 0)) {
+            /* Without a tag variable, the services of the first application image only: a
+             * redis or a worker of another image keeps its own tag. */
             rg_strv_push(&d.services, s->name);
             if (!repo)
                 repo = s->repo;
+        } else if (r == ROLE_APP && s->image && !deployable(s)) {
+            todo(&d, "service '%s' (image %s) was left out: its name or its image's repository "
+                     "comes from a variable without a default or is not a plain name; add it to "
+                     "runtime.services "
+                     "by hand if a release deploys it (an image pinned by digest is not moved by "
+                     "releases)",
+                 s->name, s->image);
         }
     }
     if (!d.services.n) {
@@ -394,10 +498,15 @@ cmd_init(struct rg_cmd_ctx *ctx)
     }
     if (!tag_var) {
         tag_var = "APP_TAG";
+        struct rg_buf names;
+        rg_buf_init(&names, 1024);
+        for (size_t i = 0; i < d.services.n; i++)
+            rg_buf_addf(&names, "%s%s", i ? ", " : "", d.services.v[i]);
         todo(&d, "the compose file must take the release from the environment: write image: "
                  "%s:${APP_TAG} for service%s %s (rollgate sets APP_TAG in .env on every "
                  "deploy)",
-             repo, d.services.n > 1 ? "s" : "", d.services.v[0]);
+             repo, d.services.n > 1 ? "s" : "", names.data);
+        rg_buf_release(&names);
     }
     env_path = rg_asprintf("%s/.env", dir);
     if (rg_envfile_get(&env_tag, env_path, tag_var, &err) < 0)
@@ -413,15 +522,23 @@ cmd_init(struct rg_cmd_ctx *ctx)
                 "state_dir: /var/lib/rollgate\n\n"
                 "runtime:\n"
                 "  driver: compose\n"
-                "  project_dir: %s\n"
+                "  project_dir: %s\n",
+                compose, name, dir);
+    /* Compose as it runs today: the same file and the same project, or rollgate would start a
+     * second stack beside the first. */
+    if (ctx->optval[IN_COMPOSE])
+        rg_buf_addf(&d.text, "  compose_file: %s\n", compose_abs);
+    if (cf.project_name && plain_name(cf.project_name))
+        rg_buf_addf(&d.text, "  project_name: %s\n", cf.project_name);
+    rg_buf_addf(&d.text,
                 "  env_file: .env\n"
                 "  tag_var: %s\n"
                 "  services: ",
-                compose, name, dir, tag_var);
+                tag_var);
     yaml_list(&d.text, &d.services);
     rg_buf_addf(&d.text,
                 "\n\nrelease:\n"
-                "  image: %s\n"
+                "  image: \"%s\"\n"
                 "  tag_pattern: '^v?[0-9]+(\\.[0-9]+)*(-[a-z0-9.]+)?$'\n\n"
                 "defaults: {every: 2s, within: 2m, timeout: 5s}\n\n"
                 "gates:\n",
@@ -474,10 +591,17 @@ cmd_init(struct rg_cmd_ctx *ctx)
         todo(&d, "nginx in front of the stack? `strategy: switch` deploys without a failed "
                  "request (docs/switch.md)");
 
-    /* What init writes must load: a placeholder stands in for PGPASSWORD. */
+    if (d.text.truncated) {
+        fprintf(ctx->errout, "rollgate: init: '%s' describes more than a first playbook can "
+                             "hold: write it by hand (docs/playbook.md)\n",
+                compose);
+        rc = RG_EXIT_INVALID;
+        goto out;
+    }
+    /* What init writes must load as it is, with nothing from the environment. */
     struct rg_playbook *pb = NULL;
     struct rg_diags diags;
-    struct rg_load_opts lo = {.placeholders = true, .driver_caps = rg_driver_caps};
+    struct rg_load_opts lo = {.driver_caps = rg_driver_caps};
     rg_diags_init(&diags);
     if (rg_playbook_load_buffer(&pb, &diags, output, d.text.data, d.text.len, &lo, &err) < 0) {
         rg_cli_print_diags(ctx->errout, &diags);
@@ -489,6 +613,10 @@ cmd_init(struct rg_cmd_ctx *ctx)
         goto out;
     }
     rg_diags_release(&diags);
+    if (env_tag && rg_playbook_check_tag(pb, env_tag, &err) < 0)
+        todo(&d, "the release that runs now, '%s', does not match the drafted tag_pattern: "
+                 "rollgate could not roll back to it; set tag_pattern so that it matches",
+             env_tag);
     rg_playbook_free(pb);
     if (write_new(output, d.text.data, &err) < 0) {
         fprintf(ctx->errout, "rollgate: init: %s\n", err.msg);

@@ -88,7 +88,8 @@ cmd_status(struct rg_cmd_ctx *ctx)
         digest = rg_strdup(lv.digest);
     have_last = l && rg_ledger_last(&last, l, &err) == 0;
     have_good = l && live && rg_ledger_release(&good, l, live, &err) == 0;
-    locked = rg_lock_peek(&holder, pb->state_dir, pb->name, &err) == 1;
+    int peek = rg_lock_peek(&holder, pb->state_dir, pb->name, &err);
+    locked = peek == 1;
     if (ctx->optcount[ST_JSON]) {
         json_t *o = json_object();
         json_object_set_new(o, "target", json_string(pb->name));
@@ -136,6 +137,8 @@ cmd_status(struct rg_cmd_ctx *ctx)
         rg_cli_format_time(when, sizeof(when), holder.since_ms);
         fprintf(ctx->out, "lock     held by pid %d (%s) since %s UTC, deploy #%lld\n", holder.pid,
                 holder.actor, when, (long long)holder.deploy_id);
+    } else if (peek < 0) {
+        fprintf(ctx->out, "lock     unknown: %s\n", err.msg);
     } else {
         fprintf(ctx->out, "lock     free\n");
     }

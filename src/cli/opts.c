@@ -26,33 +26,39 @@ find_short(const struct rg_opt *opts, char c)
     return -1;
 }
 
-/* An option another command has (`--tag` of deploy given to rollback): this command's option
- * that takes the same kind of value, if it has one. The other's option is in *other. */
-static const struct rg_opt *
-same_value_elsewhere(const struct rg_cmd *cmd, const char *name, char short_name,
-                     const struct rg_opt **other, const struct rg_cmd **owner)
+/* An option another command has, given to one that calls it differently: the answer names
+ * this command's own. */
+static const struct {
+    const char *cmd, *name, *instead, *owner;
+    char short_name;
+} elsewhere[] = {
+    {"rollback", "tag", "--to TAG", "deploy", 't'},
+};
+
+static int
+other_commands_option(const struct rg_cmd *cmd, const char *name, char short_name)
 {
-    for (size_t c = 0; rg_cmd_table[c]; c++) {
-        const struct rg_opt *o = rg_cmd_table[c]->opts;
-        for (; rg_cmd_table[c] != cmd && o && o->name; o++) {
-            if (!o->arg || (name ? strcmp(o->name, name) != 0 : o->short_name != short_name))
-                continue;
-            for (const struct rg_opt *m = cmd->opts; m && m->name; m++)
-                if (m->arg && strcmp(m->arg, o->arg) == 0) {
-                    *other = o;
-                    *owner = rg_cmd_table[c];
-                    return m;
-                }
+    for (size_t i = 0; i < sizeof(elsewhere) / sizeof(elsewhere[0]); i++) {
+        if (strcmp(cmd->name, elsewhere[i].cmd) != 0)
+            continue;
+        if (name && strcmp(name, elsewhere[i].name) == 0) {
+            rg_cli_usage_error(cmd, "unknown option '--%s': %s takes %s (--%s is %s's)", name,
+                               cmd->name, elsewhere[i].instead, name, elsewhere[i].owner);
+            return -1;
+        }
+        if (!name && short_name == elsewhere[i].short_name) {
+            rg_cli_usage_error(cmd, "unknown option '-%c': %s takes %s (-%c is %s's --%s)",
+                               short_name, cmd->name, elsewhere[i].instead, short_name,
+                               elsewhere[i].owner, elsewhere[i].name);
+            return -1;
         }
     }
-    return NULL;
+    return 0;
 }
 
 static int
 unknown_long(const struct rg_cmd *cmd, const char *arg, size_t len)
 {
-    const struct rg_opt *mine, *other;
-    const struct rg_cmd *owner;
     const char *names[RG_CLI_MAX_OPTS + 2];
     char word[64];
     size_t n = 0;
@@ -67,7 +73,8 @@ unknown_long(const struct rg_cmd *cmd, const char *arg, size_t len)
     static const struct {
         const char *cmd, *old, *now, *why;
     } renamed[] = {
-        {"check", "wait", "poll", "--wait is how long deploy, rollback and resume wait for the lock"},
+        {"check", "wait", "poll",
+         "--wait is how long deploy, rollback and resume wait for the lock"},
     };
     for (size_t i = 0; i < sizeof(renamed) / sizeof(renamed[0]); i++)
         if (strcmp(cmd->name, renamed[i].cmd) == 0 && strcmp(word, renamed[i].old) == 0) {
@@ -75,11 +82,10 @@ unknown_long(const struct rg_cmd *cmd, const char *arg, size_t len)
                                renamed[i].now, renamed[i].why);
             return -1;
         }
+    if (other_commands_option(cmd, word, 0) < 0)
+        return -1;
     if ((best = rg_suggest(word, names, n)))
         rg_cli_usage_error(cmd, "unknown option '--%s' (did you mean '--%s'?)", word, best);
-    else if ((mine = same_value_elsewhere(cmd, word, 0, &other, &owner)))
-        rg_cli_usage_error(cmd, "unknown option '--%s': %s takes --%s %s (--%s is %s's)", word,
-                           cmd->name, mine->name, mine->arg, word, owner->name);
     else
         rg_cli_usage_error(cmd, "unknown option '--%s' (see 'rollgate help %s')", word,
                            cmd->name);
@@ -149,16 +155,8 @@ rg_opts_parse(struct rg_cmd_ctx *ctx, int argc, char **argv)
                 ctx->verbosity++;
                 continue;
             }
-            const struct rg_opt *mine, *other;
-            const struct rg_cmd *owner;
-            if ((id = find_short(opts, *p)) < 0 &&
-                (mine = same_value_elsewhere(cmd, NULL, *p, &other, &owner))) {
-                rg_cli_usage_error(cmd, "unknown option '-%c': %s takes --%s %s (-%c is %s's "
-                                        "--%s)",
-                                   *p, cmd->name, mine->name, mine->arg, *p, owner->name,
-                                   other->name);
+            if ((id = find_short(opts, *p)) < 0 && other_commands_option(cmd, NULL, *p) < 0)
                 return -1;
-            }
             if (id < 0) {
                 rg_cli_usage_error(cmd, "unknown option '-%c' (see 'rollgate help %s')", *p,
                                    cmd->name);

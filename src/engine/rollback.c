@@ -37,11 +37,37 @@ run_rollback_target(struct run *r, const char *to, char *tag_out, size_t size, s
                       r->pb->name);
 }
 
+/* Under the switch strategy a rollback by hand goes the way a deploy does: the release it goes
+ * back to starts beside the serving one and is probed alone before nginx moves, so a release
+ * that no longer works (pruned data, a changed database) is refused with nothing changed. The
+ * deploy's own stages, without its backup; the release is made present by digest, not pulled. */
+static void
+build_switch_rollback(struct run *r)
+{
+    size_t n = 0;
+
+    r->manual_stages = rg_calloc(r->plan->n_stages + 1, sizeof(*r->manual_stages));
+    for (size_t i = 0; i < r->plan->n_stages; i++) {
+        struct rg_plan_stage st = r->plan->stages[i];
+        if (st.state == RG_ST_BACKUP)
+            continue;
+        if (st.state == RG_ST_PULL)
+            st.step = NULL;
+        r->manual_stages[n++] = st;
+    }
+    r->n_manual_stages = n;
+}
+
 void
 run_build_rollback(struct run *r)
 {
     const struct rg_playbook *pb = r->pb;
     size_t n = 0;
+
+    if (pb->strategy == RG_STRATEGY_SWITCH && r->plan) {
+        build_switch_rollback(r);
+        return;
+    }
 
     r->manual_stages = rg_calloc(pb->n_deploy + 5, sizeof(*r->manual_stages));
     static const enum rg_state head[] = {RG_ST_PREFLIGHT, RG_ST_PULL, RG_ST_SWITCH, RG_ST_UP};

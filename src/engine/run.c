@@ -109,7 +109,8 @@ cancel_requested(const struct run *r)
 }
 
 /* The stages the engine acts on itself, or through a step with the run's data: PREFLIGHT (the
- * checks ran before the run was recorded), BACKUP, RESTORE, RECOVER (prepare a rung), COMMIT
+ * tag and the lock were checked before the run was recorded; under switch, the proxy is
+ * checked here), BACKUP, RESTORE, RECOVER (prepare a rung), COMMIT
  * (the release is known-good), and the stages a rung or a manual run adds without a playbook
  * step: PULL (make sure the release is present), SWITCH and UP. */
 static int

@@ -15,20 +15,6 @@ process_getenv(const char *name, void *data)
     return getenv(name);
 }
 
-/* validate --no-env: what is set is used, what is not becomes "${NAME}" and is noted. */
-static const char *
-placeholder_getenv(const char *name, void *data)
-{
-    struct pb_ctx *c = data;
-    const char *v = c->getenv ? c->getenv(name, c->getenv_data) : getenv(name);
-
-    if (v)
-        return v;
-    c->placeheld = true;
-    snprintf(c->placeholder, sizeof(c->placeholder), "${%s}", name);
-    return c->placeholder;
-}
-
 char *
 pb_scalar_string(struct pb_ctx *c, const struct pb_node *n, bool noexpand, const char *what)
 {
@@ -42,9 +28,8 @@ pb_scalar_string(struct pb_ctx *c, const struct pb_node *n, bool noexpand, const
     c->placeheld = false;
     if (noexpand)
         return rg_strdup(n->str);
-    if (pb_interpolate(&out, n->str, c->placeholders ? placeholder_getenv : c->getenv ? c->getenv
-                                                                                   : process_getenv,
-                       c->placeholders ? (void *)c : c->getenv_data, &err) < 0) {
+    if (pb_interpolate(&out, n->str, c->getenv ? c->getenv : process_getenv, c->getenv_data,
+                       c->placeholders ? &c->placeheld : NULL, &err) < 0) {
         pb_error(c, n, "%s", err.msg);
         return NULL;
     }
@@ -140,12 +125,19 @@ argv_from_string_error(struct pb_ctx *c, const struct pb_node *n)
     const char *op = NULL;
 
     rg_buf_init(&hint, 1024);
-    for (const char *const *o = (const char *const[]){"|", ";", "&", ">", "<", "$", "`", NULL};
+    /* What only a shell gives: pipes, lists, redirections, expansions, globs, comments, a
+     * second line. */
+    for (const char *const *o = (const char *const[]){"|", ";", "&", ">", "<", "$", "`", "\n",
+                                                       "*", "?", "[", " #", NULL};
          *o; o++)
         if (strstr(n->str, *o)) {
             op = *o;
             break;
         }
+    if (!op && (n->str[0] == '#' || n->str[0] == '~' || strstr(n->str, " ~")))
+        op = n->str[0] == '#' ? "#" : "~";
+    if (op && strcmp(op, "\n") == 0)
+        op = "a newline";
     if (op || pb_shell_words(&words, n->str) < 0) {
         pb_yaml_flow_item(&hint, n->str);
         pb_error(c, n,

@@ -48,7 +48,6 @@ struct pb_ctx {
     int errors;
     bool placeholders; /* rg_load_opts.placeholders */
     bool placeheld;    /* the last pb_scalar_string used a placeholder */
-    char placeholder[80];
 };
 
 void pb_diag_add(struct rg_diags *diags, const char *file, int line, int col, const char *path,
@@ -130,9 +129,10 @@ char *pb_scalar_string(struct pb_ctx *c, const struct pb_node *n, bool noexpand,
 /* base/p (or p when absolute) with "." and ".." folded lexically; newly allocated. */
 char *pb_path_join(const char *base, const char *p);
 
-/* ${VAR} and ${VAR:-default} from the environment; $$ is a literal $. */
+/* ${VAR} and ${VAR:-default} from the environment; $$ is a literal $. With placeholders
+ * (not NULL), an unset ${VAR} without a default stays as written and sets *placeholders. */
 int pb_interpolate(char **out, const char *in, rg_getenv_fn getenv_fn, void *data,
-                   struct rg_err *err);
+                   bool *placeholders, struct rg_err *err);
 
 /* ---- the schema ---- */
 extern const struct pb_field pb_top_fields[];

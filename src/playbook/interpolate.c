@@ -20,7 +20,7 @@ valid_name(const char *s, size_t n)
 
 int
 pb_interpolate(char **out, const char *in, rg_getenv_fn getenv_fn, void *data,
-               struct rg_err *err)
+               bool *placeholders, struct rg_err *err)
 {
     struct rg_buf b;
     const char *p = in;
@@ -66,6 +66,10 @@ pb_interpolate(char **out, const char *in, rg_getenv_fn getenv_fn, void *data,
             rg_buf_adds(&b, value);
         } else if (def && def < close) {
             rg_buf_add(&b, def + 2, (size_t)(close - def - 2));
+        } else if (!value && placeholders) {
+            /* validate --no-env: the value the deploy's environment will give, kept as written */
+            rg_buf_add(&b, dollar, (size_t)(close - dollar + 1));
+            *placeholders = true;
         } else if (!value) {
             rc = rg_err_set(err, RG_EINVAL,
                             "environment variable '%s' is not set (set it, or write "

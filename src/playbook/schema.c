@@ -14,28 +14,44 @@ _Static_assert(offsetof(struct rg_gate, n_headers) ==
 /* ---- value checks ---- */
 
 /* A password written into the playbook (not taken from ${VAR}) ends up in every copy of it:
- * warned, with the form to write instead. The value itself is never repeated. */
+ * warned, with the way to leave it out. The value itself is never repeated. */
 static int
 check_dsn(struct pb_ctx *c, const struct pb_node *n, const char *v)
 {
-    const char *raw = n->str, *p = strstr(raw, "password="), *at, *scheme;
+    const char *raw = n->str, *scheme = strstr(raw, "://");
 
     (void)v;
-    if (p && p[9] && p[9] != ' ' && strncmp(p + 9, "${", 2) != 0) {
-        pb_warn(c, n, "the connection string holds a literal password: write "
-                      "password=${PGPASSWORD} (or leave it out: libpq reads PGPASSWORD and "
-                      "~/.pgpass) so that the playbook can be shared and committed");
+    if (!scheme) {
+        /* keyword=value pairs, spaces allowed around '=' (libpq's grammar) */
+        for (const char *p = strstr(raw, "password"); p; p = strstr(p + 8, "password")) {
+            const char *q = p + 8;
+            if (p > raw && p[-1] != ' ' && p[-1] != '\t')
+                continue; /* sslpassword, a value containing the word */
+            while (*q == ' ')
+                q++;
+            if (*q != '=')
+                continue;
+            for (q++; *q == ' '; q++)
+                ;
+            if (*q == '\'')
+                q++;
+            if (*q && *q != ' ' && strncmp(q, "${", 2) != 0) {
+                pb_warn(c, n, "the connection string holds a literal password: leave it out "
+                              "(libpq reads PGPASSWORD and ~/.pgpass) so that the playbook can "
+                              "be shared and committed");
+                return 0;
+            }
+        }
         return 0;
     }
-    /* postgresql://user:password@host */
-    if ((scheme = strstr(raw, "://")) && (at = strchr(scheme + 3, '@'))) {
-        const char *colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
-        if (colon && colon + 1 < at && strncmp(colon + 1, "${", 2) != 0)
-            pb_warn(c, n, "the connection URL holds a literal password: write "
-                          "postgresql://user:${PGPASSWORD}@host/db (or leave it out: libpq "
-                          "reads PGPASSWORD and ~/.pgpass) so that the playbook can be shared "
-                          "and committed");
-    }
+    /* postgresql://user:password@host/db?... : userinfo ends at the first '@' before the path */
+    const char *start = scheme + 3, *end = start + strcspn(start, "/?#");
+    const char *at = memchr(start, '@', (size_t)(end - start));
+    const char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
+    if (colon && colon + 1 < at && strncmp(colon + 1, "${", 2) != 0)
+        pb_warn(c, n, "the connection URL holds a literal password: leave it out "
+                      "(postgresql://user@host/db; libpq reads PGPASSWORD and ~/.pgpass) so "
+                      "that the playbook can be shared and committed");
     return 0;
 }
 

@@ -14,6 +14,11 @@ plain_in_flow(const char *s)
 
     if (!n || strchr(",[]{}#&*!|>'\"%@`", s[0]))
         return false;
+    /* What YAML reads as null, which is no string. */
+    static const char *const words[] = {"~", "null", "Null", "NULL"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcmp(s, words[i]) == 0)
+            return false;
     /* '-' and '?' start a plain scalar unless a space (or nothing) follows. */
     if ((s[0] == '-' || s[0] == '?') && (n == 1 || s[1] == ' '))
         return false;
@@ -106,6 +111,11 @@ pb_regex_perl_escapes(struct rg_buf *rewritten, char *found, bool *in_brackets, 
     for (const char *p = re; *p; p++) {
         /* glibc reads \w \W \s \S \b \B outside brackets as GNU extensions that do what Perl's
          * do; \d and \D it reads as the letters, and inside brackets every backslash is one. */
+        if (inside && p[0] == '\\' && p[1] == '\\') { /* "[\\d]": a backslash and a 'd' */
+            rg_buf_add(rewritten, p, 2);
+            p++;
+            continue;
+        }
         bool wrong = *p == '\\' && p[1] && (inside ? strchr("dDwWsSbB", p[1]) != NULL
                                                     : (p[1] == 'd' || p[1] == 'D'));
         if (wrong) {

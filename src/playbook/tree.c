@@ -195,8 +195,18 @@ tree_event(struct tree_state *t, const yaml_event_t *ev, int *documents)
 
 /* What libyaml's words mean for the two mistakes people make most. */
 static const char *
-yaml_hint(const char *data, size_t len, size_t at, const char *problem)
+yaml_hint(const char *data, size_t len, size_t line, size_t column, const char *problem)
 {
+    size_t at = 0;
+
+    /* libyaml counts lines and characters, not bytes: walk to the place in UTF-8. */
+    for (size_t l = 0; at < len && l < line; at++)
+        if (data[at] == '\n')
+            l++;
+    for (size_t c = 0; at < len && c < column && data[at] != '\n'; c++)
+        do
+            at++;
+        while (at < len && ((unsigned char)data[at] & 0xC0) == 0x80);
     if (at < len && data[at] == '\t')
         return ": a tab; YAML indents with spaces only";
     if (strstr(problem, "unknown escape character"))
@@ -236,7 +246,7 @@ pb_tree_parse(struct pb_node **out, struct rg_diags *diags, const char *file, co
             else
                 tree_error(&t, (int)pm.line + 1, (int)pm.column + 1, "invalid YAML: %s%s%s%s",
                            problem, context ? " " : "", context ? context : "",
-                           yaml_hint(data, len, pm.index, problem));
+                           yaml_hint(data, len, pm.line, pm.column, problem));
             rc = RG_EINVAL;
             break;
         }

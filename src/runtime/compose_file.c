@@ -31,24 +31,38 @@ scalar(yaml_node_t *n)
     return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
-/* "repo:${VAR}" or "repo:${VAR:-default}": VAR; repo is the part before the tag. */
+/* repo[:tag][@digest]: the repository, and VAR when the tag is exactly ${VAR} or
+ * ${VAR:-default}. The tag is after the last ':' that follows the last '/' (a registry may have
+ * a port); a variable elsewhere (the registry's) is not the release's. */
 static void
 split_image(struct rg_compose_service *s)
 {
-    const char *img = s->image, *slash = strrchr(img, '/'), *colon;
-    const char *dollar = strstr(img, "${");
+    const char *img = s->image, *at = strchr(img, '@');
+    size_t end = at ? (size_t)(at - img) : strlen(img);
+    const char *slash = NULL, *colon = NULL;
 
-    /* The tag is after the last ':' that comes after the last '/' (a registry may have a port). */
-    colon = strrchr(slash ? slash : img, ':');
-    if (dollar && (!colon || dollar < colon)) {
-        /* A variable inside the tag's ':' is ambiguous; only "repo:${VAR...}" is the form. */
-        colon = dollar > img && dollar[-1] == ':' ? dollar - 1 : NULL;
+    for (const char *p = img; p < img + end; p++) {
+        if (*p == '/')
+            slash = p;
     }
-    s->repo = colon ? rg_strndup(img, (size_t)(colon - img)) : rg_strdup(img);
-    if (colon && strncmp(colon + 1, "${", 2) == 0) {
+    /* ':' after the last '/', not inside a ${...} of the tag itself. */
+    for (const char *p = slash ? slash : img; p < img + end; p++) {
+        if (*p == '$' && p[1] == '{')
+            break;
+        if (*p == ':')
+            colon = p;
+    }
+    if (!colon) {
+        const char *d = slash ? strstr(slash, ":${") : strstr(img, ":${");
+        if (d && d < img + end)
+            colon = d;
+    }
+    s->repo = rg_strndup(img, colon ? (size_t)(colon - img) : end);
+    if (colon && !at && strncmp(colon + 1, "${", 2) == 0 && img[end - 1] == '}' &&
+        !memchr(colon + 2, '}', (size_t)(img + end - 1 - (colon + 2)))) {
         const char *name = colon + 3;
         size_t n = strcspn(name, ":-}?");
-        if (n && name[n] != '\0')
+        if (n)
             s->tag_var = rg_strndup(name, n);
     }
 }
@@ -64,33 +78,50 @@ port_num(const char *text)
 }
 
 static void
-add_port(struct rg_compose_service *s, const char *host_ip, int host, int container)
+add_port(struct rg_compose_service *s, const char *host_ip, size_t ip_len, int host,
+         int container, bool udp)
 {
     s->ports = rg_realloc(s->ports, (s->n_ports + 1) * sizeof(*s->ports));
     struct rg_compose_port *p = &s->ports[s->n_ports++];
-    snprintf(p->host_ip, sizeof(p->host_ip), "%s", host_ip ? host_ip : "");
+    snprintf(p->host_ip, sizeof(p->host_ip), "%.*s", host_ip ? (int)ip_len : 0,
+             host_ip ? host_ip : "");
     p->host = host;
     p->container = container;
+    p->udp = udp;
 }
 
-/* The short form: [[IP:]HOST:]CONTAINER[/PROTO]; ranges are not init's business. */
+/* The short form: [[IP:]HOST:]CONTAINER[/PROTO], IP possibly "[v6]"; ranges are not init's
+ * business (they parse as no port). */
 static void
 short_port(struct rg_compose_service *s, const char *spec)
 {
     char buf[128], *parts[3];
+    const char *ip = NULL;
+    size_t ip_len = 0;
+    bool udp = strstr(spec, "/udp") != NULL;
     int n = 0;
 
+    if (spec[0] == '[') { /* [::1]:8080:80 */
+        const char *close = strchr(spec, ']');
+        if (!close || close[1] != ':')
+            return;
+        ip = spec + 1;
+        ip_len = (size_t)(close - spec - 1);
+        spec = close + 2;
+    }
     snprintf(buf, sizeof(buf), "%s", spec);
     buf[strcspn(buf, "/")] = '\0';
     for (char *save = NULL, *t = strtok_r(buf, ":", &save); t && n < 3;
          t = strtok_r(NULL, ":", &save))
         parts[n++] = t;
-    if (n == 1)
-        add_port(s, NULL, 0, port_num(parts[0]));
-    else if (n == 2)
-        add_port(s, NULL, port_num(parts[0]), port_num(parts[1]));
-    else if (n == 3)
-        add_port(s, parts[0], port_num(parts[1]), port_num(parts[2]));
+    if (ip && n == 2)
+        add_port(s, ip, ip_len, port_num(parts[0]), port_num(parts[1]), udp);
+    else if (n == 1 && !ip)
+        add_port(s, NULL, 0, 0, port_num(parts[0]), udp);
+    else if (n == 2 && !ip)
+        add_port(s, NULL, 0, port_num(parts[0]), port_num(parts[1]), udp);
+    else if (n == 3 && !ip)
+        add_port(s, parts[0], strlen(parts[0]), port_num(parts[1]), port_num(parts[2]), udp);
 }
 
 static void
@@ -115,8 +146,10 @@ read_service(struct rg_compose_service *s, yaml_document_t *d, yaml_node_t *key,
                 const char *t = scalar(map_get(d, item, "target"));
                 const char *p = scalar(map_get(d, item, "published"));
                 const char *ip = scalar(map_get(d, item, "host_ip"));
+                const char *proto = scalar(map_get(d, item, "protocol"));
                 if (t)
-                    add_port(s, ip, port_num(p), port_num(t));
+                    add_port(s, ip, ip ? strlen(ip) : 0, port_num(p), port_num(t),
+                             proto && strcmp(proto, "udp") == 0);
             }
         }
     }
@@ -162,6 +195,40 @@ rg_compose_file_read(struct rg_compose_file *out, const char *path, struct rg_er
     return rc;
 }
 
+#define COMPOSE_MAX_DEPTH 64
+#define COMPOSE_MAX_SERVICES 500
+
+/* libyaml's document loader takes time quadratic in the nesting depth: a compose file is
+ * shallow, so a deep one is refused from its events before it is loaded. */
+static int
+check_depth(const char *name, const char *data, size_t len, struct rg_err *err)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    int depth = 0, rc = 0;
+    bool done = false;
+
+    if (!yaml_parser_initialize(&parser))
+        rg_malloc((size_t)-1);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+    while (!done && rc == 0) {
+        if (!yaml_parser_parse(&parser, &ev))
+            break; /* the loader reports syntax errors with their place */
+        if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+            if (++depth > COMPOSE_MAX_DEPTH)
+                rc = rg_err_set(err, RG_EINVAL, "%s:%zu: nested deeper than %d levels: not a "
+                                                "compose file",
+                                name, ev.start_mark.line + 1, COMPOSE_MAX_DEPTH);
+        } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        done = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 int
 rg_compose_file_parse(struct rg_compose_file *out, const char *name, const char *data,
                       size_t len, struct rg_err *err)
@@ -175,6 +242,8 @@ rg_compose_file_parse(struct rg_compose_file *out, const char *name, const char 
     if (len > COMPOSE_MAX_BYTES)
         return rg_err_set(err, RG_EINVAL, "'%s' is larger than %d bytes: not a compose file",
                           name, COMPOSE_MAX_BYTES);
+    if ((rc = check_depth(name, data, len, err)) < 0)
+        return rc;
     if (!yaml_parser_initialize(&parser))
         rg_malloc((size_t)-1); /* libyaml fails only when out of memory */
     yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
@@ -194,6 +263,15 @@ rg_compose_file_parse(struct rg_compose_file *out, const char *name, const char 
                         name);
         goto out;
     }
+    if (services->data.mapping.pairs.top - services->data.mapping.pairs.start >
+        COMPOSE_MAX_SERVICES) {
+        rc = rg_err_set(err, RG_EINVAL, "'%s' has more than %d services: not a stack init can "
+                                        "draft a playbook for",
+                        name, COMPOSE_MAX_SERVICES);
+        goto out;
+    }
+    if (scalar(map_get(&doc, root, "name")))
+        out->project_name = rg_strdup(scalar(map_get(&doc, root, "name")));
     for (yaml_node_pair_t *p = services->data.mapping.pairs.start;
          p < services->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(&doc, p->key);
@@ -226,6 +304,7 @@ rg_compose_file_release(struct rg_compose_file *f)
         rg_strv_release(&s->env);
     }
     free(f->services);
+    free(f->project_name);
     memset(f, 0, sizeof(*f));
 }
 

@@ -8,6 +8,8 @@
 #include "docker_internal.h"
 
 #define LINE_MAX_BYTES (64 * 1024)
+/* What may arrive before it is read: a catch-up answers everything since the mark at once. */
+#define PENDING_MAX_BYTES (8 * 1024 * 1024)
 
 struct rg_docker_events {
     CURL *easy;
@@ -43,7 +45,7 @@ rg_docker_events_open(struct rg_docker_events **out, struct rg_docker *d, const 
     int rc = 0;
 
     *out = NULL;
-    rg_buf_init(&es->pending, LINE_MAX_BYTES);
+    rg_buf_init(&es->pending, PENDING_MAX_BYTES);
     char since[48] = "", until[48] = "";
 
     if (since_ms > 0)
@@ -80,6 +82,11 @@ take_line(struct rg_docker_events *es, struct rg_buf *line)
     char *nl = es->pending.data ? memchr(es->pending.data, '\n', es->pending.len) : NULL;
     size_t n;
 
+    /* A stream that ended may end without a newline: its last bytes are a line too. */
+    if (!nl && es->ended && es->pending.len) {
+        rg_buf_add(&es->pending, "\n", 1);
+        nl = memchr(es->pending.data, '\n', es->pending.len);
+    }
     if (!nl)
         return false;
     n = (size_t)(nl - es->pending.data);
@@ -109,14 +116,27 @@ rg_docker_events_next(struct rg_docker_event *ev, struct rg_docker_events *es,
         while (take_line(es, &line)) {
             if (line.len == 0)
                 continue;
+            if (line.truncated) {
+                rc = rg_err_set(err, RG_ERUNTIME, "docker event longer than %d bytes",
+                                LINE_MAX_BYTES);
+                goto out;
+            }
             rc = rg_docker_parse_event(ev, line.data, line.len, err);
             rc = rc < 0 ? rc : 1;
             goto out;
         }
         if (es->pending.truncated) {
-            rc = rg_err_set(err, RG_ERUNTIME, "docker event longer than %d bytes",
-                            LINE_MAX_BYTES);
+            rc = rg_err_set(err, RG_ERUNTIME, "more than %d bytes of docker events unread",
+                            PENDING_MAX_BYTES);
             goto out;
+        }
+        if (es->ended && es->result == CURLE_OK) {
+            long status = 0;
+            curl_easy_getinfo(es->easy, CURLINFO_RESPONSE_CODE, &status);
+            if (status != 200) {
+                rc = rg_err_set(err, RG_ERUNTIME, "docker events answered HTTP %ld", status);
+                goto out;
+            }
         }
         if (es->ended && es->bounded && es->result == CURLE_OK) {
             rc = rg_err_set(err, RG_ENOENT, "no more docker events until the end asked for");

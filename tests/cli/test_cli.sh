@@ -201,7 +201,7 @@ gates:
   ok: {postgres: "host=db user=x password=${PW:-} dbname=x"}
 deploy: [pull, up, {verify: [db, ok]}]
 YAML
-expect literal_password_warned 0 "pw.yml:6:18: warning: gates.db.postgres: the connection string holds a literal password: write password=\${PGPASSWORD} (or leave it out: libpq reads PGPASSWORD and ~/.pgpass) so that the playbook can be shared and committed" -- validate pw.yml
+expect literal_password_warned 0 "pw.yml:6:18: warning: gates.db.postgres: the connection string holds a literal password: leave it out (libpq reads PGPASSWORD and ~/.pgpass) so that the playbook can be shared and committed" -- validate pw.yml
 out=$(cd "$tmp" && "$bin" validate pw.yml 2>&1)
 if grep -q hunter2 <<<"$out" || [ "$(grep -c warning <<<"$out")" != 1 ]; then echo "FAIL literal_password_once: $out"; fail=$((fail + 1));
 else echo "ok   literal_password_once"; pass=$((pass + 1)); fi
@@ -243,7 +243,7 @@ expect init_odoo_validates 0 "odoo-init.yml: ok (target 'odoo-stack', compose dr
 if grep -q 'odoo-secret' "$tmp/odoo-init.yml"; then echo "FAIL init_no_password: the compose file's password was copied"; fail=$((fail + 1));
 else echo "ok   init_no_password"; pass=$((pass + 1)); fi
 for want in 'web_http: {http: "http://127.0.0.1:8069/web/health", expect: [200]}' \
-    'web_live: {websocket: "ws://127.0.0.1:8072/websocket"}' 'password=${PGPASSWORD}' '  - restore: before_deploy'; do
+    'web_live: {websocket: "ws://127.0.0.1:8072/websocket"}' 'db: {postgres: "host=127.0.0.1 port=5432 dbname=postgres user=odoo"' '  - restore: before_deploy'; do
     if grep -qF -- "$want" "$tmp/odoo-init.yml"; then echo "ok   init_odoo_has: $want"; pass=$((pass + 1));
     else echo "FAIL init_odoo_has: $want"; fail=$((fail + 1)); fi
 done
@@ -256,6 +256,35 @@ if grep -qF '#     odoochat: {service: web, port: 8072}' "$tmp/odoo-ngx.yml"; th
 else echo "FAIL init_proxy_upstreams"; cat "$tmp/odoo-ngx.yml"; fail=$((fail + 1)); fi
 sed -i 's/^# strategy/strategy/; s/^# proxy:/proxy:/; s/^#   /  /; s/^#     /    /' "$tmp/odoo-ngx.yml"
 expect init_proxy_validates 0 "odoo-ngx.yml: ok" -- validate --no-env odoo-ngx.yml
+# Compose files as people write them: variables in the registry, the bind address, a whole
+# image; a digest; udp beside tcp; IPv6; a top-level name and a file named by --compose.
+mkdir -p "$tmp/odd"
+cat > "$tmp/odd/prod.yml" <<'YAML'
+name: shop-prod
+services:
+  web:
+    image: ${REGISTRY:-localhost:5000}/acme/web:${APP_TAG:-v1}
+    ports: ["${BIND}:9001:9001", "443:443", "443:443/udp", "[::1]:8080:80"]
+  worker:
+    image: ${REGISTRY:-localhost:5000}/acme/web:${APP_TAG:-v1}
+  redis:
+    image: redis@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+  other:
+    image: ${OTHER_IMAGE}
+YAML
+expect init_odd 0 "wrote odd.yml: target 'odd', services web, worker" -- init --compose odd/prod.yml -o odd.yml --nginx-dir no-nginx odd
+expect init_odd_validates 0 "odd.yml: ok" -- validate odd.yml
+for want in "  compose_file: $tmp/odd/prod.yml" '  project_name: shop-prod' '  tag_var: APP_TAG' \
+    'web_http: {http: "https://127.0.0.1:443/", expect: [200], tls_verify: false}' 'web_port_8080: {tcp: "[::1]:8080"}'; do
+    if grep -qF -- "$want" "$tmp/odd.yml"; then echo "ok   init_odd_has: $want"; pass=$((pass + 1));
+    else echo "FAIL init_odd_has: $want"; cat "$tmp/odd.yml"; fail=$((fail + 1)); fi
+done
+if grep -qE 'BIND|redis|OTHER_IMAGE' "$tmp/odd.yml"; then echo "FAIL init_odd_leaves_out"; fail=$((fail + 1));
+else echo "ok   init_odd_leaves_out"; pass=$((pass + 1)); fi
+expect init_bad_name 64 "rollgate: init: invalid name 'my app' (1-64 letters, digits, '.', '-' or '_')" -- init --name 'my app' -o x2.yml odd
+# --no-env keeps a default's meaning: a bad default is still an error.
+printf 'version: 1\nname: d\nruntime: {driver: compose, project_dir: /srv/d, tag_var: T, services: [a]}\nrelease: {image: r/d, tag_pattern: x}\ndefaults: {every: "${RG_TEST_UNSET_X:-bogus}"}\ngates: {h: {http: "http://h/"}}\ndeploy: [pull, up, {verify: [h]}]\n' >"$tmp/dflt.yml"
+expect no_env_keeps_defaults 65 "dflt.yml:5:19: defaults.every:" -- validate --no-env dflt.yml
 mkdir -p "$tmp/empty-dir"
 expect init_no_compose 65 "rollgate: init: no compose file in '$tmp/empty-dir' (compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml): name it with --compose" -- init empty-dir
 printf 'services:\n  db:\n    image: postgres:15\n' >"$tmp/empty-dir/compose.yaml"

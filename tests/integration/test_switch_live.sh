@@ -181,6 +181,25 @@ for state in CANDIDATE PROBE PROXY PROXY_WRITTEN RETIRE; do
 done
 [ "$(sql "select count(*) from deploys where outcome = ''")" = 0 ] && ok ledger_consistent || bad ledger_consistent "open deploys"
 
+# 8b. A rollback by hand goes the deploy's way: the release it returns to is probed beside the
+#     serving one before nginx moves. One that fails is refused with nothing changed; one that
+#     passes takes over without a failed request.
+load_start "$url"
+run manual_rollback_refused 3 rollback "$work/pb.yml" --to v2-crash --force
+load_stop
+grep -q "rejected before the switch" <<<"$out" && ok manual_rollback_probed || bad manual_rollback_probed "$out"
+expect manual_rollback_refused_no_failed_requests "$load_failed" 0
+expect manual_rollback_refused_still_serves "$(through_nginx)" v2
+expect manual_rollback_refused_one_release "$(containers)" v2
+load_start "$url"
+run manual_rollback 0 rollback "$work/pb.yml" --to v1
+load_stop
+expect manual_rollback_no_failed_requests "$load_failed" 0
+expect manual_rollback_serves "$(through_nginx)" v1
+expect manual_rollback_one_release "$(containers)" v1
+expect manual_rollback_upstream_is_running "$(upstream_addrs "$upstreams")" "$(running_addrs)"
+expect manual_rollback_env "$(cat "$work/stack/.env")" DEMO_APP_TAG=v1
+
 # 9. A service that publishes a fixed host port cannot run twice: the second deploy's candidate
 #    cannot start; it is refused with the fix, nothing changed. (A project of its own, on the
 #    same nginx through an upstream file of its own.)

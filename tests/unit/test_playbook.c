@@ -398,8 +398,8 @@ test_err_shell_string_round_trip(void **state)
         {"\"odoo -d odoo -u base,web --stop-after-init\"",
          {"odoo", "-d", "odoo", "-u", "base,web", "--stop-after-init"}},
         {"\"psql -c 'select 1' -d \\\"my db\\\"\"", {"psql", "-c", "select 1", "-d", "my db"}},
-        {"'echo a:b c: #x -v *glob [x] {y} -'",
-         {"echo", "a:b", "c:", "#x", "-v", "*glob", "[x]", "{y}", "-"}},
+        {"'echo a:b c: x#y -v {y} - a,b'", {"echo", "a:b", "c:", "x#y", "-v", "{y}", "-", "a,b"}},
+        {"'check null true NULL off'", {"check", "null", "true", "NULL", "off"}},
         {"'run --opt=a\\ b ''%d'' @at !bang'", {"run", "--opt=a b", "%d", "@at", "!bang"}},
     };
     struct fixture *f = *state;
@@ -469,6 +469,10 @@ test_err_perl_regex(void **state)
                      0);
     assert_int_equal(rg_playbook_check_tag(f->pb, "v1.22.3", &f->err), 0);
     assert_int_equal(rg_playbook_check_tag(f->pb, "vd.d.d", &f->err), RG_EINVAL);
+    /* "[\\\\d]" is a backslash or a 'd' in Perl and POSIX alike: accepted. */
+    assert_int_equal(load_str(f, HEAD "gates:\n  health: {http: \"http://h/\", "
+                                      "body: '[\\\\d]'}\n" DEPLOY),
+                     0);
     /* glibc's own \s and \b outside brackets mean what they mean in Perl: accepted. */
     assert_int_equal(load_str(f, HEAD "gates:\n  health: {http: \"http://h/\", "
                                       "body: '\\bok\\s'}\n" DEPLOY),
@@ -513,6 +517,14 @@ test_err_first_hour_messages(void **state)
 static void
 test_err_shell_string_needs_a_shell(void **state)
 {
+    /* A glob, a comment, a second line: only a shell gives them their meaning. */
+    assert_one_diag(*state,
+                    HEAD "gates:\n  health: {http: \"http://h/\"}\n"
+                         "  c: {command: \"ls *.log\"}\n" DEPLOY,
+                    "t.yml:7:16: gates.c.command: expected an argv array, got the string "
+                    "'ls *.log': commands never run through a shell, and this one needs one "
+                    "('*'): put it in a script and run that, or write [sh, -c, 'ls *.log'] if a "
+                    "shell is what you mean");
     assert_one_diag(*state,
                     HEAD "gates:\n  health: {http: \"http://h/\"}\n"
                          "  c: {command: \"pg_dump x | gzip > /b.gz\"}\n" DEPLOY,
