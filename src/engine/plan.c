@@ -62,9 +62,14 @@ static void rung_push(struct rg_plan_rung *r, enum rg_state st, const struct rg_
 static void
 push_checks(struct rg_plan_rung *r, const struct rg_playbook *pb, bool rungs_left)
 {
+    bool up = false;
+
+    /* The checks that judge a release: those after the first up (a verify before it checks
+     * what the deploy needs, such as the database, before anything changed). */
     for (size_t i = 0; i < pb->n_deploy; i++) {
         const struct rg_step *s = &pb->deploy[i];
-        if (s->kind == RG_STEP_VERIFY || s->kind == RG_STEP_SETTLE)
+        up = up || s->kind == RG_STEP_UP;
+        if (up && (s->kind == RG_STEP_VERIFY || s->kind == RG_STEP_SETTLE))
             rung_push(r, step_state(s->kind), s, rungs_left);
     }
 }

@@ -75,8 +75,10 @@ run_build_rollback(struct run *r)
     for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
         r->manual_stages[n++] =
             (struct rg_plan_stage){head[i], NULL, rg_engine_fail_state(head[i], false), false};
+    bool up = false;
     for (size_t i = 0; i < pb->n_deploy; i++)
-        if (pb->deploy[i].kind == RG_STEP_VERIFY || pb->deploy[i].kind == RG_STEP_SETTLE) {
+        if ((up = up || pb->deploy[i].kind == RG_STEP_UP) &&
+            (pb->deploy[i].kind == RG_STEP_VERIFY || pb->deploy[i].kind == RG_STEP_SETTLE)) {
             enum rg_state st = pb->deploy[i].kind == RG_STEP_VERIFY ? RG_ST_VERIFY : RG_ST_SETTLE;
             r->manual_stages[n++] =
                 (struct rg_plan_stage){st, &pb->deploy[i], rg_engine_fail_state(st, false), false};
