@@ -301,6 +301,16 @@ target_instances(struct rg_instance **out, size_t *n_out, void *ctx,
         snprintf(in->service, sizeof(in->service), "%s", list[i].service ? list[i].service : "");
         snprintf(in->ip, sizeof(in->ip), "%s", list[i].ip ? list[i].ip : "");
         tag_of(in->tag, sizeof(in->tag), t->pb->release.image, list[i].image);
+        if (!in->tag[0]) {
+            /* A tag re-pointed to another image since the container was made: the list then
+             * names the image by id, while inspect keeps the reference it was created from. */
+            struct rg_container one;
+            struct rg_err ignored;
+            if (rg_docker_inspect(&one, d, list[i].id, &ignored) == 0) {
+                tag_of(in->tag, sizeof(in->tag), t->pb->release.image, one.image);
+                rg_container_release(&one);
+            }
+        }
         in->running = list[i].running || list[i].restarting; /* a crash loop is present */
         (*n_out)++;
     }
