@@ -981,7 +981,7 @@ Client latency of the answered requests, p50 / p99 in ms (median over the runs):
 |---|---:|---:|---:|
 $(cells4 lat_cell)
 
-nginx's view of the failed requests under \`switch\` (its access log, status ≠ 200, mostly 499: the client gave up), on the server that served before the deploy alone / through another address (the candidate's): $(for k in "${cases[@]}"; do printf '%s %s; ' "$k" "$(nginx_cell "switch_$k")"; done | sed 's/; $//'). A failure on the old server alone is a request that release did not answer within ${client_to} s: the deploy's load on the machine, not traffic sent to the new release.
+nginx's view of the failed requests under \`switch\` (its access log, which also holds rollgate's \`public\` gate probes; status ≠ 200, 499 when the requester gave up), on the server that served before the deploy alone / through another address (the candidate's): $(for k in "${cases[@]}"; do printf '%s %s; ' "$k" "$(nginx_cell "switch_$k")"; done | sed 's/; $//'). A failure on the old server alone is no traffic sent to the new release: a request the old one did not answer within ${client_to} s (the deploy's load on the machine), or a gate probe rollgate abandoned (a 499 in 0 ms).
 
 Switch-back, \`$die_tag\` under \`switch\`, from rollgate's failed verdict (the arrival of its first non-ok \`result\` line, SETTLE):
 
