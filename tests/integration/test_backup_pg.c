@@ -203,7 +203,6 @@ teardown(void **state)
 {
     struct fx *f = *state;
     char *like = rg_asprintf("%s%%", f->db);
-    char cmd[128];
     PGresult *res;
 
     /* The test database and whatever was made of it (scratch, pre_restore); test-owned. */
@@ -212,17 +211,10 @@ teardown(void **state)
     for (int i = 0; i < PQntuples(res); i++)
         super_sql("drop database if exists \"%s\" with (force)", PQgetvalue(res, i, 0));
     PQclear(res);
-    snprintf(cmd, sizeof(cmd), "%s/dump", f->dir);
-    unlink(cmd);
-    snprintf(cmd, sizeof(cmd), "%s/x.sql", f->dir);
-    unlink(cmd);
-    snprintf(cmd, sizeof(cmd), "%s/argv", f->dir);
-    unlink(cmd);
-    snprintf(cmd, sizeof(cmd), "%s/env", f->dir);
-    unlink(cmd);
-    snprintf(cmd, sizeof(cmd), "%s/pg_dump", f->dir);
-    unlink(cmd);
-    rmdir(f->dir);
+    /* Everything a test left in its directory (dumps, the restore's work file), then it. */
+    struct rg_err rm_err;
+    if (rg_fs_remove_tree(f->dir, &rm_err) < 0)
+        print_message("teardown: %s\n", rm_err.msg);
     free(like);
     free(f->dsn);
     free(f);

