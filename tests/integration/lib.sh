@@ -25,3 +25,12 @@ run() {
     fi
     return 0
 }
+
+# require_stack: the run fails (never skips) when dockerd or the registry does not answer.
+require_stack() {
+    if ! curl -sf --unix-socket /var/run/docker.sock http://d/_ping >/dev/null ||
+        ! curl -sf "http://${ROLLGATE_REGISTRY:-127.0.0.1:5000}/v2/" >/dev/null; then
+        echo "FAIL setup: the local stack is not running: run through scripts/test.sh or after eval \"\$(scripts/stack.sh up)\""
+        exit 1
+    fi
+}

@@ -7,17 +7,13 @@ bin=$1
 src=$2
 project="rgit-init-$$"
 work=$(mktemp -d /tmp/rollgate-init-test.XXXXXX)
-if ! curl -sf --unix-socket /var/run/docker.sock http://d/_ping >/dev/null ||
-    ! curl -sf "http://${ROLLGATE_REGISTRY:-127.0.0.1:5000}/v2/" >/dev/null; then
-    echo "FAIL setup: the local stack is not running: run through scripts/test.sh or after eval \"\$(scripts/stack.sh up)\""
-    exit 1
-fi
+source "$(dirname "$0")/lib.sh"
+require_stack
 cleanup() {
     (cd "$work/$project" 2>/dev/null && DEMO_APP_TAG=none docker-compose down -t 1 >/dev/null 2>&1)
     rm -rf "$work"
 }
 trap cleanup EXIT
-source "$(dirname "$0")/lib.sh"
 
 # The project directory's name is the compose project's and the target's.
 mkdir -p "$work/$project"

@@ -14,13 +14,9 @@ proxy="rgit-swc-proxy-$$"
 work=$(mktemp -d /tmp/rollgate-switch-c-test.XXXXXX)
 registry=${ROLLGATE_REGISTRY:-127.0.0.1:5000}
 
-if ! curl -sf --unix-socket /var/run/docker.sock http://d/_ping >/dev/null ||
-    ! curl -sf "http://$registry/v2/" >/dev/null; then
-    echo "FAIL setup: the local stack is not running: run through scripts/test.sh or after eval \"\$(scripts/stack.sh up)\""
-    exit 1
-fi
-
 source "$(dirname "$0")/lib.sh"
+require_stack
+
 source "$(dirname "$0")/switch_lib.sh"
 compose() { (cd "$work/stack" && docker-compose -p "$project" "$@"); }
 cleanup() {

@@ -11,14 +11,10 @@ nginx_port=18094
 project="rgit-switch-$$"
 work=$(mktemp -d /tmp/rollgate-switch-test.XXXXXX)
 
-if ! curl -sf --unix-socket /var/run/docker.sock http://d/_ping >/dev/null ||
-    ! curl -sf "http://${ROLLGATE_REGISTRY:-127.0.0.1:5000}/v2/" >/dev/null; then
-    echo "FAIL setup: the local stack is not running: run through scripts/test.sh or after eval \"\$(scripts/stack.sh up)\""
-    exit 1
-fi
+source "$(dirname "$0")/lib.sh"
+require_stack
 command -v nginx >/dev/null || { echo "FAIL setup: nginx is not installed (scripts/setup.sh installs it)"; exit 1; }
 
-source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/switch_lib.sh"
 nginx_pid() { cat "$work/nginx/nginx.pid" 2>/dev/null; }
 cleanup() {
