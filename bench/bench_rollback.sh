@@ -315,6 +315,8 @@ rg_once() {
     local case=$1 tag=$2 pb=$3 rep=$4 log=$work/rg-$1-$4 rc out die_us="" m
     start_poller "$port" "$log.poll"
     start_events "$log.events" --filter "label=com.docker.compose.project=$project"
+    # Each run deploys the same broken release: lift the quarantine the run before put it in.
+    "$bin" release allow "$pb" "$tag" >/dev/null 2>&1 || true
     set +e
     "$bin" deploy "$pb" --tag "$tag" --json 2>"$log.err" | stamp_lines >"$log.json"
     rc=${PIPESTATUS[0]}

@@ -567,6 +567,8 @@ rg_run() {
     quiet_wait "$c"
     start_events "$log.events" --filter "label=com.docker.compose.project=$project"
     start_client "$log.client" "$old"
+    # Each run deploys the same broken release: lift the quarantine the run before put it in.
+    "$bin" release allow "$work/pb-$strat.yml" "$tag" >/dev/null 2>&1 || true
     now_us t0
     set +e
     "$bin" deploy "$work/pb-$strat.yml" --tag "$tag" --json 2>"$log.err" | stamp_lines >"$log.json"

@@ -10,6 +10,7 @@ declare -A allowed=(
     [util]="err spawn util"
     [playbook]="playbook err util"
     [ledger]="ledger err util"
+    [git]="git err util"
     [runtime]="runtime driver proxy compose_file playbook spawn err util"
     [gates]="gates runtime playbook spawn err util"
     [backup]="backup backup_archive backup_pg ledger playbook spawn err util"
@@ -21,7 +22,7 @@ fail=0
 
 # The module each public header belongs to.
 declare -A owner=(
-    [util]=util [err]=util [spawn]=util [playbook]=playbook [ledger]=ledger [runtime]=runtime
+    [util]=util [err]=util [spawn]=util [playbook]=playbook [ledger]=ledger [git]=git [runtime]=runtime
     [driver]=runtime [proxy]=runtime [compose_file]=runtime [gates]=gates [backup]=backup [backup_archive]=backup
     [backup_pg]=backup [steps]=steps [engine]=engine [cli]=cli
 )

@@ -10,6 +10,7 @@ packages=(
     libarchive-dev libgit2-dev libjansson-dev libsqlite3-dev libssl-dev
     libcmocka-dev zlib1g-dev                          # unit tests, the archive fuzzer
     git python3 jq curl sqlite3 zip                   # test and demo tooling
+    openssh-server openssh-client                     # the git push over ssh test
     dpkg-dev man-db e2fsprogs util-linux              # the package test, chattr, setpriv
     docker.io docker-compose docker-registry          # the local stack of integration tests
     postgresql nginx zstd                             # and of the demo

@@ -154,6 +154,10 @@ struct rg_run_opts {
     const struct rg_driver_ops *driver; /* NULL: the playbook's driver from the registry */
     const char *trigger;                /* cli, hook, ci */
     const char *actor;
+    const char *commit;   /* the git commit a push deploys, for the ledger; NULL: none */
+    const char *log_path; /* the file the caller keeps the run's output in, for the ledger */
+    bool takeover;        /* rollback: stop the deploy holding the lock (SIGTERM), wait for it
+                             to halt safely, close it in the ledger, then go on */
     int64_t lock_wait_ms; /* how long to wait for another deploy to finish */
     int cancel_fd;        /* readable on SIGINT/SIGTERM (the CLI's self-pipe); -1: none */
     void (*report)(const struct rg_report *r, void *data);

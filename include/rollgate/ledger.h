@@ -10,7 +10,7 @@
 
 #include "rollgate/err.h"
 
-#define RG_LEDGER_SCHEMA 3
+#define RG_LEDGER_SCHEMA 4
 
 struct rg_ledger;
 
@@ -31,6 +31,8 @@ struct rg_deploy_row {
     char state[24];   /* the last state entered */
     char error[512];
     char note[1200]; /* a run by hand: the backup it took or restored; "" otherwise */
+    char commit[72]; /* the git commit a push deployed; "" otherwise */
+    char log[1024];  /* the file the run's output went to ("" when not kept) */
 };
 
 struct rg_transition_row {
@@ -60,6 +62,10 @@ int rg_ledger_open(struct rg_ledger **out, const char *state_dir, const char *ta
  * RG_ENOENT when the target has no ledger yet. SQLite's write-ahead log still needs the state
  * directory writable: a user who may only read it gets RG_ENOPERM. */
 int rg_ledger_open_existing(struct rg_ledger **out, const char *state_dir, const char *target,
+                            struct rg_err *err);
+/* Read-only, for a git hook's pre-receive (which must never write): no migration, no WAL
+ * switch; RG_ENOENT when there is no ledger. */
+int rg_ledger_open_readonly(struct rg_ledger **out, const char *state_dir, const char *target,
                             struct rg_err *err);
 void rg_ledger_close(struct rg_ledger *l);
 
@@ -93,6 +99,64 @@ int rg_ledger_previous_good(struct rg_release_row *out, struct rg_ledger *l, con
 /* The known-good record of tag, or RG_ENOENT. */
 int rg_ledger_release(struct rg_release_row *out, struct rg_ledger *l, const char *tag,
                       struct rg_err *err);
+
+/* The git commit a push deploys, for history and attach. */
+int rg_ledger_set_commit(struct rg_ledger *l, int64_t deploy_id, const char *commit,
+                         struct rg_err *err);
+/* The file the run's output goes to, for attach. */
+int rg_ledger_set_log(struct rg_ledger *l, int64_t deploy_id, const char *path,
+                      struct rg_err *err);
+/* One deploy by id (RG_ENOENT naming it when there is none). */
+int rg_ledger_get(struct rg_deploy_row *out, struct rg_ledger *l, int64_t id, struct rg_err *err);
+/* The transitions of a deploy after transition after_id, oldest first: up to max into out, *n
+ * how many. For following a run (attach). */
+int rg_ledger_transitions(struct rg_transition_row *out, size_t max, size_t *n,
+                          struct rg_ledger *l, int64_t deploy_id, int64_t after_id,
+                          struct rg_err *err);
+
+/* ---- releases seen serving, and quarantine ---- */
+
+/* Records that tag (digest, "" when unknown) serves now: how is observed (found serving, e.g.
+ * before rollgate's first deploy), deployed, rolled_back, repaired or restored. Nothing is
+ * written when the newest record already names the same release. */
+int rg_ledger_serving_add(struct rg_ledger *l, const char *tag, const char *digest,
+                          int64_t deploy_id, const char *how, struct rg_err *err);
+struct rg_serving_row {
+    int64_t id;
+    char tag[136];
+    char digest[200];
+    int64_t deploy_id;
+    char how[16];
+    int64_t at_ms;
+};
+/* The release that served before current: the newest record of another release that no
+ * quarantine in force names. RG_ENOENT when there is none. */
+int rg_ledger_serving_before(struct rg_serving_row *out, struct rg_ledger *l, const char *current,
+                             struct rg_err *err);
+/* The newest record of tag serving (gated or observed): 1 with *out, 0 when it never served. */
+int rg_ledger_seen_serving(struct rg_serving_row *out, struct rg_ledger *l, const char *tag,
+                           struct rg_err *err);
+
+struct rg_quarantine_row {
+    int64_t id;
+    char tag[136];
+    char digest[200];
+    int64_t deploy_id; /* the deploy that failed it, or the rollback that left it */
+    char reason[512];
+    int64_t at_ms;
+};
+/* Puts a release in quarantine (by digest when known, and by tag). */
+int rg_ledger_quarantine(struct rg_ledger *l, const char *tag, const char *digest,
+                         int64_t deploy_id, const char *reason, struct rg_err *err);
+/* The quarantine in force that names tag, or digest (when not ""): 1 with *out, 0 when none. */
+int rg_ledger_quarantined(struct rg_quarantine_row *out, struct rg_ledger *l, const char *tag,
+                          const char *digest, struct rg_err *err);
+/* Lifts the quarantines that name tag (and its digests); *n how many. Recorded with actor. */
+int rg_ledger_allow(size_t *n, struct rg_ledger *l, const char *tag, const char *actor,
+                    struct rg_err *err);
+/* The quarantines in force, newest first; *out an array of *n to free(). */
+int rg_ledger_quarantine_list(struct rg_quarantine_row **out, size_t *n, struct rg_ledger *l,
+                              struct rg_err *err);
 
 /* The latest deploy (RG_ENOENT when none). */
 int rg_ledger_last(struct rg_deploy_row *out, struct rg_ledger *l, struct rg_err *err);
@@ -143,16 +207,24 @@ struct rg_lock_holder {
     int pid;
     int64_t deploy_id;
     char actor[80];
+    char trigger[16];
+    char state[24]; /* the state its deploy entered last, as it wrote it */
     int64_t since_ms;
+    bool stale; /* rg_lock_take: this holder died holding the lock (SIGKILL, power cut) */
 };
 
 /* Takes the target's lock <state_dir>/<target>.lock (flock, O_CLOEXEC so no child keeps it),
  * waiting up to wait_ms (0: not at all). RG_EBUSY with *holder filled (and a message naming the
- * deploy, actor and start) when another process holds it. The lock dies with its process. */
+ * deploy, actor, trigger, state and start) when another process holds it. The lock dies with
+ * its process; on success *holder is the record such a dead holder left (stale), or zeroed. */
 int rg_lock_take(struct rg_lock **out, struct rg_lock_holder *holder, const char *state_dir,
                  const char *target, const char *actor, int64_t wait_ms, struct rg_err *err);
-/* Records which deploy the holder runs, for the busy message of others. */
-int rg_lock_set_deploy(struct rg_lock *lk, int64_t deploy_id, struct rg_err *err);
+/* Records which deploy the holder runs and how it was started, for the busy message of
+ * others. */
+int rg_lock_set_deploy(struct rg_lock *lk, int64_t deploy_id, const char *trigger,
+                       struct rg_err *err);
+/* Records the state the holder's deploy enters (shown to whoever finds the target busy). */
+void rg_lock_set_state(struct rg_lock *lk, const char *state);
 /* Reads who holds the lock without taking it: 1 with *holder when held, 0 when free. */
 int rg_lock_peek(struct rg_lock_holder *holder, const char *state_dir, const char *target,
                  struct rg_err *err);

@@ -1,5 +1,5 @@
 /* Running other programs: an argv array (never a shell), a deadline, bounded output, and the
- * whole process group killed when the deadline passes. Only src/util/spawn.c forks or execs. */
+ * whole process group killed when the deadline passes. Only src/util/spawn*.c fork or exec. */
 #ifndef ROLLGATE_SPAWN_H
 #define ROLLGATE_SPAWN_H
 
@@ -71,6 +71,15 @@ int rg_spawn_finish(struct rg_spawn_child *child, struct rg_spawn_result *res, s
  * still running, reaps it and frees the handle. A child that already exited on its own is only
  * reaped, as after rg_spawn_run. Accepts NULL. */
 void rg_spawn_abandon(struct rg_spawn_child *child);
+
+/* ---- a detached worker (spawn_detached.c) ---- */
+
+/* Starts argv (argv[0] an absolute path, never searched) as a worker that outlives rollgate: its
+ * own session (double fork, setsid), stdin from /dev/null, stdout and stderr to out_fd, no other
+ * descriptor, default signal dispositions, env (NULL: rollgate's own environment). Nobody waits
+ * for it; *pid_out is its pid. RG_ENOENT/RG_EIO when it cannot be started. */
+int rg_spawn_detached(int *pid_out, const char *const *argv, const char *const *env, int out_fd,
+                      struct rg_err *err);
 
 /* Frees the output buffers. */
 void rg_spawn_result_release(struct rg_spawn_result *res);

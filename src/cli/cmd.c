@@ -14,6 +14,7 @@
 #include "rollgate_version.h"
 
 const struct rg_cmd *const rg_cmd_table[] = {
+    &rg_cmd_attach,
     &rg_cmd_backup,
     &rg_cmd_backups,
     &rg_cmd_check,
@@ -21,13 +22,16 @@ const struct rg_cmd *const rg_cmd_table[] = {
     &rg_cmd_deploy,
     &rg_cmd_help,
     &rg_cmd_history,
+    &rg_cmd_hook,
     &rg_cmd_init,
     &rg_cmd_plan,
+    &rg_cmd_release,
     &rg_cmd_restore,
     &rg_cmd_resume,
     &rg_cmd_rollback,
     &rg_cmd_status,
     &rg_cmd_validate,
+    &rg_cmd_wait,
     NULL,
 };
 
@@ -77,6 +81,37 @@ rg_cli_format_time(char *buf, size_t size, int64_t ms)
         snprintf(buf, size, "-");
     else
         strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+int
+rg_cli_exit_for_outcome(enum rg_outcome outcome, bool halted, bool by_hand)
+{
+    if (halted)
+        return RG_EXIT_UNRECOVERED;
+    switch (outcome) {
+    case RG_OUTCOME_DEPLOYED:
+    case RG_OUTCOME_BACKED_UP:
+        return RG_EXIT_OK;
+    case RG_OUTCOME_ROLLED_BACK:
+        return by_hand ? RG_EXIT_OK : RG_EXIT_RECOVERED;
+    case RG_OUTCOME_REPAIRED:
+    case RG_OUTCOME_RESTORED:
+        return RG_EXIT_RECOVERED;
+    case RG_OUTCOME_ABORTED:
+        return RG_EXIT_ABORTED;
+    case RG_OUTCOME_UNRECOVERED:
+    case RG_OUTCOME_COUNT:
+        break;
+    }
+    return RG_EXIT_UNRECOVERED;
+}
+
+bool
+rg_cli_is_oid(const char *s)
+{
+    size_t n = strspn(s, "0123456789abcdef");
+
+    return s[n] == '\0' && (n == 40 || n == 64);
 }
 
 int

@@ -48,12 +48,14 @@ struct rg_cmd_ctx {
 extern const struct rg_cmd *const rg_cmd_table[];
 const struct rg_cmd *rg_cmd_find(const char *name);
 
+extern const struct rg_cmd rg_cmd_attach;
 extern const struct rg_cmd rg_cmd_backup;
 extern const struct rg_cmd rg_cmd_backups;
 extern const struct rg_cmd rg_cmd_check;
 extern const struct rg_cmd rg_cmd_completion;
 extern const struct rg_cmd rg_cmd_deploy;
 extern const struct rg_cmd rg_cmd_history;
+extern const struct rg_cmd rg_cmd_hook;
 extern const struct rg_cmd rg_cmd_init;
 extern const struct rg_cmd rg_cmd_restore;
 extern const struct rg_cmd rg_cmd_resume;
@@ -62,6 +64,8 @@ extern const struct rg_cmd rg_cmd_status;
 extern const struct rg_cmd rg_cmd_help;
 extern const struct rg_cmd rg_cmd_plan;
 extern const struct rg_cmd rg_cmd_validate;
+extern const struct rg_cmd rg_cmd_release;
+extern const struct rg_cmd rg_cmd_wait;
 
 /* --version: release, commit, build and the libraries' versions. */
 void rg_cli_print_version(FILE *out);
@@ -88,6 +92,11 @@ void rg_cli_print_diags(FILE *out, const struct rg_diags *diags);
 const char *rg_cli_actor(void);
 /* A Unix-ms time as "YYYY-MM-DD HH:MM:SS" (UTC), or "-" for 0. */
 void rg_cli_format_time(char *buf, size_t size, int64_t ms);
+/* The exit code of a run's outcome (docs/exit-codes.md): halted is a run stopped in flight;
+ * by_hand is a rollback asked for by a person (rolled back is then a success). */
+int rg_cli_exit_for_outcome(enum rg_outcome outcome, bool halted, bool by_hand);
+/* 40 (SHA-1) or 64 (SHA-256) lower-case hex digits. */
+bool rg_cli_is_oid(const char *s);
 /* Maps an rg_err code to an exit code for errors outside a deploy. */
 int rg_cli_exit_for(int code);
 

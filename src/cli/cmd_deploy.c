@@ -6,6 +6,7 @@
 
 #include "cmd.h"
 #include "progress.h"
+#include "runlog.h"
 #include "rollgate/engine.h"
 #include "signals.h"
 
@@ -16,11 +17,18 @@ struct run_args {
     const char *wait;
     const char *actor;
     const char *trigger;
+    const char *log;
+    const char *commit;
     bool force;
+    bool takeover;
 };
 
-enum { OPT_TAG, OPT_JSON, OPT_WAIT, OPT_ACTOR, OPT_TRIGGER, OPT_FORCE };
-enum { RESUME_JSON, RESUME_WAIT, RESUME_ACTOR };
+/* The first six are shared by deploy and rollback, at the same index. */
+enum { OPT_TAG, OPT_JSON, OPT_WAIT, OPT_ACTOR, OPT_TRIGGER, OPT_LOG, OPT_COMMIT = 6 };
+enum { OPT_FORCE = 6, OPT_TAKEOVER = 7 };
+enum { RESUME_JSON, RESUME_WAIT, RESUME_ACTOR, RESUME_LOG };
+
+#define LOG_HELP "keep the run's output in FILE (default: under the state directory's logs/)"
 
 static const struct rg_opt deploy_opts[] = {
     [OPT_TAG] = {"tag", 't', "TAG", "the release to deploy (checked against tag_pattern)"},
@@ -29,6 +37,9 @@ static const struct rg_opt deploy_opts[] = {
                                          "(default: fail at once with exit 4)"},
     [OPT_ACTOR] = {"actor", 0, "NAME", "who triggers this, for the ledger (default: $USER)"},
     [OPT_TRIGGER] = {"trigger", 0, "KIND", "cli, hook or ci, for the ledger (default: cli)"},
+    [OPT_LOG] = {"log", 0, "FILE", LOG_HELP},
+    [OPT_COMMIT] = {"commit", 0, "OID", "the git commit this release comes from, for the ledger "
+                                        "(the git hook sets it)"},
     {0},
 };
 
@@ -39,7 +50,10 @@ static const struct rg_opt rollback_opts[] = {
     [OPT_WAIT] = {"wait", 0, "DURATION", "wait this long for a running deploy to end"},
     [OPT_ACTOR] = {"actor", 0, "NAME", "who does it, for the ledger (default: $USER)"},
     [OPT_TRIGGER] = {"trigger", 0, "KIND", "cli, hook or ci (default: cli)"},
-    [OPT_FORCE] = {"force", 0, NULL, "allow a tag that never passed its gates on this target"},
+    [OPT_LOG] = {"log", 0, "FILE", LOG_HELP},
+    [OPT_FORCE] = {"force", 0, NULL, "allow a tag never seen serving on this target"},
+    [OPT_TAKEOVER] = {"takeover", 0, NULL, "stop a deploy that holds the target (SIGTERM), wait "
+                                           "for it to halt safely, then roll back"},
     {0},
 };
 
@@ -47,33 +61,9 @@ static const struct rg_opt resume_opts[] = {
     [RESUME_JSON] = {"json", 0, NULL, "print one JSON event per line"},
     [RESUME_WAIT] = {"wait", 0, "DURATION", "wait this long for the lock"},
     [RESUME_ACTOR] = {"actor", 0, "NAME", "who does it (default: $USER)"},
+    [RESUME_LOG] = {"log", 0, "FILE", LOG_HELP},
     {0},
 };
-
-/* The exit code of a run's outcome (docs/exit-codes.md). */
-static int
-exit_for_outcome(const struct rg_run_result *res, enum rg_run_kind kind)
-{
-    if (res->halted)
-        return RG_EXIT_UNRECOVERED;
-    switch (res->outcome) {
-    case RG_OUTCOME_DEPLOYED:
-    case RG_OUTCOME_BACKED_UP:
-        return RG_EXIT_OK;
-    case RG_OUTCOME_ROLLED_BACK:
-        /* A rollback asked for by hand that worked is a success. */
-        return kind == RG_RUN_ROLLBACK ? RG_EXIT_OK : RG_EXIT_RECOVERED;
-    case RG_OUTCOME_REPAIRED:
-    case RG_OUTCOME_RESTORED:
-        return RG_EXIT_RECOVERED;
-    case RG_OUTCOME_ABORTED:
-        return RG_EXIT_ABORTED;
-    case RG_OUTCOME_UNRECOVERED:
-    case RG_OUTCOME_COUNT:
-        break;
-    }
-    return RG_EXIT_UNRECOVERED;
-}
 
 static int
 run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args *a)
@@ -81,8 +71,10 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
     struct rg_playbook *pb = NULL;
     struct rg_run_result res;
     struct rg_progress prog;
+    struct rg_runlog log;
     struct rg_run_opts o = {.kind = kind, .cancel_fd = -1};
     struct rg_err err;
+    char *log_path = NULL;
     int rc;
 
     if ((rc = rg_cli_load_playbook(&pb, ctx, ctx->args[0])) != 0)
@@ -102,14 +94,24 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
         return rg_cli_usage_error(ctx->cmd, "--trigger must be cli, hook or ci, not '%s'",
                                   a->trigger);
     }
+    if (a->commit && !rg_cli_is_oid(a->commit)) {
+        rg_playbook_free(pb);
+        return rg_cli_usage_error(ctx->cmd, "--commit must be 40 or 64 hex digits, not '%s'",
+                                  a->commit);
+    }
     o.tag = a->tag;
     o.force = a->force;
+    o.takeover = a->takeover;
+    o.commit = a->commit;
     o.actor = a->actor ? a->actor : rg_cli_actor();
     o.trigger = a->trigger ? a->trigger : "cli";
     o.cancel_fd = rg_signals_install();
     rg_progress_init(&prog, ctx->out, a->json, pb->name);
-    o.report = rg_progress_report;
-    o.report_data = &prog;
+    log_path = a->log ? rg_strdup(a->log) : rg_runlog_default_path(pb->state_dir, pb->name);
+    rg_runlog_init(&log, log_path, pb->name, &prog);
+    o.log_path = log_path;
+    o.report = rg_runlog_report;
+    o.report_data = &log;
 
     rc = rg_engine_run(&res, pb, &o, &err);
     if (rc < 0) {
@@ -119,7 +121,7 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
         fprintf(ctx->out, "nothing to resume: the last deploy of '%s' finished\n", pb->name);
         rc = RG_EXIT_OK;
     } else {
-        rc = exit_for_outcome(&res, kind);
+        rc = rg_cli_exit_for_outcome(res.outcome, res.halted, kind == RG_RUN_ROLLBACK);
         if (!prog.json) {
             if (res.halted)
                 fprintf(ctx->out, "deploy #%lld interrupted: run 'rollgate resume %s'\n",
@@ -131,6 +133,10 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
                         res.live_tag[0] ? res.live_tag : "?", rc);
         }
     }
+    fflush(ctx->out);
+    fflush(ctx->errout);
+    rg_runlog_finish(&log, rc);
+    free(log_path);
     rg_playbook_free(pb);
     return rc;
 }
@@ -145,8 +151,14 @@ shared_args(const struct rg_cmd_ctx *ctx)
         .wait = ctx->optval[OPT_WAIT],
         .actor = ctx->optval[OPT_ACTOR],
         .trigger = ctx->optval[OPT_TRIGGER],
-        .force = ctx->optcount[OPT_FORCE] > 0,
+        .log = ctx->optval[OPT_LOG],
     };
+    if (ctx->cmd == &rg_cmd_rollback) {
+        a.force = ctx->optcount[OPT_FORCE] > 0;
+        a.takeover = ctx->optcount[OPT_TAKEOVER] > 0;
+    } else {
+        a.commit = ctx->optval[OPT_COMMIT];
+    }
     return a;
 }
 
@@ -173,6 +185,7 @@ cmd_resume(struct rg_cmd_ctx *ctx)
         .json = ctx->optcount[RESUME_JSON] > 0,
         .wait = ctx->optval[RESUME_WAIT],
         .actor = ctx->optval[RESUME_ACTOR],
+        .log = ctx->optval[RESUME_LOG],
     };
     return run_command(ctx, RG_RUN_RESUME, &a);
 }
@@ -181,15 +194,18 @@ const struct rg_cmd rg_cmd_deploy = {
     .name = "deploy",
     .summary = "deploy a release; on failure repair, roll back or restore by the playbook",
     .usage = "--tag TAG [--json] [--wait DURATION] [--actor NAME] [--trigger cli|hook|ci] "
-             "PLAYBOOK",
+             "[--log FILE] [--commit OID] PLAYBOOK",
     .description =
         "Runs the playbook's plan ('rollgate plan' shows it) under the target's lock: pull,\n"
         "switch the tag, bring the services up, pass the verify gates, stay stable for the\n"
         "settle window, mark the release known-good. Nothing changes before the pull works.\n"
         "After a failure past the switch, the recover ladder runs, each rung judged by the\n"
         "same gates. Every transition is in the ledger first. A deploy left in flight by a\n"
-        "crash is finished first. Exit: 0 deployed, 1 recovered, 2 unrecovered, 3 aborted\n"
-        "(nothing changed), 4 busy, 65 invalid tag or playbook.\n",
+        "crash is finished first. A release in quarantine (it failed its gates, or a person\n"
+        "rolled back from it) is refused, under any tag, until 'rollgate release allow'.\n"
+        "The output is kept in a run log ('rollgate attach' follows it). Exit: 0 deployed,\n"
+        "1 recovered, 2 unrecovered, 3 aborted (nothing changed), 4 busy, 65 invalid tag or\n"
+        "playbook, or a release in quarantine.\n",
     .opts = deploy_opts,
     .min_args = 1,
     .max_args = 1,
@@ -199,14 +215,17 @@ const struct rg_cmd rg_cmd_deploy = {
 const struct rg_cmd rg_cmd_rollback = {
     .name = "rollback",
     .summary = "return a target to a known-good release, through the same lock and gates",
-    .usage = "[--to TAG] [--force] [--json] [--wait DURATION] [--actor NAME] "
-             "[--trigger cli|hook|ci] PLAYBOOK",
+    .usage = "[--to TAG] [--force] [--takeover] [--json] [--wait DURATION] [--actor NAME] "
+             "[--trigger cli|hook|ci] [--log FILE] PLAYBOOK",
     .description =
-        "For the emergency by hand: switches the target to the newest release that passed\n"
-        "its gates other than the one serving (or --to TAG), makes sure its image is on the\n"
-        "host first, brings it up and runs the deploy's verify and settle. A tag that never\n"
-        "passed its gates here is refused unless --force. Exit: 0 rolled back, 2 the\n"
-        "rollback failed, 3 nothing changed, 4 busy, 65 unknown tag.\n",
+        "For the emergency by hand: goes back to the release that served before the one\n"
+        "serving now (also one that served before rollgate's first deploy), or --to TAG, any\n"
+        "release seen serving here. Its image is used from the host when it is there (the\n"
+        "registry may be down), brought up and judged by the deploy's verify and settle.\n"
+        "The release rolled back from goes into quarantine. A tag never seen serving here\n"
+        "needs --force; a deploy holding the target is stopped first with --takeover.\n"
+        "Exit: 0 rolled back, 2 the rollback failed, 3 nothing changed, 4 busy, 65 nothing\n"
+        "to roll back to, an unknown tag or one in quarantine.\n",
     .opts = rollback_opts,
     .min_args = 1,
     .max_args = 1,
@@ -216,7 +235,7 @@ const struct rg_cmd rg_cmd_rollback = {
 const struct rg_cmd rg_cmd_resume = {
     .name = "resume",
     .summary = "finish or recover a deploy a crash or a signal left in flight",
-    .usage = "[--json] [--wait DURATION] [--actor NAME] PLAYBOOK",
+    .usage = "[--json] [--wait DURATION] [--actor NAME] [--log FILE] PLAYBOOK",
     .description =
         "Reads the last intent in the ledger: a step in flight runs again (every step is\n"
         "idempotent) and the plan goes on; a step that had failed leads to the recover ladder.\n"

@@ -23,6 +23,43 @@ static const struct rg_opt history_opts[] = {
     {0},
 };
 
+static bool
+in_quarantine(const struct rg_quarantine_row *q, size_t nq, const char *tag)
+{
+    for (size_t i = 0; i < nq; i++)
+        if (strcmp(q[i].tag, tag) == 0)
+            return true;
+    return false;
+}
+
+static json_t *
+quarantine_json(const struct rg_quarantine_row *q, size_t nq)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < nq; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "tag", json_string(q[i].tag));
+        json_object_set_new(o, "digest", json_string(q[i].digest));
+        json_object_set_new(o, "deploy", json_integer(q[i].deploy_id));
+        json_object_set_new(o, "reason", json_string(q[i].reason));
+        json_object_set_new(o, "since_ms", json_integer(q[i].at_ms));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static void
+print_quarantine(FILE *out, const struct rg_quarantine_row *q, size_t nq)
+{
+    for (size_t i = 0; i < nq; i++) {
+        char when[32];
+        rg_cli_format_time(when, sizeof(when), q[i].at_ms);
+        fprintf(out, "%-8s %s since %s UTC: %s\n", i ? "" : "refused", q[i].tag, when,
+                q[i].reason);
+    }
+}
+
 static json_t *
 deploy_json(const struct rg_deploy_row *d)
 {
@@ -41,6 +78,8 @@ deploy_json(const struct rg_deploy_row *d)
     json_object_set_new(o, "state", json_string(d->state));
     json_object_set_new(o, "error", json_string(d->error));
     json_object_set_new(o, "note", json_string(d->note));
+    json_object_set_new(o, "commit", d->commit[0] ? json_string(d->commit) : json_null());
+    json_object_set_new(o, "log", d->log[0] ? json_string(d->log) : json_null());
     return o;
 }
 
@@ -69,6 +108,8 @@ cmd_status(struct rg_cmd_ctx *ctx)
     struct rg_err err;
     struct rg_driver *drv = NULL;
     struct rg_live lv;
+    struct rg_quarantine_row *q = NULL;
+    size_t nq = 0;
     char *live = NULL, *digest = NULL, when[32];
     bool have_last, have_good, locked;
     int rc;
@@ -87,6 +128,8 @@ cmd_status(struct rg_cmd_ctx *ctx)
     if (lv.digest[0])
         digest = rg_strdup(lv.digest);
     have_last = l && rg_ledger_last(&last, l, &err) == 0;
+    if (l && rg_ledger_quarantine_list(&q, &nq, l, &err) < 0)
+        fprintf(ctx->errout, "rollgate: status: %s\n", err.msg);
     have_good = l && live && rg_ledger_release(&good, l, live, &err) == 0;
     int peek = rg_lock_peek(&holder, pb->state_dir, pb->name, &err);
     locked = peek == 1;
@@ -102,11 +145,14 @@ cmd_status(struct rg_cmd_ctx *ctx)
             json_object_set_new(h, "pid", json_integer(holder.pid));
             json_object_set_new(h, "deploy", json_integer(holder.deploy_id));
             json_object_set_new(h, "actor", json_string(holder.actor));
+            json_object_set_new(h, "trigger", json_string(holder.trigger));
+            json_object_set_new(h, "state", json_string(holder.state));
             json_object_set_new(h, "since_ms", json_integer(holder.since_ms));
             json_object_set_new(o, "lock", h);
         } else {
             json_object_set_new(o, "lock", json_null());
         }
+        json_object_set_new(o, "quarantine", quarantine_json(q, nq));
         json_dumpf(o, ctx->out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', ctx->out);
         json_decref(o);
@@ -135,14 +181,17 @@ cmd_status(struct rg_cmd_ctx *ctx)
     }
     if (locked) {
         rg_cli_format_time(when, sizeof(when), holder.since_ms);
-        fprintf(ctx->out, "lock     held by pid %d (%s) since %s UTC, deploy #%lld\n", holder.pid,
-                holder.actor, when, (long long)holder.deploy_id);
+        fprintf(ctx->out, "lock     held by pid %d (%s, %s) since %s UTC, deploy #%lld in %s\n",
+                holder.pid, holder.actor, holder.trigger[0] ? holder.trigger : "cli", when,
+                (long long)holder.deploy_id, holder.state[0] ? holder.state : "PREFLIGHT");
     } else if (peek < 0) {
         fprintf(ctx->out, "lock     unknown: %s\n", err.msg);
     } else {
         fprintf(ctx->out, "lock     free\n");
     }
+    print_quarantine(ctx->out, q, nq);
 out:
+    free(q);
     free(live);
     free(digest);
     rg_driver_close(drv);
@@ -157,9 +206,10 @@ cmd_history(struct rg_cmd_ctx *ctx)
     struct rg_playbook *pb = NULL;
     struct rg_ledger *l = NULL;
     struct rg_deploy_row *rows = NULL;
+    struct rg_quarantine_row *q = NULL;
     struct rg_err err;
     long long count = 20;
-    size_t n = 0;
+    size_t n = 0, nq = 0;
     int rc;
 
     if (ctx->optval[HI_COUNT] && rg_int_parse(&count, ctx->optval[HI_COUNT], 1, 10000, &err) < 0)
@@ -173,10 +223,16 @@ cmd_history(struct rg_cmd_ctx *ctx)
         rc = RG_EXIT_INTERNAL;
         goto out;
     }
+    if (l && rg_ledger_quarantine_list(&q, &nq, l, &err) < 0)
+        fprintf(ctx->errout, "rollgate: history: %s\n", err.msg);
     if (ctx->optcount[HI_JSON]) {
         json_t *a = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(a, deploy_json(&rows[i]));
+        for (size_t i = 0; i < n; i++) {
+            json_t *d = deploy_json(&rows[i]);
+            json_object_set_new(d, "quarantined",
+                                json_boolean(in_quarantine(q, nq, rows[i].tag)));
+            json_array_append_new(a, d);
+        }
         json_dumpf(a, ctx->out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', ctx->out);
         json_decref(a);
@@ -190,6 +246,10 @@ cmd_history(struct rg_cmd_ctx *ctx)
         fprintf(ctx->out, "%-5lld %-19s %-8s %-16s %-16s %-12s %s (%s)\n", (long long)rows[i].id,
                 when, rows[i].kind, rows[i].tag, rows[i].prev_tag[0] ? rows[i].prev_tag : "-",
                 rows[i].outcome[0] ? rows[i].outcome : "in flight", rows[i].actor, rows[i].trigger);
+        if (rows[i].commit[0])
+            fprintf(ctx->out, "      commit %s\n", rows[i].commit);
+        if (in_quarantine(q, nq, rows[i].tag) && strcmp(rows[i].kind, "deploy") == 0)
+            fprintf(ctx->out, "      %s is in quarantine\n", rows[i].tag);
         if (rows[i].note[0])
             fprintf(ctx->out, "      %.300s\n", rows[i].note);
         if (rows[i].error[0])
@@ -197,7 +257,9 @@ cmd_history(struct rg_cmd_ctx *ctx)
     }
     if (n == 0)
         fprintf(ctx->out, "(no deploys of '%s' yet)\n", pb->name);
+    print_quarantine(ctx->out, q, nq);
 out:
+    free(q);
     free(rows);
     rg_ledger_close(l);
     rg_playbook_free(pb);

@@ -89,7 +89,7 @@ run_resume(struct run *r, bool *resumed, struct rg_err *err)
     snprintf(r->res->tag, sizeof(r->res->tag), "%s", last.tag);
     r->sc.tag = r->tag;
     manual = strcmp(last.kind, "deploy") != 0;
-    if ((rc = rg_lock_set_deploy(r->lock, r->deploy_id, err)) < 0)
+    if ((rc = rg_lock_set_deploy(r->lock, r->deploy_id, last.trigger, err)) < 0)
         return rc;
     /* A backup or restore by hand is not run again on its own: the person who started it
      * decides, after looking at what it left (a restore may or may not have swapped). */

@@ -79,6 +79,7 @@ enter(struct run *r, enum rg_state st, int stage, struct rg_err *err)
     rg_log(RG_LOG_INFO, "deploy #%lld: %s%s", (long long)r->deploy_id, rg_state_name(st),
            r->rung ? " (recover)" : "");
     r->state = st;
+    rg_lock_set_state(r->lock, rg_state_name(st));
     run_report(r, RG_REPORT_STATE, st, RG_EV_OK, NULL);
     test_kill_point(r, st);
     return 0;
@@ -234,9 +235,15 @@ run_stage(struct run *r, const struct rg_plan_stage *stage, int index)
         rc = rg_step_run(&r->sc, stage->step->kind, stage->step, &err);
     else
         rc = engine_action(r, stage, &err);
-    if (rc == 0 && stage->state == RG_ST_PULL && stage->step)
+    if (rc == 0 && stage->state == RG_ST_PULL && stage->step) {
         record_digest(r);
+        rc = run_check_quarantine(r, r->tag, r->digest, &err);
+    }
     ev = event_of(rc);
+    if (rc < 0 && r->rung == 0 && strcmp(r->kind, "deploy") == 0 &&
+        (stage->state == RG_ST_PROBE || stage->state == RG_ST_VERIFY ||
+         stage->state == RG_ST_SETTLE) && ev != RG_EV_CANCEL)
+        r->gates_failed = true;
     if (rc < 0) {
         snprintf(r->last_error, sizeof(r->last_error), "%s: %s", rg_state_name(stage->state),
                  err.msg);
@@ -330,6 +337,7 @@ run_finish(struct run *r, enum rg_outcome outcome, const char *error)
         snprintf(r->res->error, sizeof(r->res->error), "%s", error);
     rg_live_release(&live, r->driver, NULL, 0);
     snprintf(r->res->live_tag, sizeof(r->res->live_tag), "%s", live.tag);
+    run_record_serving(r, outcome, live.tag);
     r->res->error_code = error ? (r->last_code ? r->last_code : RG_EINTERNAL) : 0;
     run_report(r, RG_REPORT_OUTCOME, RG_ST_COUNT, RG_EV_OK, error);
     run_notify(r, outcome, error);
@@ -451,7 +459,9 @@ run_reset(struct run *r)
     r->n_manual_stages = 0;
     r->deploy_id = 0;
     r->rung = 0;
-    r->tag[0] = r->prev_tag[0] = r->digest[0] = r->rung_tag[0] = r->rung_digest[0] = '\0';
+    r->gates_failed = false;
+    r->tag[0] = r->prev_tag[0] = r->prev_digest[0] = r->digest[0] = '\0';
+    r->rung_tag[0] = r->rung_digest[0] = '\0';
     memset(&r->rung_backup, 0, sizeof(r->rung_backup));
     r->last_error[0] = '\0';
     r->sc.tag = NULL;

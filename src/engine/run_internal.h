@@ -25,6 +25,9 @@ struct run {
     int64_t started;                  /* monotonic ms */
     char tag[136];                    /* the release this run moves to */
     char prev_tag[136];               /* the release serving when it began, "" when none */
+    char prev_digest[200];            /* its digest, "" when unknown */
+    struct rg_lock_holder taken_over; /* --takeover: the run stopped for this one (pid 0: none) */
+    bool gates_failed;                /* the release itself failed PROBE, VERIFY or SETTLE */
     char digest[200];                 /* of tag, once known */
     char rung_tag[136];               /* the release a rollback rung returns to */
     char rung_digest[200];            /* and its digest */
@@ -57,6 +60,12 @@ enum rg_outcome run_ladder(struct run *r, int first, size_t from, bool *halted);
 void run_abort(struct run *r, enum rg_state st, const char *why);
 /* Ends the run: ledger, notifications, result. */
 void run_finish(struct run *r, enum rg_outcome outcome, const char *error);
+/* Refuses a release in quarantine (by tag, or digest when not ""): RG_EINVAL naming the run
+ * that put it there and how to allow it (quarantine.c). */
+int run_check_quarantine(struct run *r, const char *tag, const char *digest, struct rg_err *err);
+/* After an outcome: what serves now joins the serving records, and a release that failed its
+ * gates (or that a rollback by hand left) goes into quarantine (quarantine.c). */
+void run_record_serving(struct run *r, enum rg_outcome outcome, const char *live_tag);
 /* The release a rollback goes to: to ("previous" or a tag) resolved against the ledger. */
 int run_rollback_target(struct run *r, const char *to, char *tag_out, size_t size,
                         struct rg_err *err);

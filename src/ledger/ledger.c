@@ -44,6 +44,19 @@ static const char *const migrations[] = {
     "CREATE INDEX backups_by_deploy ON backups(deploy_id);",
     /* 3: what a run by hand worked on (the backup taken or restored), for the history. */
     "ALTER TABLE deploys ADD COLUMN note TEXT NOT NULL DEFAULT '';",
+    /* 4: every release seen serving (gated or observed) for rollback, the releases in
+     * quarantine, and the commit a push deployed. */
+    "CREATE TABLE serving ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  tag TEXT NOT NULL, digest TEXT NOT NULL DEFAULT '',"
+    "  deploy_id INTEGER NOT NULL DEFAULT 0, how TEXT NOT NULL, at_ms INTEGER NOT NULL);"
+    "CREATE TABLE quarantine ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  tag TEXT NOT NULL, digest TEXT NOT NULL DEFAULT '',"
+    "  deploy_id INTEGER NOT NULL, reason TEXT NOT NULL, at_ms INTEGER NOT NULL,"
+    "  allowed_ms INTEGER NOT NULL DEFAULT 0, allowed_by TEXT NOT NULL DEFAULT '');"
+    "ALTER TABLE deploys ADD COLUMN source_commit TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE deploys ADD COLUMN log TEXT NOT NULL DEFAULT '';",
 };
 
 int
@@ -66,41 +79,63 @@ exec_sql(struct rg_ledger *l, const char *sql, const char *what, struct rg_err *
 }
 
 static int
-migrate(struct rg_ledger *l, struct rg_err *err)
+read_version(struct rg_ledger *l, int *version, struct rg_err *err)
 {
     sqlite3_stmt *st = NULL;
-    int version = 0, rc;
-    size_t target = sizeof(migrations) / sizeof(migrations[0]);
 
+    *version = 0;
     if (sqlite3_prepare_v2(l->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
         return ledger_db_error(l, err, "cannot read the schema version");
     if (sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
+        *version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
+    return 0;
+}
+
+/* Several triggers (a push, a CI job, a person) may open a new or old ledger at the same
+ * moment: each step re-reads the version inside its write transaction, so the second opener
+ * sees the first one's work instead of creating the same table again. */
+static int
+migrate(struct rg_ledger *l, struct rg_err *err)
+{
+    int version = 0, rc;
+    size_t target = sizeof(migrations) / sizeof(migrations[0]);
+
+    if ((rc = read_version(l, &version, err)) < 0)
+        return rc;
     if (version > (int)target)
         return rg_err_set(err, RG_EDB,
                           "ledger '%s' has schema %d, newer than this rollgate's %zu; use a "
                           "newer rollgate",
                           l->path, version, target);
-    for (size_t v = (size_t)version; v < target; v++) {
+    while ((size_t)version < target) {
         char pragma[64];
         if ((rc = exec_sql(l, "BEGIN IMMEDIATE", "cannot begin a migration", err)) < 0)
             return rc;
-        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu", v + 1);
-        if ((rc = exec_sql(l, migrations[v], "cannot migrate the schema", err)) < 0 ||
+        if ((rc = read_version(l, &version, err)) < 0) {
+            exec_sql(l, "ROLLBACK", "rollback", NULL);
+            return rc;
+        }
+        if ((size_t)version >= target) {
+            exec_sql(l, "ROLLBACK", "rollback", NULL);
+            break;
+        }
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", version + 1);
+        if ((rc = exec_sql(l, migrations[version], "cannot migrate the schema", err)) < 0 ||
             (rc = exec_sql(l, pragma, "cannot record the schema version", err)) < 0) {
             exec_sql(l, "ROLLBACK", "rollback", NULL);
             return rc;
         }
         if ((rc = exec_sql(l, "COMMIT", "cannot commit a migration", err)) < 0)
             return rc;
+        version++;
     }
     return 0;
 }
 
 static int
 open_at(struct rg_ledger **out, const char *state_dir, const char *target, bool create,
-        struct rg_err *err)
+        bool readonly, struct rg_err *err)
 {
     struct rg_ledger *l = rg_calloc(1, sizeof(*l));
     int rc;
@@ -115,6 +150,17 @@ open_at(struct rg_ledger **out, const char *state_dir, const char *target, bool 
     }
     if (create && (rc = rg_fs_make_dir(state_dir, 0750, "state directory", err)) < 0)
         goto out;
+    if (readonly) {
+        if (sqlite3_open_v2(l->path, &l->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) !=
+            SQLITE_OK) {
+            rc = rg_err_set(err, RG_EDB, "cannot open ledger '%s': %s", l->path,
+                            l->db ? sqlite3_errmsg(l->db) : "out of memory");
+            goto out;
+        }
+        sqlite3_busy_timeout(l->db, 10000);
+        *out = l;
+        return 0;
+    }
     /* SQLite writes a journal beside the file: both need the directory writable. */
     if (access(state_dir, W_OK) < 0 || (access(l->path, F_OK) == 0 && access(l->path, W_OK) < 0)) {
         rc = rg_err_set(err, RG_ENOPERM,
@@ -147,14 +193,21 @@ int
 rg_ledger_open(struct rg_ledger **out, const char *state_dir, const char *target,
                struct rg_err *err)
 {
-    return open_at(out, state_dir, target, true, err);
+    return open_at(out, state_dir, target, true, false, err);
 }
 
 int
 rg_ledger_open_existing(struct rg_ledger **out, const char *state_dir, const char *target,
                         struct rg_err *err)
 {
-    return open_at(out, state_dir, target, false, err);
+    return open_at(out, state_dir, target, false, false, err);
+}
+
+int
+rg_ledger_open_readonly(struct rg_ledger **out, const char *state_dir, const char *target,
+                        struct rg_err *err)
+{
+    return open_at(out, state_dir, target, false, true, err);
 }
 
 void
@@ -321,6 +374,7 @@ rg_ledger_previous_good(struct rg_release_row *out, struct rg_ledger *l, const c
     sqlite3_stmt *st = NULL;
     int rc = ledger_run(&st, l,
                         "SELECT tag, digest, deploy_id, good_ms FROM releases WHERE tag != ? "
+                        "AND " LEDGER_NOT_QUARANTINED " "
                         "ORDER BY good_ms DESC, deploy_id DESC LIMIT 1",
                         "t", err, except_tag ? except_tag : "");
 
@@ -358,7 +412,7 @@ rg_ledger_release(struct rg_release_row *out, struct rg_ledger *l, const char *t
 
 #define DEPLOY_COLUMNS                                                                             \
     "id, target, kind, tag, digest, prev_tag, trigger, actor, started_ms, ended_ms, outcome, "     \
-    "state, error, note"
+    "state, error, note, source_commit, log"
 
 static void
 deploy_row(struct rg_deploy_row *d, sqlite3_stmt *st)
@@ -377,6 +431,43 @@ deploy_row(struct rg_deploy_row *d, sqlite3_stmt *st)
     ledger_copy_text(d->state, sizeof(d->state), st, 11);
     ledger_copy_text(d->error, sizeof(d->error), st, 12);
     ledger_copy_text(d->note, sizeof(d->note), st, 13);
+    ledger_copy_text(d->commit, sizeof(d->commit), st, 14);
+    ledger_copy_text(d->log, sizeof(d->log), st, 15);
+}
+
+int
+rg_ledger_set_log(struct rg_ledger *l, int64_t deploy_id, const char *path, struct rg_err *err)
+{
+    int rc = ledger_run(NULL, l, "UPDATE deploys SET log = ? WHERE id = ?", "ti", err, path,
+                        deploy_id);
+    return rc < 0 ? rc : 0;
+}
+
+int
+rg_ledger_get(struct rg_deploy_row *out, struct rg_ledger *l, int64_t id, struct rg_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = ledger_run(&st, l, "SELECT " DEPLOY_COLUMNS " FROM deploys WHERE id = ?", "i", err,
+                        id);
+
+    memset(out, 0, sizeof(*out));
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return rg_err_set(err, RG_ENOENT, "target '%s' has no deploy #%lld", l->target,
+                          (long long)id);
+    deploy_row(out, st);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int
+rg_ledger_set_commit(struct rg_ledger *l, int64_t deploy_id, const char *commit,
+                     struct rg_err *err)
+{
+    int rc = ledger_run(NULL, l, "UPDATE deploys SET source_commit = ? WHERE id = ?", "ti", err,
+                        commit, deploy_id);
+    return rc < 0 ? rc : 0;
 }
 
 int
@@ -441,4 +532,25 @@ rg_ledger_in_flight(struct rg_transition_row *out, struct rg_ledger *l, int64_t 
     transition_row(out, st);
     sqlite3_finalize(st);
     return strcmp(out->phase, "intent") == 0 ? 1 : 0;
+}
+
+int
+rg_ledger_transitions(struct rg_transition_row *out, size_t max, size_t *n, struct rg_ledger *l,
+                      int64_t deploy_id, int64_t after_id, struct rg_err *err)
+{
+    sqlite3_stmt *st = NULL;
+
+    *n = 0;
+    if (sqlite3_prepare_v2(l->db,
+                           "SELECT id, deploy_id, at_ms, phase, state, rung, event, detail, stage "
+                           "FROM transitions WHERE deploy_id = ? AND id > ? ORDER BY id LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ledger_db_error(l, err, "cannot read the transitions");
+    sqlite3_bind_int64(st, 1, deploy_id);
+    sqlite3_bind_int64(st, 2, after_id);
+    sqlite3_bind_int64(st, 3, (int64_t)max);
+    while (*n < max && sqlite3_step(st) == SQLITE_ROW)
+        transition_row(&out[(*n)++], st);
+    sqlite3_finalize(st);
+    return 0;
 }

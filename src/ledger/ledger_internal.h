@@ -13,6 +13,11 @@ struct rg_ledger {
     char *target;
 };
 
+/* A condition on a row's tag and digest columns: no quarantine in force names either. */
+#define LEDGER_NOT_QUARANTINED                                                                     \
+    "tag NOT IN (SELECT tag FROM quarantine WHERE allowed_ms = 0) AND (digest = '' OR digest "     \
+    "NOT IN (SELECT digest FROM quarantine WHERE allowed_ms = 0 AND digest != ''))"
+
 /* Prepares sql, binds the arguments described by types ('i' int64, 't' text), steps it once.
  * Returns 1 with *st_out holding the row (finalize it), 0 when there was no row, or an error. */
 int ledger_run(sqlite3_stmt **st_out, struct rg_ledger *l, const char *sql, const char *types,

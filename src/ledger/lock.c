@@ -20,6 +20,7 @@
 struct rg_lock {
     int fd;
     char *path;
+    bool held; /* flock taken: only then is the record ours to empty */
     struct rg_lock_holder me;
 };
 
@@ -54,6 +55,10 @@ read_holder(struct rg_lock_holder *h, int fd)
             h->since_ms = strtoll(line + 6, NULL, 10);
         else if (strncmp(line, "actor=", 6) == 0)
             snprintf(h->actor, sizeof(h->actor), "%s", line + 6);
+        else if (strncmp(line, "trigger=", 8) == 0)
+            snprintf(h->trigger, sizeof(h->trigger), "%s", line + 8);
+        else if (strncmp(line, "state=", 6) == 0)
+            snprintf(h->state, sizeof(h->state), "%s", line + 6);
         line = nl ? nl + 1 : NULL;
     }
 }
@@ -62,8 +67,11 @@ static int
 write_holder(struct rg_lock *lk, struct rg_err *err)
 {
     char buf[512];
-    int n = snprintf(buf, sizeof(buf), "pid=%d\ndeploy=%" PRId64 "\nsince=%" PRId64 "\nactor=%s\n",
-                     lk->me.pid, lk->me.deploy_id, lk->me.since_ms, lk->me.actor);
+    int n = snprintf(buf, sizeof(buf),
+                     "pid=%d\ndeploy=%" PRId64 "\nsince=%" PRId64 "\nactor=%s\ntrigger=%s\n"
+                     "state=%s\n",
+                     lk->me.pid, lk->me.deploy_id, lk->me.since_ms, lk->me.actor,
+                     lk->me.trigger, lk->me.state);
 
     if (n < 0 || (size_t)n >= sizeof(buf))
         return rg_err_set(err, RG_EINTERNAL, "lock holder record too long");
@@ -82,8 +90,11 @@ busy_message(struct rg_err *err, const char *target, const struct rg_lock_holder
     if (h->since_ms && gmtime_r(&t, &tm))
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
     if (h->deploy_id)
-        rg_err_set(err, RG_EBUSY, "busy: deploy #%" PRId64 " of '%s' by %s since %s (pid %d)",
-                   h->deploy_id, target, h->actor[0] ? h->actor : "?", when, h->pid);
+        rg_err_set(err, RG_EBUSY,
+                   "busy: deploy #%" PRId64 " of '%s' by %s (%s) since %s, in %s (pid %d)",
+                   h->deploy_id, target, h->actor[0] ? h->actor : "?",
+                   h->trigger[0] ? h->trigger : "cli", when, h->state[0] ? h->state : "PREFLIGHT",
+                   h->pid);
     else
         rg_err_set(err, RG_EBUSY, "busy: '%s' is locked by %s since %s (pid %d)", target,
                    h->actor[0] ? h->actor : "?", when, h->pid);
@@ -144,6 +155,10 @@ rg_lock_take(struct rg_lock **out, struct rg_lock_holder *holder, const char *st
         }
         sleep_ms(POLL_MS);
     }
+    lk->held = true;
+    /* A release empties the record: one left behind names a holder that died with the lock. */
+    read_holder(holder, lk->fd);
+    holder->stale = holder->pid != 0;
     lk->me.pid = (int)getpid();
     lk->me.since_ms = rg_wall_ms();
     snprintf(lk->me.actor, sizeof(lk->me.actor), "%s", actor);
@@ -157,10 +172,25 @@ out:
 }
 
 int
-rg_lock_set_deploy(struct rg_lock *lk, int64_t deploy_id, struct rg_err *err)
+rg_lock_set_deploy(struct rg_lock *lk, int64_t deploy_id, const char *trigger,
+                   struct rg_err *err)
 {
     lk->me.deploy_id = deploy_id;
+    snprintf(lk->me.trigger, sizeof(lk->me.trigger), "%s", trigger ? trigger : "cli");
     return write_holder(lk, err);
+}
+
+void
+rg_lock_set_state(struct rg_lock *lk, const char *state)
+{
+    struct rg_err err;
+
+    if (!lk)
+        return;
+    snprintf(lk->me.state, sizeof(lk->me.state), "%s", state);
+    /* Only what others are told: a record that cannot be written must not stop the deploy. */
+    if (write_holder(lk, &err) < 0)
+        rg_log(RG_LOG_WARN, "%s", err.msg);
 }
 
 int
@@ -195,7 +225,10 @@ rg_lock_release(struct rg_lock *lk)
     if (!lk)
         return;
     if (lk->fd >= 0) {
-        /* The holder record stays behind on purpose: harmless, and it tells who ran last. */
+        /* Emptied while still held (never when another process holds it), so that a record found by the next holder can only be one
+         * whose process died holding the lock (rg_lock_take's stale). */
+        if (lk->held && ftruncate(lk->fd, 0) < 0)
+            rg_log(RG_LOG_WARN, "cannot empty the lock file '%s': %s", lk->path, strerror(errno));
         close(lk->fd);
     }
     free(lk->path);

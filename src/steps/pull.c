@@ -44,9 +44,13 @@ rg_step_ensure(struct rg_step_ctx *ctx, const char *tag, char *digest_out, size_
     /* One lookup when the release is present (the usual case: a rollback's rung races the
      * restart policy of the failed container, and each lookup costs a daemon round trip). */
     rc = rg_driver_digest(&digest, ctx->driver, tag, err);
-    if (rc == RG_ENOENT &&
-        (rc = rg_driver_fetch(ctx->driver, tag, ctx->cancel_fd, ctx->evidence, err)) == 0)
-        rc = rg_driver_digest(&digest, ctx->driver, tag, err);
+    if (rc == RG_ENOENT) {
+        /* The emergency case: the registry may be what is down. */
+        if ((rc = rg_driver_fetch(ctx->driver, tag, ctx->cancel_fd, ctx->evidence, err)) < 0)
+            rg_err_prefix(err, "release %s is not on this host, and fetching it failed: ", tag);
+        else
+            rc = rg_driver_digest(&digest, ctx->driver, tag, err);
+    }
     if (rc < 0)
         goto out;
     /* The digest the release passed its gates with: a moved tag is a different release. */

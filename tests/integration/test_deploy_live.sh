@@ -152,14 +152,18 @@ grep -q "busy: deploy #[0-9]* of 'deploytest' by" <<<"$out" && ok concurrent_bus
 run concurrent_waits 0 deploy "$work/pb.yml" --tag v1 --wait 60s && expect_serving concurrent_waited v1
 wait "$first"; [ $? = 0 ] && ok concurrent_first_done || bad concurrent_first_done "the first deploy failed"
 
-# 8. The repair rung fixes a release in place.
+# 8. The repair rung fixes a release in place (v2-500 failed its gates in 3: in quarantine until
+#    allowed).
+run http500_quarantined 65 deploy "$work/repair.yml" --tag v2-500
+grep -q "release v2-500 is in quarantine: it failed its gates in deploy #" <<<"$out" && ok quarantine_message || bad quarantine_message "$out"
+run allow_v2_500 0 release allow "$work/pb.yml" v2-500
 run repaired 1 deploy "$work/repair.yml" --tag v2-500 && expect_serving repaired_serves v2-500
 [ "$(sql "select outcome from deploys order by id desc limit 1")" = repaired ] && ok ledger_repaired || bad ledger_repaired "outcome not repaired"
 
 # 9. Manual rollback, status and history.
 run manual_rollback 0 rollback "$work/pb.yml" --to v1 && expect_serving manual_rollback_serves v1
 run rollback_unknown 65 rollback "$work/pb.yml" --to v7
-grep -q "never passed its gates" <<<"$out" && ok rollback_unknown_message || bad rollback_unknown_message "$out"
+grep -q "never served on 'deploytest'" <<<"$out" && ok rollback_unknown_message || bad rollback_unknown_message "$out"
 run status 0 status "$work/pb.yml"
 grep -q "release  v1 (known-good)" <<<"$out" && ok status_release || bad status_release "$out"
 run history 0 history "$work/pb.yml" -n 3
@@ -178,6 +182,7 @@ for at in PREFLIGHT PULL SWITCH UP VERIFY SETTLE COMMIT; do
     run "redeploy_after_$at" 0 deploy "$work/pb.yml" --tag v1 >/dev/null
 done
 for at in RECOVER:1 SWITCH:1 UP:1 VERIFY:1 SETTLE:1 COMMIT:1; do
+    "$bin" release allow "$work/pb.yml" v2-crash >/dev/null 2>&1 # in quarantine since 2
     ROLLGATE_TEST_KILL_AT=$at "$bin" deploy "$work/pb.yml" --tag v2-crash >/dev/null 2>&1
     killed=$?
     [ "$killed" = 137 ] || bad "kill_at_$at" "rollgate was not killed (exit $killed)"

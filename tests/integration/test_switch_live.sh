@@ -180,6 +180,10 @@ done
 # 8b. A rollback by hand goes the deploy's way: the release it returns to is probed beside the
 #     serving one before nginx moves. One that fails is refused with nothing changed; one that
 #     passes takes over without a failed request.
+# v2-crash failed its gates above: it is in quarantine until a person allows it.
+run manual_rollback_quarantined 65 rollback "$work/pb.yml" --to v2-crash --force
+grep -q "release v2-crash is in quarantine" <<<"$out" && ok manual_rollback_quarantine_message || bad manual_rollback_quarantine_message "$out"
+run allow_v2_crash 0 release allow "$work/pb.yml" v2-crash
 load_start "$url"
 run manual_rollback_refused 3 rollback "$work/pb.yml" --to v2-crash --force
 load_stop

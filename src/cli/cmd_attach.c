@@ -1,0 +1,199 @@
+/* `rollgate attach` and `rollgate wait`: follow a run that another process does — a deploy a
+ * push started in the background, a CI job's, a colleague's — from its run log and the ledger,
+ * and exit with the code that run exits with. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "rollgate/ledger.h"
+#include "runlog.h"
+
+enum { WAIT_TIMEOUT };
+
+static const struct rg_opt attach_opts[] = {{0}};
+static const struct rg_opt wait_opts[] = {
+    [WAIT_TIMEOUT] = {"timeout", 0, "DURATION", "give up waiting after this long (exit 6; the "
+                                                "run goes on)"},
+    {0},
+};
+
+struct follow {
+    struct rg_ledger *ledger;
+    const struct rg_playbook *pb;
+    int64_t id;
+    struct rg_deploy_row row;
+};
+
+/* The run goes on while its row is open and someone holds the target's lock. */
+static bool
+still_running(void *data)
+{
+    struct follow *f = data;
+    struct rg_lock_holder h;
+    struct rg_err err;
+
+    if (rg_ledger_get(&f->row, f->ledger, f->id, &err) < 0 || f->row.outcome[0])
+        return false;
+    return rg_lock_peek(&h, f->pb->state_dir, f->pb->name, &err) == 1;
+}
+
+/* The exit code of a run that left no exit line, from its ledger row. */
+static int
+exit_from_row(struct rg_cmd_ctx *ctx, const struct follow *f)
+{
+    enum rg_outcome outcome = RG_OUTCOME_COUNT;
+
+    for (int o = 0; o < RG_OUTCOME_COUNT; o++)
+        if (strcmp(f->row.outcome, rg_outcome_name((enum rg_outcome)o)) == 0)
+            outcome = (enum rg_outcome)o;
+    if (!f->row.outcome[0]) {
+        fprintf(ctx->errout,
+                "rollgate: %s: %s #%lld was interrupted (in %s; no process runs it): 'rollgate "
+                "resume %s' finishes it\n",
+                ctx->cmd->name, f->row.kind, (long long)f->id, f->row.state, ctx->args[0]);
+        return RG_EXIT_UNRECOVERED;
+    }
+    return rg_cli_exit_for_outcome(outcome, false, strcmp(f->row.kind, "rollback") == 0);
+}
+
+/* Without a run log (a run from before logs were kept): the ledger's transitions. */
+static enum rg_follow_end
+follow_ledger(struct rg_cmd_ctx *ctx, struct follow *f, bool print, int64_t deadline)
+{
+    struct rg_transition_row t[32];
+    int64_t after = 0;
+    struct rg_err err;
+
+    for (;;) {
+        size_t n = 0;
+        bool running = still_running(f);
+        if (rg_ledger_transitions(t, 32, &n, f->ledger, f->id, after, &err) < 0)
+            return RG_FOLLOW_GONE;
+        for (size_t i = 0; i < n; i++) {
+            after = t[i].id;
+            if (print)
+                fprintf(ctx->out, "[%6.1fs] %s%s%s%s\n",
+                        (double)(t[i].at_ms - f->row.started_ms) / 1000.0, t[i].state,
+                        strcmp(t[i].phase, "done") == 0 ? " " : "",
+                        strcmp(t[i].phase, "done") == 0 ? t[i].event : "",
+                        t[i].rung ? " (recover)" : "");
+        }
+        fflush(ctx->out);
+        if (n == 32)
+            continue;
+        if (!running)
+            return RG_FOLLOW_GONE;
+        if (deadline && rg_mono_ms() >= deadline)
+            return RG_FOLLOW_TIMEOUT;
+        nanosleep(&(struct timespec){.tv_nsec = 200 * 1000000L}, NULL);
+    }
+}
+
+static int
+follow_run(struct rg_cmd_ctx *ctx, bool print, int64_t timeout_ms)
+{
+    struct rg_playbook *pb = NULL;
+    struct follow f = {0};
+    struct rg_err err;
+    long long id;
+    int64_t deadline = timeout_ms ? rg_mono_ms() + timeout_ms : 0;
+    enum rg_follow_end end;
+    int code = RG_EXIT_INTERNAL, rc;
+
+    if (rg_int_parse(&id, ctx->args[1], 1, INT64_MAX, &err) < 0)
+        return rg_cli_usage_error(ctx->cmd, "ID: %s (the deploy's number, as 'rollgate history' "
+                                            "shows it)", err.msg);
+    if ((rc = rg_cli_load_playbook(&pb, ctx, ctx->args[0])) != 0)
+        return rc;
+    f.pb = pb;
+    f.id = id;
+    if ((rc = rg_ledger_open_existing(&f.ledger, pb->state_dir, pb->name, &err)) < 0 ||
+        (rc = rg_ledger_get(&f.row, f.ledger, id, &err)) < 0) {
+        fprintf(ctx->errout, "rollgate: %s: %s\n", ctx->cmd->name, err.msg);
+        rc = rg_cli_exit_for(rc);
+        goto out;
+    }
+    if (print)
+        fprintf(ctx->out, "%s #%lld of '%s': %s (%s by %s)\n", f.row.kind, id, pb->name,
+                f.row.tag, f.row.trigger, f.row.actor);
+    if (f.row.log[0] && access(f.row.log, R_OK) == 0)
+        end = rg_runlog_follow(print ? ctx->out : NULL, f.row.log, still_running, &f, deadline,
+                               &code, &err);
+    else
+        end = follow_ledger(ctx, &f, print, deadline);
+    switch (end) {
+    case RG_FOLLOW_EXIT: rc = code; break;
+    case RG_FOLLOW_CLOSED: rc = RG_EXIT_OK; break; /* the reader went away */
+    case RG_FOLLOW_TIMEOUT:
+        fprintf(ctx->errout,
+                "rollgate: %s: %s #%lld still runs after %s (it goes on); follow it with "
+                "'rollgate attach %s %lld'\n",
+                ctx->cmd->name, f.row.kind, id, ctx->optval[WAIT_TIMEOUT], ctx->args[0], id);
+        rc = RG_EXIT_STILL_RUNNING;
+        break;
+    case RG_FOLLOW_GONE:
+        if (rg_ledger_get(&f.row, f.ledger, id, &err) < 0) {
+            fprintf(ctx->errout, "rollgate: %s: %s\n", ctx->cmd->name, err.msg);
+            rc = rg_cli_exit_for(err.code);
+            break;
+        }
+        rc = exit_from_row(ctx, &f);
+        break;
+    }
+    if (!print && rc != RG_EXIT_STILL_RUNNING)
+        fprintf(ctx->out, "%s #%lld of '%s': %s (exit %d)\n", f.row.kind, id, pb->name,
+                f.row.outcome[0] ? f.row.outcome : "no outcome", rc);
+out:
+    rg_ledger_close(f.ledger);
+    rg_playbook_free(pb);
+    return rc;
+}
+
+static int
+cmd_attach(struct rg_cmd_ctx *ctx)
+{
+    return follow_run(ctx, true, 0);
+}
+
+static int
+cmd_wait(struct rg_cmd_ctx *ctx)
+{
+    int64_t timeout = 0;
+    struct rg_err err;
+
+    if (ctx->optval[WAIT_TIMEOUT] && rg_duration_parse(&timeout, ctx->optval[WAIT_TIMEOUT], &err) < 0)
+        return rg_cli_usage_error(ctx->cmd, "--timeout: %s", err.msg);
+    return follow_run(ctx, false, timeout);
+}
+
+#define FOLLOW_WHY                                                                                 \
+    "Deploy ids are per target (the playbook names it). Works for any trigger: a push, a\n"       \
+    "CI job, a person. "
+
+const struct rg_cmd rg_cmd_attach = {
+    .name = "attach",
+    .summary = "follow a running or finished deploy's output; exit with its exit code",
+    .usage = "PLAYBOOK ID",
+    .description = "Prints the run's output from its run log as it is written (or its ledger\n"
+                   "transitions, for a run without one) until the run ends, then exits with\n"
+                   "the code the run exits with (0, 1, 2, 3, 4 as deploy does). " FOLLOW_WHY
+                   "A run\nwhose process is gone without an outcome exits 2: resume it.\n",
+    .opts = attach_opts,
+    .min_args = 2,
+    .max_args = 2,
+    .run = cmd_attach,
+};
+
+const struct rg_cmd rg_cmd_wait = {
+    .name = "wait",
+    .summary = "wait for a deploy to end and exit with its exit code",
+    .usage = "[--timeout DURATION] PLAYBOOK ID",
+    .description = "As attach, printing one line at the end instead of the output. With\n"
+                   "--timeout, exits 6 when the run still goes on after it. " FOLLOW_WHY "\n",
+    .opts = wait_opts,
+    .min_args = 2,
+    .max_args = 2,
+    .run = cmd_wait,
+};
