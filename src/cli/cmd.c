@@ -147,7 +147,8 @@ print_overview(FILE *out)
                  "      --version  print the version\n"
                  "\n"
                  "exit codes: 0 ok, 1 recovered, 2 unrecovered, 3 aborted, 4 busy, 5 gates failed,\n"
-                 "64 usage, 65 invalid input, 70 internal, 73 cannot create, 77 no permission\n"
+                 "6 still running (wait), 64 usage, 65 invalid input, 70 internal, 73 cannot\n"
+                 "create, 77 no permission\n"
                  "(docs/exit-codes.md)\n");
 }
 

@@ -115,14 +115,16 @@ follow_run(struct rg_cmd_ctx *ctx, bool print, int64_t timeout_ms)
         rc = rg_cli_exit_for(rc);
         goto out;
     }
-    if (print)
-        fprintf(ctx->out, "%s #%lld of '%s': %s (%s by %s)\n", f.row.kind, id, pb->name,
-                f.row.tag, f.row.trigger, f.row.actor);
-    if (f.row.log[0] && access(f.row.log, R_OK) == 0)
+    /* The run log begins with the run's own first line; the ledger's transitions need one. */
+    if (f.row.log[0] && access(f.row.log, R_OK) == 0) {
         end = rg_runlog_follow(print ? ctx->out : NULL, f.row.log, still_running, &f, deadline,
                                &code, &err);
-    else
+    } else {
+        if (print)
+            fprintf(ctx->out, "%s #%lld of '%s': %s (%s by %s)\n", f.row.kind, id, pb->name,
+                    f.row.tag, f.row.trigger, f.row.actor);
         end = follow_ledger(ctx, &f, print, deadline);
+    }
     switch (end) {
     case RG_FOLLOW_EXIT: rc = code; break;
     case RG_FOLLOW_CLOSED: rc = RG_EXIT_OK; break; /* the reader went away */
@@ -170,7 +172,7 @@ cmd_wait(struct rg_cmd_ctx *ctx)
 
 #define FOLLOW_WHY                                                                                 \
     "Deploy ids are per target (the playbook names it). Works for any trigger: a push, a\n"       \
-    "CI job, a person. "
+    "CI job, a person."
 
 const struct rg_cmd rg_cmd_attach = {
     .name = "attach",
@@ -178,8 +180,8 @@ const struct rg_cmd rg_cmd_attach = {
     .usage = "PLAYBOOK ID",
     .description = "Prints the run's output from its run log as it is written (or its ledger\n"
                    "transitions, for a run without one) until the run ends, then exits with\n"
-                   "the code the run exits with (0, 1, 2, 3, 4 as deploy does). " FOLLOW_WHY
-                   "A run\nwhose process is gone without an outcome exits 2: resume it.\n",
+                   "the code the run exits with (0, 1, 2, 3, 4 as deploy does).\n" FOLLOW_WHY
+                   "A run whose\nprocess is gone without an outcome exits 2: resume it.\n",
     .opts = attach_opts,
     .min_args = 2,
     .max_args = 2,
@@ -191,7 +193,8 @@ const struct rg_cmd rg_cmd_wait = {
     .summary = "wait for a deploy to end and exit with its exit code",
     .usage = "[--timeout DURATION] PLAYBOOK ID",
     .description = "As attach, printing one line at the end instead of the output. With\n"
-                   "--timeout, exits 6 when the run still goes on after it. " FOLLOW_WHY "\n",
+                   "--timeout, exits 6 when the run still goes on after it.\n" FOLLOW_WHY
+                   "\n",
     .opts = wait_opts,
     .min_args = 2,
     .max_args = 2,

@@ -44,8 +44,8 @@ static const struct rg_opt deploy_opts[] = {
 };
 
 static const struct rg_opt rollback_opts[] = {
-    [OPT_TAG] = {"to", 0, "TAG", "the release to return to (default: the newest known-good one "
-                                 "other than what runs)"},
+    [OPT_TAG] = {"to", 0, "TAG", "the release to return to, one seen serving here (default: the "
+                                 "one that served before the serving one)"},
     [OPT_JSON] = {"json", 0, NULL, "print one JSON event per line"},
     [OPT_WAIT] = {"wait", 0, "DURATION", "wait this long for a running deploy to end"},
     [OPT_ACTOR] = {"actor", 0, "NAME", "who does it, for the ledger (default: $USER)"},

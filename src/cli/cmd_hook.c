@@ -43,6 +43,42 @@ shim_text(char **out, const char *tmpl, const char *self, struct rg_err *err)
     return 0;
 }
 
+/* A hook at dir/name that rollgate did not write (or cannot read): said, and refused (73). */
+static int
+foreign_hook(struct rg_cmd_ctx *ctx, const char *dir, const char *name)
+{
+    char *path = rg_asprintf("%s/%s", dir, name), old[4096];
+    struct stat st;
+    ssize_t n = -1;
+    int fd, rc = RG_EXIT_OK;
+
+    if (lstat(path, &st) < 0) {
+        free(path);
+        return RG_EXIT_OK;
+    }
+    if (S_ISREG(st.st_mode) && (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
+        n = read(fd, old, sizeof(old) - 1);
+        close(fd);
+    }
+    if (n < 0) {
+        fprintf(ctx->errout, "rollgate: hook: %s exists and is not a file rollgate can read: "
+                             "move it away first; nothing was written\n", path);
+        rc = RG_EXIT_CANTCREAT;
+    } else {
+        old[n] = '\0';
+        if (!strstr(old, RG_HOOK_MARKER)) {
+            fprintf(ctx->errout,
+                    "rollgate: hook: %s exists and was not written by rollgate; not overwritten, "
+                    "nothing was written. Move it away, or call rollgate from it: 'rollgate hook "
+                    "%s' reads the same stdin\n",
+                    path, name);
+            rc = RG_EXIT_CANTCREAT;
+        }
+    }
+    free(path);
+    return rc;
+}
+
 /* Writes one hook: atomically, 0755; an existing hook is replaced only when rollgate wrote it. */
 static int
 write_hook(struct rg_cmd_ctx *ctx, const char *dir, const char *name, const char *text)
@@ -55,24 +91,17 @@ write_hook(struct rg_cmd_ctx *ctx, const char *dir, const char *name, const char
     bool exists = lstat(path, &st) == 0;
 
     if (exists) {
-        if (!S_ISREG(st.st_mode) || (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+        /* foreign_hook said yes already: a regular file rollgate wrote. */
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
             (n = read(fd, old, sizeof(old) - 1)) < 0) {
-            fprintf(ctx->errout, "rollgate: hook: %s exists and is not a file rollgate can read: "
-                                 "move it away first\n", path);
+            fprintf(ctx->errout, "rollgate: hook: cannot read %s: %s\n", path, strerror(errno));
+            if (fd >= 0)
+                close(fd);
             rc = RG_EXIT_CANTCREAT;
             goto out;
         }
         close(fd);
         old[n] = '\0';
-        if (!strstr(old, RG_HOOK_MARKER)) {
-            fprintf(ctx->errout,
-                    "rollgate: hook: %s exists and was not written by rollgate; not overwritten. "
-                    "Move it away, or call rollgate from it: 'rollgate hook %s' reads the same "
-                    "stdin\n",
-                    path, name);
-            rc = RG_EXIT_CANTCREAT;
-            goto out;
-        }
         if (!(st.st_mode & S_IXUSR))
             fprintf(ctx->out, "%s was not executable, so git ignored it: made executable\n",
                     path);
@@ -143,7 +172,11 @@ hook_install(struct rg_cmd_ctx *ctx)
         rc = rg_cli_exit_for(err.code);
         goto out;
     }
-    if ((rc = write_hook(ctx, dir, "pre-receive", pre)) != 0 ||
+    /* Both hooks are looked at before either is written: one refused must not leave the other
+     * installed alone (pushes checked but never deployed, or the reverse). */
+    if ((rc = foreign_hook(ctx, dir, "pre-receive")) != 0 ||
+        (rc = foreign_hook(ctx, dir, "post-receive")) != 0 ||
+        (rc = write_hook(ctx, dir, "pre-receive", pre)) != 0 ||
         (rc = write_hook(ctx, dir, "post-receive", post)) != 0)
         goto out;
     fprintf(ctx->out, "set receive.advertisePushOptions = true (git push -o rollgate.wait=false, "

@@ -127,13 +127,18 @@ hook_load_playbook(struct rg_playbook **out, FILE *errout, struct rg_git_repo *r
     struct rg_load_opts o = {.driver_caps = rg_driver_caps, .placeholders = placeholders};
     struct rg_diags diags;
     struct rg_err err;
+    /* Relative paths resolve where post-receive writes the playbook for the worker, so that
+     * pre-receive reads the same ledger the deploy will write. */
+    char *base = rg_asprintf("%s/rollgate", rg_git_dir(repo));
     char *data = NULL;
     size_t len = 0;
     int rc;
 
     *out = NULL;
+    o.base_dir = base;
     if (rg_git_read_file(&data, &len, repo, commit, t->playbook, HOOK_PLAYBOOK_MAX, &err) < 0) {
         fprintf(errout, "rollgate: %s: %s\n", t->name, err.msg);
+        free(base);
         return RG_EXIT_INVALID;
     }
     rg_diags_init(&diags);
@@ -143,6 +148,7 @@ hook_load_playbook(struct rg_playbook **out, FILE *errout, struct rg_git_repo *r
         fprintf(errout, "rollgate: %s: %s\n", t->name, err.msg);
     rg_diags_release(&diags);
     free(data);
+    free(base);
     return rc < 0 ? RG_EXIT_INVALID : 0;
 }
 

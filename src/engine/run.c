@@ -238,6 +238,11 @@ run_stage(struct run *r, const struct rg_plan_stage *stage, int index)
     if (rc == 0 && stage->state == RG_ST_PULL && stage->step) {
         record_digest(r);
         rc = run_check_quarantine(r, r->tag, r->digest, &err);
+    } else if (rc == 0 && stage->state == RG_ST_PULL && r->rung == 0 && r->digest[0] &&
+               rg_ledger_set_digest(r->ledger, r->deploy_id, r->digest, &err) < 0) {
+        /* A rollback by hand made its release present: its row names the digest too. */
+        rg_log(RG_LOG_WARN, "%s", err.msg);
+        rg_err_clear(&err);
     }
     ev = event_of(rc);
     if (rc < 0 && r->rung == 0 && strcmp(r->kind, "deploy") == 0 &&

@@ -9,9 +9,11 @@
 
 #include "rollgate/proxy.h"
 #include "rollgate/spawn.h"
+#include "nginx_workers.h"
 
 #define FILE_MAX (256 * 1024)
 #define DIFF_TIMEOUT_MS 10000
+#define RELOAD_WAIT_MS 5000
 
 int
 rg_proxy_render(char **text_out, const struct rg_proxy *p, const struct rg_strv *servers,
@@ -202,6 +204,7 @@ rg_proxy_apply(const struct rg_proxy *p, const char *record_path, const char *te
                int64_t timeout_ms, struct rg_buf *log, struct rg_err *err)
 {
     char *pend = pending_path(record_path);
+    struct rg_nginx_workers *before = NULL;
     struct rg_buf old;
     bool existed;
     int rc;
@@ -218,18 +221,26 @@ rg_proxy_apply(const struct rg_proxy *p, const char *record_path, const char *te
     rg_buf_addf(log, "wrote %s\n", p->upstream_file);
     rg_test_kill_point("PROXY_WRITTEN");
     if ((rc = run_nginx(&p->test, "config test", timeout_ms, log, err)) < 0 ||
+        !(before = rg_nginx_workers_before()) ||
         (rc = run_nginx(&p->reload, "reload", timeout_ms, log, err)) < 0) {
+        if (!before && rc == 0)
+            rc = rg_err_set(err, RG_EINTERNAL, "out of memory");
         put_back(p, &old, existed, log);
         rg_err_prefix(err, "the proxy was not switched (nothing changed): ");
         remove(pend);
         goto out;
     }
+    /* The gates that follow must reach the new configuration, not an old worker's. */
+    if (!rg_nginx_reload_in_force(before, RELOAD_WAIT_MS))
+        rg_buf_addf(log, "nginx's reload was not seen in force within %d ms (its workers are "
+                         "read from /proc); going on\n", RELOAD_WAIT_MS);
     if (rename(pend, record_path) < 0) {
         rc = rg_err_sys(err, RG_EIO, "cannot record the upstream file as '%s'", record_path);
         goto out;
     }
     rc = rg_fs_fsync_parent(record_path, err);
 out:
+    free(before);
     rg_buf_release(&old);
     free(pend);
     return rc;

@@ -102,6 +102,7 @@ printf '#!/bin/sh\necho mine\n' >"$work/other.git/hooks/post-receive"; chmod +x 
 run install_foreign_refused 73 hook install "$work/other.git"
 has foreign_message "exists and was not written by rollgate; not overwritten"
 grep -q "echo mine" "$work/other.git/hooks/post-receive" && ok foreign_kept || bad foreign_kept "overwritten"
+[ -e "$work/other.git/hooks/pre-receive" ] && bad foreign_nothing_half_installed "pre-receive was written" || ok foreign_nothing_half_installed
 git init -q --bare "$work/hp.git"; git -C "$work/hp.git" config core.hooksPath custom-hooks
 run install_hooks_path 0 hook install "$work/hp.git"
 [ -x "$work/hp.git/custom-hooks/pre-receive" ] && ok hooks_path_used || bad hooks_path_used "$(ls -R "$work/hp.git" | head)"
@@ -172,6 +173,29 @@ rm "$work/app/deploy/web.yml"; mv "$work/app/deploy/real.yml" "$work/app/deploy/
 push oversized_refused 1 origin v11
 has oversized_message "bytes"
 commit "healthy again"
+
+mkdir -p "$work/app/elsewhere"; git -C "$work/app" mv deploy/web.yml elsewhere/web.yml
+(cd "$work/app" && git commit -qm moved-away && git tag v21)
+push missing_playbook_refused 1 origin v21
+has missing_playbook_message "no 'deploy/web.yml' at commit"
+git -C "$work/app" mv elsewhere/web.yml deploy/web.yml; (cd "$work/app" && git commit -qm back)
+(cd "$work/app" && git tag v22 "$(git rev-parse HEAD:deploy/web.yml)")
+push blob_tag_refused 1 origin v22
+has blob_message "points at a blob, not a commit"
+(cd "$work/app" && git tag v23)
+push delete_undeployed_ok 0 origin v23 -o rollgate.plan
+has plan_only "rollgate.plan: the plan of v23, nothing deployed"
+push delete_undeployed 0 origin :refs/tags/v23
+has delete_deploys_nothing "deleting tag v23 deploys nothing"
+# Lines git itself would never send, straight into the hook: each refused with its reason.
+z=0000000000000000000000000000000000000000
+h=$(git -C "$work/app" rev-parse HEAD)
+prehook() { out=$(cd "$work/web.git" && printf '%s\n' "$1" | GIT_DIR=. "$bin" hook pre-receive 2>&1); rc=$?; }
+prehook "$z $h refs/tags/v1;reboot"; [ "$rc" = 65 ] && ok meta_ref_refused || bad meta_ref_refused "exit $rc"; has meta_ref_message "v1;reboot"
+prehook "$z $h refs/tags/../../etc"; [ "$rc" = 65 ] && ok dotdot_ref_refused || bad dotdot_ref_refused "exit $rc"; has dotdot_ref_message "it contains '..'"
+prehook "$z $h refs/tags/v$(head -c 300 /dev/zero | tr '\0' 1)"; [ "$rc" = 65 ] && ok long_ref_refused || bad long_ref_refused "exit $rc"
+prehook "$z ${h:0:39} refs/tags/v1"; [ "$rc" = 65 ] && ok short_oid_refused || bad short_oid_refused "exit $rc"
+prehook "$z $h refs/tags/v1 extra"; [ "$rc" = 65 ] && ok extra_field_refused || bad extra_field_refused "exit $rc"
 
 # 6. rollgate.wait=false returns at once; `wait` gets the exit code.
 (cd "$work/app" && git tag v3)
