@@ -219,6 +219,10 @@ struct rg_lock_holder {
  * its process; on success *holder is the record such a dead holder left (stale), or zeroed. */
 int rg_lock_take(struct rg_lock **out, struct rg_lock_holder *holder, const char *state_dir,
                  const char *target, const char *actor, int64_t wait_ms, struct rg_err *err);
+/* --takeover: while on, waiters of the target (other than this process) leave the lock to it,
+ * so that a deploy queued behind the stopped holder does not take it first. */
+int rg_lock_announce_takeover(const char *state_dir, const char *target, bool on,
+                              struct rg_err *err);
 /* Records which deploy the holder runs and how it was started, for the busy message of
  * others. */
 int rg_lock_set_deploy(struct rg_lock *lk, int64_t deploy_id, const char *trigger,

@@ -24,9 +24,15 @@ struct follow {
     const struct rg_playbook *pb;
     int64_t id;
     struct rg_deploy_row row;
+    int64_t ended_seen; /* monotonic ms the outcome was first seen, 0 before */
 };
 
-/* The run goes on while its row is open and someone holds the target's lock. */
+/* The writer's last lines (outcome, summary, exit line) come just after the outcome is in the
+ * ledger and the lock is released: they are waited for this long. */
+#define LAST_LINES_MS 3000
+
+/* The run goes on while its row is open and someone holds the target's lock; once it has its
+ * outcome, a little longer, for the lines that follow it. */
 static bool
 still_running(void *data)
 {
@@ -34,8 +40,13 @@ still_running(void *data)
     struct rg_lock_holder h;
     struct rg_err err;
 
-    if (rg_ledger_get(&f->row, f->ledger, f->id, &err) < 0 || f->row.outcome[0])
+    if (rg_ledger_get(&f->row, f->ledger, f->id, &err) < 0)
         return false;
+    if (f->row.outcome[0]) {
+        if (!f->ended_seen)
+            f->ended_seen = rg_mono_ms();
+        return rg_mono_ms() - f->ended_seen < LAST_LINES_MS;
+    }
     return rg_lock_peek(&h, f->pb->state_dir, f->pb->name, &err) == 1;
 }
 
@@ -144,6 +155,8 @@ follow_run(struct rg_cmd_ctx *ctx, bool print, int64_t timeout_ms)
         rc = exit_from_row(ctx, &f);
         break;
     }
+    if (!print && rc != RG_EXIT_STILL_RUNNING && rg_ledger_get(&f.row, f.ledger, id, &err) < 0)
+        f.row.outcome[0] = '\0';
     if (!print && rc != RG_EXIT_STILL_RUNNING)
         fprintf(ctx->out, "%s #%lld of '%s': %s (exit %d)\n", f.row.kind, id, pb->name,
                 f.row.outcome[0] ? f.row.outcome : "no outcome", rc);

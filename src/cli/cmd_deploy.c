@@ -107,7 +107,14 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
     o.trigger = a->trigger ? a->trigger : "cli";
     o.cancel_fd = rg_signals_install();
     rg_progress_init(&prog, ctx->out, a->json, pb->name);
-    log_path = a->log ? rg_strdup(a->log) : rg_runlog_default_path(pb->state_dir, pb->name);
+    /* Kept absolute in the ledger: attach may run from another directory. */
+    if (a->log && a->log[0] != '/') {
+        char cwd[4096];
+        log_path = getcwd(cwd, sizeof(cwd)) ? rg_asprintf("%s/%s", cwd, a->log)
+                                            : rg_strdup(a->log);
+    } else {
+        log_path = a->log ? rg_strdup(a->log) : rg_runlog_default_path(pb->state_dir, pb->name);
+    }
     rg_runlog_init(&log, log_path, pb->name, &prog);
     o.log_path = log_path;
     o.report = rg_runlog_report;

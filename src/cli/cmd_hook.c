@@ -43,6 +43,35 @@ shim_text(char **out, const char *tmpl, const char *self, struct rg_err *err)
     return 0;
 }
 
+/* --target, --playbook and --ref checked before anything is written to the repository's
+ * config: a bad value there would refuse every push. */
+static int
+check_target_opts(const char *target, const char *playbook, const char *ref, struct rg_err *err)
+{
+    char *probe;
+    int rc;
+
+    if (!*target || strlen(target) >= sizeof(((struct rg_git_target *)0)->name) ||
+        strspn(target, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+            strlen(target))
+        return rg_err_set(err, RG_EINVAL, "--target '%s': a name of letters, digits, '.', '_' "
+                          "and '-'", target);
+    if (!*playbook || playbook[0] == '/' || strstr(playbook, "..") || strstr(playbook, "//") ||
+        playbook[strlen(playbook) - 1] == '/')
+        return rg_err_set(err, RG_EINVAL, "--playbook '%s': a path in the repository's tree, "
+                          "like 'deploy/web.yml' (relative, no '..')", playbook);
+    if (strncmp(ref, "refs/", 5) != 0)
+        return rg_err_set(err, RG_EINVAL, "--ref '%s': a glob of full ref names, like "
+                          "'refs/tags/v*'", ref);
+    probe = rg_strdup(ref);
+    for (char *c = probe; *c; c++)
+        if (*c == '*')
+            *c = 'x';
+    rc = rg_git_check_ref(probe, err);
+    free(probe);
+    return rc < 0 ? rg_err_prefix(err, "--ref: ") : 0;
+}
+
 /* A hook at dir/name that rollgate did not write (or cannot read): said, and refused (73). */
 static int
 foreign_hook(struct rg_cmd_ctx *ctx, const char *dir, const char *name)
@@ -62,14 +91,14 @@ foreign_hook(struct rg_cmd_ctx *ctx, const char *dir, const char *name)
     }
     if (n < 0) {
         fprintf(ctx->errout, "rollgate: hook: %s exists and is not a file rollgate can read: "
-                             "move it away first; nothing was written\n", path);
+                             "move it away first; no hook was written\n", path);
         rc = RG_EXIT_CANTCREAT;
     } else {
         old[n] = '\0';
         if (!strstr(old, RG_HOOK_MARKER)) {
             fprintf(ctx->errout,
                     "rollgate: hook: %s exists and was not written by rollgate; not overwritten, "
-                    "nothing was written. Move it away, or call rollgate from it: 'rollgate hook "
+                    "no hook was written. Move it away, or call rollgate from it: 'rollgate hook "
                     "%s' reads the same stdin\n",
                     path, name);
             rc = RG_EXIT_CANTCREAT;
@@ -110,10 +139,12 @@ write_hook(struct rg_cmd_ctx *ctx, const char *dir, const char *name, const char
             goto out;
         }
     }
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0755)) < 0 ||
-        write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fchmod(fd, 0755) < 0 ||
-        close(fd) < 0 || rename(tmp, path) < 0) {
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0755);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fchmod(fd, 0755) < 0 ||
+        close(fd) < 0 || (fd = -1, rename(tmp, path) < 0)) {
         fprintf(ctx->errout, "rollgate: hook: cannot write %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         unlink(tmp);
         rc = RG_EXIT_CANTCREAT;
         goto out;
@@ -139,6 +170,7 @@ hook_install(struct rg_cmd_ctx *ctx)
     ssize_t n;
     int rc = RG_EXIT_OK;
 
+    rg_err_clear(&err);
     if (ctx->nargs != 2)
         return rg_cli_usage_error(ctx->cmd, "usage: rollgate hook install [--target NAME "
                                             "--playbook PATH --ref GLOB] REPOSITORY");
@@ -147,7 +179,8 @@ hook_install(struct rg_cmd_ctx *ctx)
     if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
         return rg_cli_usage_error(ctx->cmd, "cannot find rollgate's own path");
     self[n] = '\0';
-    if (rg_git_init_bare(&repo, ctx->args[1], &err) < 0 ||
+    if ((target && check_target_opts(target, playbook, ref, &err) < 0) ||
+        rg_git_init_bare(&repo, ctx->args[1], &err) < 0 ||
         shim_text(&pre, RG_HOOK_SHIM_PRE_RECEIVE, self, &err) < 0 ||
         shim_text(&post, RG_HOOK_SHIM_POST_RECEIVE, self, &err) < 0 ||
         rg_git_config_set(repo, "receive.advertisePushOptions", "true", &err) < 0) {
@@ -160,7 +193,13 @@ hook_install(struct rg_cmd_ctx *ctx)
         snprintf(key, sizeof(key), "rollgate.%s.playbook", target);
         if (rg_git_config_set(repo, key, playbook, &err) == 0) {
             snprintf(key, sizeof(key), "rollgate.%s.ref", target);
-            rg_git_config_set(repo, key, ref, &err);
+            if (rg_git_config_set(repo, key, ref, &err) == 0)
+                err.code = 0;
+        }
+        if (err.code) {
+            fprintf(ctx->errout, "rollgate: hook: %s\n", err.msg);
+            rc = rg_cli_exit_for(err.code);
+            goto out;
         }
     }
     /* The configuration is checked before any hook is written: a bad one would reject every

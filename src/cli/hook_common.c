@@ -177,6 +177,7 @@ hook_write_playbook(char **path_out, struct rg_git_repo *repo, const char *commi
     fd = -1;
     if (rename(tmp, path) < 0) {
         rc = rg_err_sys(err, RG_EIO, "cannot rename '%s'", tmp);
+        unlink(tmp);
         goto out;
     }
     *path_out = path;
@@ -197,6 +198,8 @@ int
 hook_push_read(struct hook_push *p, struct rg_err *err)
 {
     memset(p, 0, sizeof(*p));
+    /* git relays a hook's output to the pusher as it comes: a line at a time, in order. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (hook_push_options(&p->opts, err) < 0 || rg_git_open(&p->repo, NULL, err) < 0 ||
         rg_git_targets(&p->targets, &p->n_targets, p->repo, err) < 0 ||
         hook_read_updates(&p->updates, &p->n_updates, stdin, err) < 0)

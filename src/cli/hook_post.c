@@ -81,16 +81,23 @@ worker_alive(void *data)
 /* The deploy id from the run's first line ("deploy #12 of 'web': v3"), waiting up to 10 s:
  * for rollgate.wait=false, so that the pusher can be told what to attach to. */
 static long long
-deploy_id_of(const char *log, struct worker *w)
+deploy_id_of(const char *log, const char *tag, struct worker *w)
 {
     for (int i = 0; i < 100; i++) {
         FILE *f = fopen(log, "re");
         char line[512];
         long long id = 0;
         if (f) {
-            while (fgets(line, sizeof(line), f))
-                if (strncmp(line, "deploy #", 8) == 0 && (id = strtoll(line + 8, NULL, 10)) > 0)
-                    break;
+            /* Its own start line: a deploy left in flight is resumed (and named) first. */
+            while (fgets(line, sizeof(line), f)) {
+                char *colon = strstr(line, "': ");
+                long long n;
+                line[strcspn(line, "\n")] = '\0';
+                if (strncmp(line, "deploy #", 8) != 0 || (n = strtoll(line + 8, NULL, 10)) <= 0 ||
+                    !colon || strcmp(colon + 3, tag) != 0)
+                    continue;
+                id = n;
+            }
             fclose(f);
         }
         if (id > 0)
@@ -184,7 +191,7 @@ deploy(struct rg_cmd_ctx *ctx, struct rg_git_repo *repo, const struct rg_git_tar
             pushed.commit, actor, log);
     fflush(ctx->out);
     if (!po->wait) {
-        long long id = deploy_id_of(log, &w);
+        long long id = deploy_id_of(log, tag, &w);
         if (id > 0)
             fprintf(ctx->out,
                     "rollgate: %s: deploy #%lld goes on in the background; follow it: "
@@ -202,7 +209,11 @@ deploy(struct rg_cmd_ctx *ctx, struct rg_git_repo *repo, const struct rg_git_tar
         fprintf(ctx->out, "rollgate: %s: %s ended with exit %d\n", t->name, tag, code);
         rc = code;
         break;
-    case RG_FOLLOW_CLOSED: rc = 0; break; /* the pusher went away; the deploy goes on */
+    case RG_FOLLOW_CLOSED:
+        /* The pusher went away; the deploy goes on, and the next target's waits for it. */
+        rg_runlog_follow(NULL, log, worker_alive, &w, 0, &code, &err);
+        rc = 0;
+        break;
     default:
         fprintf(ctx->out, "rollgate: %s: the deploy's process ended without an outcome: "
                           "'rollgate status %s'\n", t->name, pbfile);

@@ -48,6 +48,39 @@ quarantined(const struct rg_playbook *pb, const char *tag, struct rg_quarantine_
     return yes;
 }
 
+/* A tag being moved or deleted: whether it deployed is asked of the ledger its old commit's
+ * playbook names (the new commit's could name another target). 1 deployed (said on errout),
+ * 0 not, -1 when it cannot be told (said too: a protection that cannot be checked refuses). */
+static int
+protected_tag(struct rg_cmd_ctx *ctx, struct rg_git_repo *repo, const struct rg_git_target *t,
+              const struct rg_git_update *u, const char *tag, const char *what)
+{
+    struct rg_playbook *pb = NULL;
+    struct rg_git_pushed old;
+    struct rg_err err;
+    int64_t id;
+    int rc = 0;
+
+    if (rg_git_resolve(&old, repo, u->old_oid, u->ref, &err) < 0 ||
+        hook_load_playbook(&pb, ctx->errout, repo, old.commit, t, true) != 0) {
+        fprintf(ctx->errout,
+                "rollgate: refused: cannot tell whether tag %s deployed (its playbook at the old "
+                "commit cannot be read), so it may not be %s (rollgate.%s.protect); an "
+                "administrator can change it in the repository itself\n",
+                tag, what, t->name);
+        rc = -1;
+    } else if (deployed(pb, tag, &id)) {
+        fprintf(ctx->errout,
+                "rollgate: refused: tag %s deployed on '%s' (deploy #%lld) and may not be %s "
+                "(rollgate.%s.protect)%s\n",
+                tag, pb->name, (long long)id, what, t->name,
+                strcmp(what, "moved") == 0 ? "; push a new tag" : "");
+        rc = 1;
+    }
+    rg_playbook_free(pb);
+    return rc;
+}
+
 static const char *
 kind_name(enum rg_git_tag_kind k)
 {
@@ -64,7 +97,6 @@ check_ref(struct rg_cmd_ctx *ctx, struct rg_git_repo *repo, const struct rg_git_
     struct rg_git_pushed pushed;
     struct rg_quarantine_row q;
     struct rg_err err;
-    int64_t id;
     int refused = 0;
 
     if (!tag) {
@@ -72,20 +104,10 @@ check_ref(struct rg_cmd_ctx *ctx, struct rg_git_repo *repo, const struct rg_git_
         return 0;
     }
     if (u->deleted) {
-        /* Which ledger to ask is in the playbook of the tag being deleted. */
-        if (t->protect && rg_git_resolve(&pushed, repo, u->old_oid, u->ref, &err) == 0 &&
-            hook_load_playbook(&pb, ctx->errout, repo, pushed.commit, t, true) == 0 &&
-            deployed(pb, tag, &id)) {
-            fprintf(ctx->errout,
-                    "rollgate: refused: tag %s deployed on '%s' (deploy #%lld) and may not be "
-                    "deleted (rollgate.%s.protect)\n",
-                    tag, pb->name, (long long)id, t->name);
-            refused = 1;
-        } else {
-            fprintf(ctx->out, "rollgate: %s: deleting tag %s deploys nothing\n", t->name, tag);
-        }
-        rg_playbook_free(pb);
-        return refused;
+        if (t->protect && protected_tag(ctx, repo, t, u, tag, "deleted") != 0)
+            return 1;
+        fprintf(ctx->out, "rollgate: %s: deleting tag %s deploys nothing\n", t->name, tag);
+        return 0;
     }
     if (rg_git_resolve(&pushed, repo, u->new_oid, u->ref, &err) < 0) {
         fprintf(ctx->errout, "rollgate: refused: %s\n", err.msg);
@@ -106,11 +128,7 @@ check_ref(struct rg_cmd_ctx *ctx, struct rg_git_repo *repo, const struct rg_git_
     if (rg_playbook_check_tag(pb, tag, &err) < 0) {
         fprintf(ctx->errout, "rollgate: refused: %s\n", err.msg);
         refused = 1;
-    } else if (!u->created && t->protect && deployed(pb, tag, &id)) {
-        fprintf(ctx->errout,
-                "rollgate: refused: tag %s deployed on '%s' (deploy #%lld) and may not be "
-                "moved (rollgate.%s.protect); push a new tag\n",
-                tag, pb->name, (long long)id, t->name);
+    } else if (!u->created && t->protect && protected_tag(ctx, repo, t, u, tag, "moved") != 0) {
         refused = 1;
     } else if (quarantined(pb, tag, &q)) {
         fprintf(ctx->errout,

@@ -55,7 +55,9 @@ open_log(struct rg_runlog *rl)
         }
     }
     free(dir);
-    fd = open(rl->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+    /* Emptied: a log path used again (a CI workspace's) must not show a follower the run
+     * before, and its exit line. */
+    fd = open(rl->path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
     if (fd < 0 || !(rl->file = fdopen(fd, "a"))) {
         rg_log(RG_LOG_WARN, "the run's output is not kept in '%s': %s", rl->path,
                strerror(errno));

@@ -36,18 +36,31 @@ take_over(struct run *r, const struct rg_lock_holder *h, struct rg_err *err)
     const struct rg_playbook *pb = r->pb;
     struct rg_lock_holder again;
     int64_t wait = r->o->lock_wait_ms > 0 ? r->o->lock_wait_ms : 120000;
+    int rc;
 
-    if (h->pid <= 1 || h->pid == (int)getpid())
-        return rg_err_set(err, RG_EBUSY, "cannot take over the lock of '%s': its holder's pid "
-                          "%d is not one to signal", pb->name, h->pid);
+    if (h->pid <= 1 || h->pid == (int)getpid() || kill(h->pid, 0) < 0)
+        return rg_err_set(err, RG_EBUSY,
+                          "cannot take over the lock of '%s': its record names no live process "
+                          "(pid %d); try again in a moment",
+                          pb->name, h->pid);
+    /* Announced first: a deploy queued behind the holder must not get the lock before us. */
+    if ((rc = rg_lock_announce_takeover(pb->state_dir, pb->name, true, err)) < 0)
+        return rc;
     lock_note(r, "--takeover: stopping", h, ": SIGTERM sent, waiting for it to stop safely");
-    if (kill(h->pid, SIGTERM) < 0 && errno != ESRCH)
-        return rg_err_sys(err, RG_EBUSY, "cannot signal pid %d holding '%s'", h->pid, pb->name);
-    if (rg_lock_take(&r->lock, &again, pb->state_dir, pb->name, r->o->actor ? r->o->actor : "?",
-                     wait, err) < 0)
-        return rg_err_prefix(err, "--takeover: pid %d did not stop: ", h->pid);
-    r->taken_over = *h;
-    return 0;
+    if (kill(h->pid, SIGTERM) < 0 && errno != ESRCH) {
+        rc = rg_err_sys(err, RG_EBUSY, "cannot signal pid %d holding '%s'", h->pid, pb->name);
+    } else if ((rc = rg_lock_take(&r->lock, &again, pb->state_dir, pb->name,
+                                  r->o->actor ? r->o->actor : "?", wait, err)) < 0) {
+        rc = rg_err_set(err, RG_EBUSY,
+                        "--takeover: pid %d was sent SIGTERM but still holds '%s' after the "
+                        "wait; it stops at its next safe point (its deploy then stays in flight): "
+                        "run the rollback again",
+                        h->pid, pb->name);
+    } else {
+        r->taken_over = *h;
+    }
+    rg_lock_announce_takeover(pb->state_dir, pb->name, false, NULL);
+    return rc;
 }
 
 static int

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -63,11 +64,25 @@ read_holder(struct rg_lock_holder *h, int fd)
     }
 }
 
+/* A record field as one line of printable text: an actor with a newline could forge a pid. */
+static void
+clean(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 static int
 write_holder(struct rg_lock *lk, struct rg_err *err)
 {
     char buf[512];
-    int n = snprintf(buf, sizeof(buf),
+    int n;
+
+    clean(lk->me.actor);
+    clean(lk->me.trigger);
+    clean(lk->me.state);
+    n = snprintf(buf, sizeof(buf),
                      "pid=%d\ndeploy=%" PRId64 "\nsince=%" PRId64 "\nactor=%s\ntrigger=%s\n"
                      "state=%s\n",
                      lk->me.pid, lk->me.deploy_id, lk->me.since_ms, lk->me.actor,
@@ -75,9 +90,58 @@ write_holder(struct rg_lock *lk, struct rg_err *err)
 
     if (n < 0 || (size_t)n >= sizeof(buf))
         return rg_err_set(err, RG_EINTERNAL, "lock holder record too long");
-    if (ftruncate(lk->fd, 0) < 0 || pwrite(lk->fd, buf, (size_t)n, 0) != n)
+    /* Written over the old one, then cut: a reader never sees an empty record mid-write. */
+    if (pwrite(lk->fd, buf, (size_t)n, 0) != n || ftruncate(lk->fd, n) < 0)
         return rg_err_sys(err, RG_EIO, "cannot write the lock file '%s'", lk->path);
     return 0;
+}
+
+#define GRACE_MS 1000
+
+static bool
+holder_alive(const struct rg_lock_holder *h)
+{
+    return h->pid > 0 && (kill(h->pid, 0) == 0 || errno == EPERM);
+}
+
+static char *
+takeover_path(const char *state_dir, const char *target)
+{
+    return rg_asprintf("%s/%s.takeover", state_dir, target);
+}
+
+/* Whether another live process announced a takeover (its pid is the marker's content). */
+static bool
+other_takeover(const char *marker)
+{
+    char buf[32] = "";
+    int fd = open(marker, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct rg_lock_holder h = {0};
+    ssize_t n;
+
+    if (fd < 0)
+        return false;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    h.pid = (int)strtol(buf, NULL, 10);
+    return h.pid != (int)getpid() && holder_alive(&h);
+}
+
+int
+rg_lock_announce_takeover(const char *state_dir, const char *target, bool on, struct rg_err *err)
+{
+    char *marker = takeover_path(state_dir, target), pid[32];
+    int rc = 0, n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+
+    if (!on)
+        unlink(marker);
+    else if (rg_fs_replace_atomic(marker, pid, (size_t)n, 0640, err) < 0)
+        rc = err->code;
+    free(marker);
+    return rc;
 }
 
 static void
@@ -134,21 +198,32 @@ rg_lock_take(struct rg_lock **out, struct rg_lock_holder *holder, const char *st
 {
     struct rg_lock *lk = rg_calloc(1, sizeof(*lk));
     int64_t deadline = rg_wall_ms() + wait_ms;
+    char *marker = takeover_path(state_dir, target);
     int rc;
 
     *out = NULL;
     memset(holder, 0, sizeof(*holder));
     if ((rc = open_lock(&lk->fd, &lk->path, state_dir, target, true, err)) < 0)
         goto out;
-    while (flock(lk->fd, LOCK_EX | LOCK_NB) < 0) {
-        if (errno == EINTR)
+    for (;;) {
+        /* A --takeover in progress goes first: a queued deploy must not slip in between. */
+        bool yield = wait_ms > 0 && other_takeover(marker);
+        if (!yield && flock(lk->fd, LOCK_EX | LOCK_NB) == 0)
+            break;
+        if (!yield && errno == EINTR)
             continue;
-        if (errno != EWOULDBLOCK) {
+        if (!yield && errno != EWOULDBLOCK) {
             rc = rg_err_sys(err, RG_EIO, "cannot lock '%s'", lk->path);
             goto out;
         }
         if (rg_wall_ms() >= deadline) {
             read_holder(holder, lk->fd);
+            /* Held by no live deploy: a reader peeking for a moment, or a holder between its
+             * flock and its record. Not busy: look again for a little while. */
+            if (!yield && !holder_alive(holder) && rg_wall_ms() < deadline + GRACE_MS) {
+                sleep_ms(POLL_MS / 4);
+                continue;
+            }
             busy_message(err, target, holder);
             rc = RG_EBUSY;
             goto out;
@@ -167,6 +242,7 @@ rg_lock_take(struct rg_lock **out, struct rg_lock_holder *holder, const char *st
     *out = lk;
     lk = NULL;
 out:
+    free(marker);
     rg_lock_release(lk);
     return rc;
 }

@@ -86,6 +86,15 @@ has_pid(const struct worker *w, size_t n, int pid)
     return false;
 }
 
+static bool
+has_master(const struct worker *w, size_t n, int ppid)
+{
+    for (size_t i = 0; i < n; i++)
+        if (w[i].ppid == ppid)
+            return true;
+    return false;
+}
+
 struct rg_nginx_workers *
 rg_nginx_workers_before(void)
 {
@@ -107,9 +116,10 @@ rg_nginx_reload_in_force(const struct rg_nginx_workers *before, int64_t wait_ms)
         size_t n = workers(now, MAX_WORKERS);
         bool reloaded = false, old_left = false;
         for (size_t i = 0; i < n; i++) {
-            if (has_pid(old, before->n, now[i].pid))
+            /* A new worker of a master that ran before (not another nginx just started): are
+             * that master's old workers still taking connections? */
+            if (has_pid(old, before->n, now[i].pid) || !has_master(old, before->n, now[i].ppid))
                 continue;
-            /* A master with a new worker: are its old ones still taking connections? */
             reloaded = true;
             for (size_t k = 0; k < n; k++)
                 if (now[k].ppid == now[i].ppid && has_pid(old, before->n, now[k].pid))

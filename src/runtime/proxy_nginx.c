@@ -231,7 +231,8 @@ rg_proxy_apply(const struct rg_proxy *p, const char *record_path, const char *te
         goto out;
     }
     /* The gates that follow must reach the new configuration, not an old worker's. */
-    if (!rg_nginx_reload_in_force(before, RELOAD_WAIT_MS))
+    if (!rg_nginx_reload_in_force(before, timeout_ms < RELOAD_WAIT_MS ? timeout_ms
+                                                                      : RELOAD_WAIT_MS))
         rg_buf_addf(log, "nginx's reload was not seen in force within %d ms (its workers are "
                          "read from /proc); going on\n", RELOAD_WAIT_MS);
     if (rename(pend, record_path) < 0) {

@@ -163,10 +163,17 @@ has stale_lock_dead "which no longer runs (killed?): taken over"
 
 # 6. --takeover of a live deploy in SETTLE: it halts, is closed, the rollback goes on.
 run allow_v2_c 0 release allow "$pb" v2
-"$bin" deploy "$work/slow.yml" --tag v2 >"$work/victim.log" 2>&1 &
+# The victim's actor carries a newline: the lock record keeps one pid line all the same.
+"$bin" deploy "$work/slow.yml" --tag v2 --actor $'ops\npid=4242' >"$work/victim.log" 2>&1 &
 victim=$!
 for _ in $(seq 100); do grep -q SETTLE "$work/victim.log" 2>/dev/null && break; sleep 0.1; done
 victim_id=$(sql "select max(id) from deploys")
+[ "$(grep -c '^pid=' "$work/state/emerg.lock")" = 1 ] && ! grep -q '^pid=4242' "$work/state/emerg.lock" &&
+    ok lock_record_not_forged || bad lock_record_not_forged "$(cat "$work/state/emerg.lock")"
+# A deploy queued behind the victim must not get the lock before the takeover.
+"$bin" deploy "$work/slow.yml" --tag v3 --wait 60s >"$work/queued.log" 2>&1 &
+queued=$!
+sleep 0.5
 run busy_names_state 4 rollback "$pb" --to v1
 has busy_message "busy: deploy #$victim_id of 'emerg' by"
 has busy_state "in SETTLE"
@@ -176,8 +183,12 @@ wait "$victim"; vrc=$?
 [ "$vrc" = 2 ] && ok victim_halted || bad victim_halted "the victim exited $vrc"
 [ "$(sql "select outcome || ':' || error from deploys where id = $victim_id")" = "unrecovered:stopped in SETTLE by --takeover of $(id -un)" ] &&
     ok victim_closed || bad victim_closed "$(sql "select outcome, error from deploys where id = $victim_id")"
-sql "select note from deploys order by id desc limit 1" | grep -q "took over from deploy #$victim_id" &&
+sql "select note from deploys where kind = 'rollback' order by id desc limit 1" | grep -q "took over from deploy #$victim_id" &&
     ok takeover_recorded || bad takeover_recorded "no note"
+wait "$queued"
+[ "$(sql "select max(id) from deploys where kind = 'rollback'")" -lt "$(sql "select max(id) from deploys where kind = 'deploy' and tag = 'v3'")" ] &&
+    ok takeover_before_queued || bad takeover_before_queued "$(sql 'select id, kind, tag, outcome from deploys order by id desc limit 3')"
+run back_to_v1 0 rollback "$pb" --to v1
 
 # 7. attach and wait: a deploy followed from another process, with its exit code. (The takeover
 #    rolled back from v2: in quarantine until allowed.)

@@ -106,6 +106,9 @@ grep -q "echo mine" "$work/other.git/hooks/post-receive" && ok foreign_kept || b
 git init -q --bare "$work/hp.git"; git -C "$work/hp.git" config core.hooksPath custom-hooks
 run install_hooks_path 0 hook install "$work/hp.git"
 [ -x "$work/hp.git/custom-hooks/pre-receive" ] && ok hooks_path_used || bad hooks_path_used "$(ls -R "$work/hp.git" | head)"
+run install_bad_ref 65 hook install --target x --playbook deploy/web.yml --ref 'v*' "$work/web.git"
+has bad_ref_message "--ref 'v*': a glob of full ref names"
+git -C "$work/web.git" config --get-regexp '^rollgate\.x\.' >/dev/null && bad bad_ref_not_written "rollgate.x was written" || ok bad_ref_not_written
 git -C "$work/web.git" config rollgate.bad.playbook deploy/web.yml
 git -C "$work/web.git" config rollgate.bad.ref 'refs/tags/x*'
 git -C "$work/web.git" config rollgate.bad.tags sometimes
