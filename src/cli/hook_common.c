@@ -1,10 +1,13 @@
 /* The git hook's inputs, all from outside and all checked: push options, the ref lines, the
  * pusher's name, and the playbook blob at a pushed commit. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hook.h"
@@ -152,6 +155,64 @@ hook_load_playbook(struct rg_playbook **out, FILE *errout, struct rg_git_repo *r
     return rc < 0 ? RG_EXIT_INVALID : 0;
 }
 
+/* The playbooks a target's pushes left in dir: the newest KEEP_PLAYBOOKS stay (a deploy, its
+ * resume or an attach may still name one), the older ones go. */
+#define KEEP_PLAYBOOKS 20
+
+struct kept {
+    char *path;
+    time_t mtime;
+};
+
+static int
+newest_first(const void *a, const void *b)
+{
+    const struct kept *x = a, *y = b;
+
+    return (y->mtime > x->mtime) - (y->mtime < x->mtime);
+}
+
+static void
+prune_playbooks(const char *dir, const char *target)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    struct kept *v = NULL;
+    size_t n = 0, cap = 0, plen = strlen(target);
+
+    if (!d)
+        return;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        struct stat st;
+        char *path;
+        /* <target>-<12 hex>.yml exactly: target "web" must not take "web-api"'s. */
+        if (len != plen + 17 || strncmp(e->d_name, target, plen) != 0 || e->d_name[plen] != '-' ||
+            strspn(e->d_name + plen + 1, "0123456789abcdef") != 12 ||
+            strcmp(e->d_name + len - 4, ".yml") != 0)
+            continue;
+        path = rg_asprintf("%s/%s", dir, e->d_name);
+        if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+            free(path);
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 32;
+            v = rg_realloc(v, cap * sizeof(*v));
+        }
+        v[n++] = (struct kept){path, st.st_mtime};
+    }
+    closedir(d);
+    if (n > KEEP_PLAYBOOKS)
+        qsort(v, n, sizeof(*v), newest_first);
+    for (size_t i = 0; i < n; i++) {
+        if (i >= KEEP_PLAYBOOKS)
+            unlink(v[i].path);
+        free(v[i].path);
+    }
+    free(v);
+}
+
 int
 hook_write_playbook(char **path_out, struct rg_git_repo *repo, const char *commit,
                     const struct rg_git_target *t, struct rg_err *err)
@@ -182,6 +243,7 @@ hook_write_playbook(char **path_out, struct rg_git_repo *repo, const char *commi
     }
     *path_out = path;
     path = NULL;
+    prune_playbooks(dir, t->name);
 out:
     if (fd >= 0) {
         close(fd);

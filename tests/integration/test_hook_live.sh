@@ -200,6 +200,13 @@ prehook "$z $h refs/tags/v$(head -c 300 /dev/zero | tr '\0' 1)"; [ "$rc" = 65 ] 
 prehook "$z ${h:0:39} refs/tags/v1"; [ "$rc" = 65 ] && ok short_oid_refused || bad short_oid_refused "exit $rc"
 prehook "$z $h refs/tags/v1 extra"; [ "$rc" = 65 ] && ok extra_field_refused || bad extra_field_refused "exit $rc"
 
+# The playbooks pushes leave in GIT_DIR/rollgate are pruned to the newest 20 per target (another
+# target's whose name starts the same are not touched).
+for i in $(seq 25); do
+    f="$work/web.git/rollgate/web-$(printf '%012x' "$i").yml"; echo old >"$f"; touch -d '2 days ago' "$f"
+done
+echo other >"$work/web.git/rollgate/web-api-aaaaaaaaaaaa.yml"; touch -d '2 days ago' "$work/web.git/rollgate/web-api-aaaaaaaaaaaa.yml"
+
 # 6. rollgate.wait=false returns at once; `wait` gets the exit code.
 (cd "$work/app" && git tag v3)
 start=$(date +%s%N)
@@ -210,6 +217,10 @@ has nowait_attach_line "rollgate attach $work/web.git/rollgate/web-"
 id=$(grep -o 'rollgate wait [^ ]* [0-9]*' <<<"$out" | awk '{print $4}')
 pbfile=$(grep -o 'rollgate wait [^ ]* [0-9]*' <<<"$out" | awk '{print $3}')
 run wait_hook_deploy 0 wait "$pbfile" "$id" && expect_serving nowait_serves v3
+kept=$(find "$work/web.git/rollgate" -regextype posix-extended -regex '.*/web-[0-9a-f]{12}\.yml' | wc -l)
+[ "$kept" = 20 ] && ok playbooks_pruned || bad playbooks_pruned "$kept kept"
+[ -f "$pbfile" ] && ok pruned_keeps_newest || bad pruned_keeps_newest "the deployed playbook is gone"
+[ -f "$work/web.git/rollgate/web-api-aaaaaaaaaaaa.yml" ] && ok prune_other_target_kept || bad prune_other_target_kept "web-api's playbook removed"
 
 # The registry holds three healthy releases (v1, v2, v3): from here on a tag is pushed again
 # after an administrator removed it from the bare repository (no hook runs for that).

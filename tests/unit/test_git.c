@@ -1025,6 +1025,119 @@ test_open_other_owner(void **state)
     free(path);
 }
 
+/* ---- a commit's tree written out as a release directory ---- */
+
+static char *
+blob(struct fixture *f, const char *content)
+{
+    return GIT(content, "-C", f->work, "hash-object", "-w", "--stdin");
+}
+
+/* A commit of a tree made from "<mode> <type> <oid>\t<name>" lines (no work tree touched). */
+static char *
+commit_of(struct fixture *f, const char *tree_lines)
+{
+    char *tree = GIT(tree_lines, "-C", f->work, "mktree");
+    char *c = GIT(NULL, "-C", f->work, "commit-tree", tree, "-m", "release");
+
+    free(tree);
+    return c;
+}
+
+static void
+expect_export_error(struct fixture *f, const char *commit, const char *dest, int code,
+                    const char *msg)
+{
+    struct rg_git_repo *r = open_work(f);
+    struct rg_err err = {0};
+    char *partial = rg_asprintf("%s.partial-%d", dest, (int)getpid());
+
+    assert_int_equal(rg_git_export(r, commit, dest, &err), code);
+    assert_string_equal(err.msg, msg);
+    assert_int_equal(access(partial, F_OK), -1); /* nothing left behind */
+    free(partial);
+    rg_git_close(r);
+}
+
+static void
+test_export(void **state)
+{
+    struct fixture *f = *state;
+    struct rg_git_repo *r = open_work(f);
+    struct rg_err err = {0};
+    char *hello = blob(f, "hello\n"), *script = blob(f, "#!/bin/sh\n"), *up = blob(f, "../README");
+    char *out = blob(f, "../../etc/passwd"), *abs = blob(f, "/etc/passwd");
+    char *lines, *sub, *good, *bad, *absc, *dest, *path, target[64], *msg;
+    struct stat st;
+    ssize_t n;
+
+    lines = rg_asprintf("100644 blob %s\tapp.conf\n120000 blob %s\tup\n", hello, up);
+    sub = GIT(lines, "-C", f->work, "mktree");
+    free(lines);
+    lines = rg_asprintf("100644 blob %s\tREADME\n100755 blob %s\trun.sh\n040000 tree %s\tconf\n",
+                        hello, script, sub);
+    good = commit_of(f, lines);
+    free(lines);
+    lines = rg_asprintf("100644 blob %s\tREADME\n120000 blob %s\tevil\n", hello, out);
+    bad = commit_of(f, lines);
+    free(lines);
+    lines = rg_asprintf("040000 tree %s\tconf\n120000 blob %s\tpasswd\n", sub, abs);
+    absc = commit_of(f, lines);
+    free(lines);
+
+    dest = rg_asprintf("%s/release-good", f->root);
+    assert_int_equal(rg_git_export(r, good, dest, &err), 0);
+    path = rg_asprintf("%s/run.sh", dest);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0755);
+    free(path);
+    path = rg_asprintf("%s/conf/app.conf", dest);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    assert_int_equal(st.st_size, 6);
+    free(path);
+    path = rg_asprintf("%s/conf/up", dest);
+    n = readlink(path, target, sizeof(target) - 1);
+    assert_true(n > 0);
+    target[n] = '\0';
+    assert_string_equal(target, "../README");
+    free(path);
+    /* written once */
+    msg = rg_asprintf("'%s' exists already: a release is written once", dest);
+    expect_export_error(f, good, dest, RG_EINVAL, msg);
+    free(msg);
+    free(dest);
+
+    dest = rg_asprintf("%s/release-bad", f->root);
+    expect_export_error(f, bad, dest, RG_EINVAL,
+                        "the symlink 'evil' points outside the release ('../../etc/passwd'): "
+                        "refused");
+    assert_int_equal(access(dest, F_OK), -1);
+    expect_export_error(f, absc, dest, RG_EINVAL,
+                        "the symlink 'passwd' points outside the release ('/etc/passwd'): "
+                        "refused");
+    expect_export_error(f, f->commit, dest, RG_EINVAL,
+                        "'sub' is a submodule: a release must hold its files itself");
+    msg = rg_asprintf("no commit 0123456789ab in '%s/.git'", f->work);
+    expect_export_error(f, MISSING, dest, RG_ENOENT, msg);
+    free(msg);
+    free(dest);
+    dest = rg_asprintf("%s/no/such/dir/release", f->root);
+    assert_int_equal(rg_git_export(r, good, dest, &err), RG_ENOENT);
+    free(dest);
+
+    rg_git_close(r);
+    free(hello);
+    free(script);
+    free(up);
+    free(out);
+    free(abs);
+    free(sub);
+    free(good);
+    free(bad);
+    free(absc);
+}
+
 int
 main(void)
 {
@@ -1035,6 +1148,7 @@ main(void)
         cmocka_unit_test(test_ref_matches),
         cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_read_file),
+        cmocka_unit_test(test_export),
         cmocka_unit_test(test_targets_good),
         cmocka_unit_test(test_targets_errors),
         cmocka_unit_test(test_init_and_config_set),
