@@ -31,6 +31,8 @@ write=""
 
 die() { echo "bench_backup: $*" >&2; exit 2; }
 say() { echo "bench_backup: $*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 while (($#)); do
     case $1 in
     --write) write=$2; shift 2 ;;
@@ -204,18 +206,7 @@ EOF
 cat "$work/section.md"
 
 if [[ -n $write ]]; then
-    [[ -f $write ]] || die "--write: '$write' does not exist"
-    tmp=$(mktemp "$write.tmpXXXXXX")
-    awk -v head="$section" -v new="$work/section.md" '
-        function emit(   line) { while ((getline line < new) > 0) print line; close(new); done = 1 }
-        $0 == head { skip = 1; emit(); next }
-        skip && /^## / { skip = 0; print "" }
-        skip { next }
-        { print }
-        END { if (!done) { print ""; emit() } }' "$write" >"$tmp"
-    chmod --reference="$write" "$tmp"
-    mv -f "$tmp" "$write"
-    say "wrote section '${section#\#\# }' of $write"
+    write_section "$section" "$work/section.md" "$write"
 fi
 [[ $res_b == met && $res_r == met ]] || exit 1
 exit 0

@@ -167,7 +167,6 @@ hook_install(struct rg_cmd_ctx *ctx)
     struct rg_err err;
     char self[4096], *dir = NULL, *pre = NULL, *post = NULL;
     size_t nt = 0;
-    ssize_t n;
     int rc = RG_EXIT_OK;
 
     rg_err_clear(&err);
@@ -176,9 +175,8 @@ hook_install(struct rg_cmd_ctx *ctx)
                                             "--playbook PATH --ref GLOB] REPOSITORY");
     if ((target || playbook || ref) && !(target && playbook && ref))
         return rg_cli_usage_error(ctx->cmd, "--target, --playbook and --ref go together");
-    if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
+    if (!hook_self_path(self, sizeof(self)))
         return rg_cli_usage_error(ctx->cmd, "cannot find rollgate's own path");
-    self[n] = '\0';
     if ((target && check_target_opts(target, playbook, ref, &err) < 0) ||
         rg_git_init_bare(&repo, ctx->args[1], &err) < 0 ||
         shim_text(&pre, RG_HOOK_SHIM_PRE_RECEIVE, self, &err) < 0 ||

@@ -34,6 +34,10 @@ struct hook_push {
 int hook_push_read(struct hook_push *p, struct rg_err *err);
 void hook_push_release(struct hook_push *p);
 
+/* The running binary's absolute path (what the shims exec and the worker runs), into buf;
+ * false when it cannot be read. */
+bool hook_self_path(char *buf, size_t size);
+
 /* Who pushed: GL_USERNAME (GitLab), else REMOTE_USER, else the account the hook runs as, with
  * "via ssh" when SSH_CONNECTION is set; characters outside a safe set become '?'. */
 void hook_actor(char *buf, size_t size);

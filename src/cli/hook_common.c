@@ -277,3 +277,14 @@ hook_push_release(struct hook_push *p)
     rg_git_close(p->repo);
     memset(p, 0, sizeof(*p));
 }
+
+bool
+hook_self_path(char *buf, size_t size)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    return true;
+}

@@ -120,7 +120,6 @@ deploy(struct rg_cmd_ctx *ctx, struct rg_git_repo *repo, const struct rg_git_tar
     struct rg_err err;
     char actor[96], self[4096], *pbfile = NULL, *log = NULL, **env = NULL;
     int code = 0, fd = -1, rc = RG_EXIT_INVALID;
-    ssize_t n;
 
     if (rg_git_resolve(&pushed, repo, u->new_oid, u->ref, &err) < 0 ||
         hook_write_playbook(&pbfile, repo, pushed.commit, t, &err) < 0) {
@@ -130,12 +129,11 @@ deploy(struct rg_cmd_ctx *ctx, struct rg_git_repo *repo, const struct rg_git_tar
     /* The real environment now: the deploy needs its secrets. */
     if (rg_cli_load_playbook(&pb, ctx, pbfile) != 0)
         goto out;
-    if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0) {
+    if (!hook_self_path(self, sizeof(self))) {
         fprintf(ctx->errout, "rollgate: %s: cannot find rollgate's own path\n", t->name);
         rc = RG_EXIT_INTERNAL;
         goto out;
     }
-    self[n] = '\0';
     if (po->plan) {
         const char *argv[] = {self, "plan", pbfile, "--tag", tag, NULL};
         struct rg_spawn_opts so = {.argv = argv, .timeout_ms = 30000, .cancel_fd = -1,

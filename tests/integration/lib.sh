@@ -26,6 +26,21 @@ run() {
     return 0
 }
 
+# demo_compose DIR REGISTRY PORT: a compose project in DIR running the demo app from REGISTRY,
+# its tag from .env's DEMO_APP_TAG, published on 127.0.0.1:PORT.
+demo_compose() {
+    mkdir -p "$1"
+    cat >"$1/docker-compose.yml" <<YAML
+version: "2.4"
+services:
+  app:
+    image: $2/rollgate/demo-app:\${DEMO_APP_TAG}
+    ports: ["127.0.0.1:$3:8080"]
+    restart: unless-stopped
+    stop_grace_period: 1s
+YAML
+}
+
 # require_stack: the run fails (never skips) when dockerd or the registry does not answer.
 require_stack() {
     if ! curl -sf --unix-socket /var/run/docker.sock http://d/_ping >/dev/null ||

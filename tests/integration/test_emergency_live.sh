@@ -50,16 +50,7 @@ done
 docker tag "$src_reg/rollgate/demo-app:v2-crash" "127.0.0.1:$regport/rollgate/demo-app:v2-crash-again"
 docker push -q "127.0.0.1:$regport/rollgate/demo-app:v2-crash-again" >/dev/null
 
-mkdir -p "$work/stack"
-cat >"$work/stack/docker-compose.yml" <<YAML
-version: "2.4"
-services:
-  app:
-    image: 127.0.0.1:$regport/rollgate/demo-app:\${DEMO_APP_TAG}
-    ports: ["127.0.0.1:$port:8080"]
-    restart: unless-stopped
-    stop_grace_period: 1s
-YAML
+demo_compose "$work/stack" "127.0.0.1:$regport" "$port"
 playbook() { # FILE NAME SETTLE
     cat >"$1" <<YAML
 version: 1

@@ -23,16 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$work/stack"
-cat >"$work/stack/docker-compose.yml" <<YAML
-version: "2.4"
-services:
-  app:
-    image: $reg/rollgate/demo-app:\${DEMO_APP_TAG}
-    ports: ["127.0.0.1:$port:8080"]
-    restart: unless-stopped
-    stop_grace_period: 1s
-YAML
+demo_compose "$work/stack" "$reg" "$port"
 # playbook SETTLE: the playbook as committed in the app's repository (absolute paths: it is
 # deployed from the bare repository's rollgate/ directory).
 playbook() {
