@@ -14,6 +14,7 @@ packages=(
     dpkg-dev man-db e2fsprogs util-linux              # the package test, chattr, setpriv
     docker.io docker-compose docker-registry          # the local stack of integration tests
     postgresql nginx zstd                             # and of the demo
+    gunicorn python3-flask                            # the systemd driver's test app
 )
 
 missing=()

@@ -1,5 +1,5 @@
 /* Backup archives: writing rollgate backups (pax tar + zstd, manifest last) from a pg_dump pipe
- * and a filestore, and verifying or extracting rollgate backups, Odoo zips and plain SQL files
+ * or a copy of a SQLite database, and a filestore, and verifying or extracting rollgate backups, Odoo zips and plain SQL files
  * without trusting anything inside them. */
 #ifndef ROLLGATE_BACKUP_ARCHIVE_H
 #define ROLLGATE_BACKUP_ARCHIVE_H
@@ -21,7 +21,10 @@
 struct rg_archive_manifest {
     char *target, *tag, *digest; /* digest may be NULL */
     char *db_name, *server_version;
-    char *db_format;  /* "custom" (pg_dump -Fc) or "plain" (SQL text) */
+    char *db_format;  /* "custom" (pg_dump -Fc) or "plain" (SQL text); "sqlite" (the database
+                       * file as SQLite's online backup copied it) */
+    char *db_kind;    /* "postgresql" or "sqlite", from the format (manifest "database.kind";
+                       * read as "postgresql" from backups written before it existed) */
     char *created_at; /* RFC 3339 UTC, "2026-11-21T10:00:00Z" */
     char *rollgate_version;
     int version;        /* manifest version, RG_ARCHIVE_VERSION */
@@ -55,12 +58,14 @@ int rg_archive_writer_open(struct rg_archive_writer **out, const char *path, str
 /* The final path of the backup (borrowed from w). */
 const char *rg_archive_writer_path(const struct rg_archive_writer *w);
 
-/* Reads fd to EOF into members database.dump.NNNNNN (db_format "custom") or database.sql.NNNNNN
- * ("plain") of at most RG_ARCHIVE_PART_SIZE bytes each; at least one part is written. fd is
- * borrowed (not closed) and is normally the read end of a pipe from pg_dump; a non-blocking fd
- * is waited on with poll(). EOF only means the writer closed the pipe: the caller must check
- * pg_dump's exit status before commit and free the writer without committing if it failed.
- * Errors: RG_EINVAL "unknown database format '<x>' (use 'custom' or 'plain')" and
+/* Reads fd to EOF into members database.dump.NNNNNN (db_format "custom"), database.sql.NNNNNN
+ * ("plain") or database.sqlite.NNNNNN ("sqlite") of at most RG_ARCHIVE_PART_SIZE bytes each; at
+ * least one part is written. fd is borrowed (not closed) and is normally the read end of a pipe
+ * from pg_dump, or a SQLite copy opened read-only; a non-blocking fd is waited on with poll().
+ * EOF only means the writer closed the pipe: the caller must check pg_dump's exit status before
+ * commit and free the writer without committing if it failed. The manifest's database.kind
+ * follows from the format ("postgresql" or "sqlite").
+ * Errors: RG_EINVAL "unknown database format '<x>' (use 'custom', 'plain' or 'sqlite')" and
  * "the database was already added"; RG_EIO "cannot read the database dump: <strerror>" and
  * "cannot write backup '<final>': <libarchive message>". After an error the writer can only be
  * freed. */
@@ -121,9 +126,9 @@ struct rg_archive_file_id {
 struct rg_archive_info {
     enum rg_archive_kind kind;
     /* For a rollgate backup: the manifest (checked against the archive). For an Odoo zip:
-     * db_format "plain", db_name and server_version from Odoo's manifest.json when present
-     * (db_name/pg_version), tag, target, digest, created_at NULL. For a plain SQL file:
-     * db_format "plain", everything else NULL. In every kind db_size, db_sha256, db_parts,
+     * db_format "plain", db_kind "postgresql", db_name and server_version from Odoo's
+     * manifest.json when present (db_name/pg_version), tag, target, digest, created_at NULL.
+     * For a plain SQL file: db_format "plain", db_kind "postgresql", everything else NULL. In every kind db_size, db_sha256, db_parts,
      * has_filestore, fs_files and fs_size are what the archive holds. */
     struct rg_archive_manifest manifest;
     uint64_t file_size;                /* bytes of the archive file */
@@ -171,6 +176,7 @@ void rg_archive_info_release(struct rg_archive_info *info);
  *   backup 'P': database: checksum mismatch / size mismatch / parts mismatch (manifest says…)
  *   backup 'P': filestore: files mismatch / size mismatch (manifest says …, archive has …)
  *   backup 'P': the database parts are 'database.sql.*' but the manifest says format 'custom'
+ *   backup 'P': manifest field 'database.kind' has a bad value   (a kind its format is not of)
  *   backup 'P': odoo zip has no member 'dump.sql'
  *   backup 'P' is not a rollgate backup, an odoo zip or a .sql file
  *   backup 'P' is not a regular file */
@@ -178,8 +184,8 @@ int rg_archive_verify(struct rg_archive_info *out, const char *path,
                       const struct rg_archive_limits *limits, struct rg_err *err);
 
 /* Extracts path while verifying it, in one pass (as rg_archive_verify checks it): the database
- * dump, its parts concatenated, into db_path (created O_EXCL|O_NOFOLLOW, mode 0600, a regular
- * file because pg_restore --jobs needs one); the filestore into fs_dir (must not exist; created
+ * dump (or SQLite file), its parts concatenated, into db_path (created O_EXCL|O_NOFOLLOW, mode
+ * 0600, a regular file because pg_restore --jobs needs one); the filestore into fs_dir (must not exist; created
  * 0700 on the first filestore member; directories 0700 | (mode & 0755), files
  * 0600 | (mode & 0755), each created with openat(..., O_CREAT|O_EXCL|O_NOFOLLOW)). Every member
  * passes its path, type and limit checks before any byte of it is written, and nothing is

@@ -1,5 +1,5 @@
 /* The runtime-driver interface: the only way a deploy reaches its target. Each driver (compose
- * today; systemd and Swarm are files to add, not branches in the engine) exports one const ops
+ * and systemd; Swarm is a file to add, not a branch in the engine) exports one const ops
  * table; the registry finds it by the playbook's runtime.driver. What a driver cannot do is a
  * NULL operation and a missing capability bit, which `validate` refuses up front. */
 #ifndef ROLLGATE_DRIVER_H
@@ -43,6 +43,10 @@ struct rg_driver_ops {
     /* The scope of container gates, the event watch and evidence (the compose project); NULL
      * when the driver has no containers. Borrowed from ctx. */
     const char *(*scope)(void *ctx);
+
+    /* For a target of systemd units: the command prefix that reaches its systemctl and
+     * journalctl (empty: this host); NULL when the driver has no units. Borrowed from ctx. */
+    const struct rg_strv *(*units)(void *ctx);
 
     /* The release the target is configured to run (the env file's tag): what it serves.
      * RG_ENOENT when none is set yet. *tag_out is newly allocated. */
@@ -120,6 +124,8 @@ void rg_driver_close(struct rg_driver *d);
 
 /* The scope of container gates, or NULL. */
 const char *rg_driver_scope(const struct rg_driver *d);
+/* The command prefix of unit gates, or NULL when the target has no systemd units. */
+const struct rg_strv *rg_driver_units(const struct rg_driver *d);
 
 /* The operations, each answering RG_EINVAL ("the X driver cannot Y") when the driver lacks it;
  * see struct rg_driver_ops for what each does. */
@@ -156,5 +162,6 @@ int rg_driver_remove(struct rg_driver *d, const struct rg_strv *ids, struct rg_b
 
 /* The drivers, one file each. */
 extern const struct rg_driver_ops rg_driver_compose;
+extern const struct rg_driver_ops rg_driver_systemd;
 
 #endif

@@ -33,6 +33,9 @@ struct rg_verdict {
 struct rg_gate_env {
     const char *docker_socket; /* NULL: DOCKER_HOST or the default socket */
     const char *project;       /* compose project of container and logs gates */
+    /* A target of systemd units: the command prefix that reaches systemctl and journalctl
+     * for unit and logs gates (empty: this host); NULL when it has none. */
+    const struct rg_strv *units;
     int64_t mark_ms;           /* Unix ms the step began: restarts and log lines are counted
                                   from here; 0: since each container started */
     /* Service names gates may use as hosts ("app=172.18.0.3", one entry per address): a URL or
@@ -107,6 +110,15 @@ bool rg_container_watch_check(char *why, size_t size, void *watch);
 const struct rg_docker_event *rg_container_watch_event(const struct rg_container_watch *w);
 void rg_container_watch_close(struct rg_container_watch *w);
 
+/* The same for systemd units (env->units): rg_unit_watch_check fires when one of units failed
+ * or restarted since the watch opened (NRestarts, main pid and invocation id against that
+ * reading). Reads the units at most every 500 ms. */
+struct rg_unit_watch;
+int rg_unit_watch_open(struct rg_unit_watch **out, const struct rg_gate_env *env,
+                       const struct rg_strv *units, struct rg_err *err);
+bool rg_unit_watch_check(char *why, size_t size, void *watch);
+void rg_unit_watch_close(struct rg_unit_watch *w);
+
 /* ---- stability ---- */
 struct rg_settle_opts {
     int64_t window_ms; /* how long everything must stay up */
@@ -139,5 +151,14 @@ void rg_settle_result_release(struct rg_settle_result *r);
  * Used as the evidence of a failed step. */
 int rg_gates_container_evidence(struct rg_buf *out, const struct rg_gate_env *env,
                                 const struct rg_strv *services, int lines, struct rg_err *err);
+
+/* The same for systemd units (services are unit names): state, restarts, the last run's exit,
+ * and the journal's lines since env->mark_ms (the last `lines` when there is no mark). */
+int rg_gates_unit_evidence(struct rg_buf *out, const struct rg_gate_env *env,
+                           const struct rg_strv *services, int lines, struct rg_err *err);
+
+/* Whichever of the two the target has (nothing for a target with neither). */
+int rg_gates_evidence(struct rg_buf *out, const struct rg_gate_env *env,
+                      const struct rg_strv *services, int lines, struct rg_err *err);
 
 #endif

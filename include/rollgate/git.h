@@ -64,6 +64,12 @@ struct rg_git_pushed {
 int rg_git_resolve(struct rg_git_pushed *out, struct rg_git_repo *r, const char *oid_hex,
                    const char *ref, struct rg_err *err);
 
+/* The commit tag (a name under refs/tags/, annotated or lightweight) points at, and its kind.
+ * RG_ENOENT "no tag 'v3' in /srv/app.git", RG_EINVAL for a name git refuses or a tag of a tree
+ * or blob, RG_EIO when the repository cannot be read. */
+int rg_git_tag_commit(struct rg_git_pushed *out, struct rg_git_repo *r, const char *tag,
+                      struct rg_err *err);
+
 /* The file at path in commit's tree, read into *data (NUL-terminated, to free()) and *len.
  * path is relative, without "..", "." or empty components. It must be a regular blob (mode
  * 100644 or 100755) of at most max bytes: RG_ENOENT "no 'deploy/web.yml' at commit 1a2b3c4d5e6f"

@@ -51,6 +51,7 @@ enum rg_driver_cap {
     RG_DRIVER_CAN_STOP = 1u << 4,    /* stopping the serving release (restores) */
     RG_DRIVER_CONTAINERS = 1u << 5,  /* containers: container and logs gates, the event watch */
     RG_DRIVER_CANDIDATES = 1u << 6,  /* a release started beside the serving one (switch) */
+    RG_DRIVER_UNITS = 1u << 7,       /* systemd units: unit and logs gates read systemd */
 };
 
 struct rg_runtime {
@@ -62,12 +63,22 @@ struct rg_runtime {
     char *tag_var;           /* e.g. APP_IMAGE_VERSION */
     struct rg_strv services; /* the services a deploy pulls, switches and brings up */
     char *unit;              /* systemd driver: the unit to restart */
+    char *root;              /* systemd driver: holds releases/<tag> and the `current` link */
+    int keep;                /* systemd driver: releases kept in root/releases */
+    /* systemd driver: the words put before systemctl, journalctl and systemd-run to reach the
+     * unit's systemd ([ssh, -T, host, --], [nsenter, -t, PID, -m, -p, --]); empty: this host */
+    struct rg_strv command_prefix;
 };
 
 struct rg_release {
     char *image;       /* compose: repository of the release image, without tag */
     char *tag_pattern; /* POSIX extended regex every tag must match; validated at load */
+    char *git;         /* systemd: a git repository whose tags' trees are the releases */
+    char *uploads;     /* systemd: where CI uploads <tag>/, marked complete by RG_UPLOAD_MARKER */
 };
+
+/* The file an upload writes last into uploads/<tag>/: the release is whole. */
+#define RG_UPLOAD_MARKER ".rollgate-complete"
 
 /* Polling of a gate: how often, for how long, how many consecutive passes, per-probe timeout. */
 struct rg_timing {
@@ -85,6 +96,7 @@ enum rg_gate_kind {
     RG_GATE_COMMAND,
     RG_GATE_CONTAINER,
     RG_GATE_LOGS,
+    RG_GATE_UNIT,
     RG_GATE_KIND_COUNT
 };
 
@@ -120,6 +132,7 @@ struct rg_gate {
     int max_restarts; /* restarts allowed since the mark (the start of the step) */
     /* logs */
     char *pattern; /* regex no new log line may match */
+    char *file;    /* logs of a unit: a log file the app writes itself, instead of the journal */
 };
 
 enum rg_step_kind {

@@ -185,6 +185,83 @@ int rg_compose_exec(struct rg_spawn_result *res, const struct rg_compose *c, con
                     const struct rg_strv *cmd, int64_t timeout_ms, int cancel_fd,
                     struct rg_err *err);
 
+/* ---- systemd units (systemd_unit.c, systemd_journal.c) ----
+ * systemctl, journalctl and systemd-run run with an argv, a deadline, and the playbook's
+ * command prefix in front ([ssh, -T, host, --], [nsenter, -t, PID, ...]; empty: this host). */
+
+/* What `systemctl show` says of a unit, parsed as key=value pairs in any order. */
+struct rg_unit_state {
+    char load[32];       /* LoadState: loaded, not-found, masked, ... */
+    char active[32];     /* ActiveState: active, activating, failed, inactive, ... */
+    char sub[32];        /* SubState: running, auto-restart, dead, ... */
+    char result[32];     /* Result: success, exit-code, signal, core-dump, timeout, ... */
+    char invocation[40]; /* InvocationID: new at every start, "" when never started */
+    int64_t main_pid;    /* ExecMainPID: 0 when no main process runs */
+    int64_t n_restarts;  /* NRestarts: automatic restarts; a manual restart resets it */
+    int exit_code;       /* ExecMainCode: 1 exited, 2 killed, 3 dumped (CLD_*); 0 none yet */
+    int exit_status;     /* ExecMainStatus: the exit status or the signal */
+    int64_t started_us;  /* ExecMainStartTimestampMonotonic */
+    char user[64];       /* User, Group: "" for root */
+    char group[64];
+    char working_dir[512];
+    struct rg_strv env_files;   /* EnvironmentFiles, without their "(ignore_errors=...)" */
+    struct rg_strv environment; /* Environment, one "K=V" each */
+};
+
+/* Runs `systemctl show UNIT` with the properties above. RG_EIO when systemctl cannot run or
+ * fails; a unit systemd does not know still answers (load "not-found"). */
+int rg_unit_show(struct rg_unit_state *out, const struct rg_strv *prefix, const char *unit,
+                 int cancel_fd, struct rg_err *err);
+/* Parses `systemctl show` output (tests feed recorded answers). */
+int rg_unit_parse_show(struct rg_unit_state *out, const char *text, struct rg_err *err);
+void rg_unit_state_release(struct rg_unit_state *s);
+/* "active (running), main pid 4242, 3 restarts" or "failed (exit-code: exited with status
+ * 3)" into buf, which is returned. */
+const char *rg_unit_describe(char *buf, size_t size, const struct rg_unit_state *s);
+
+/* `systemctl VERB UNIT` (restart, stop, start) within timeout_ms; its output goes to log.
+ * RG_EIO naming the unit and systemctl's message when it fails, RG_ETIMEOUT, RG_ECANCELED. */
+int rg_unit_control(const struct rg_strv *prefix, const char *verb, const char *unit,
+                    int64_t timeout_ms, int cancel_fd, struct rg_buf *log, struct rg_err *err);
+
+/* Runs argv as the unit runs: through systemd-run, as its User and Group, in its
+ * WorkingDirectory, with its EnvironmentFiles and Environment. res is always filled. */
+int rg_unit_exec(struct rg_spawn_result *res, const struct rg_strv *prefix, const char *unit,
+                 const struct rg_strv *argv, int64_t timeout_ms, int cancel_fd,
+                 struct rg_err *err);
+
+/* Appends the unit's journal lines since since_ms (Unix ms; 0: any time), the last max_lines
+ * of them (0: all since since_ms), as "HH:MM:SS message" lines: the app's own lines and
+ * systemd's lines about the unit ("Main process exited, code=exited, status=3/NOTIMPLEMENTED"). */
+int rg_unit_journal(struct rg_buf *out, const struct rg_strv *prefix, const char *unit,
+                    int64_t since_ms, int max_lines, struct rg_err *err);
+/* Parses `journalctl -o json` lines (one object each) into out as rg_unit_journal does, keeping
+ * only entries at or after since_ms. */
+void rg_unit_parse_journal(struct rg_buf *out, const char *text, int64_t since_ms);
+
+/* ---- releases on disk (releases.c): root/releases/<tag> and the root/current link ---- */
+
+/* The tag root/current points at (a link to "releases/<tag>"). RG_ENOENT when there is no
+ * link yet, RG_EINVAL when it points elsewhere. *tag_out is newly allocated. */
+int rg_releases_current(char **tag_out, const char *root, struct rg_err *err);
+/* Whether root/releases/<tag> is a directory. */
+bool rg_releases_present(const char *root, const char *tag);
+/* Points root/current at releases/<tag> in one rename (a link under a temporary name first);
+ * the release must be present. */
+int rg_releases_switch(const char *root, const char *tag, struct rg_err *err);
+/* Makes root/releases/<tag> present: from the git repository (the tag's tree, exported through
+ * libgit2; *commit_out gets the commit when not NULL) or from uploads/<tag>, which must hold
+ * RG_UPLOAD_MARKER (moved in by a rename). RG_ENOENT when the release is in neither. */
+int rg_releases_fetch(const char *root, const char *git, const char *uploads, const char *tag,
+                      struct rg_buf *log, struct rg_err *err);
+/* The identity of a present release: "git:<commit>" it was exported from, or "dir:<tag>" for
+ * an upload. RG_ENOENT when the release is not present. */
+int rg_releases_pin(char **out, const char *root, const char *tag, struct rg_err *err);
+/* Removes all but the newest keep releases (by the time they arrived), never those in
+ * protect; the removed tags are logged. */
+int rg_releases_prune(const char *root, int keep, const struct rg_strv *protect,
+                      struct rg_buf *log, struct rg_err *err);
+
 /* ---- the env file that holds the release tag ---- */
 
 /* Reads the value of var in the env file at path (the last assignment; surrounding quotes

@@ -28,7 +28,7 @@ struct rg_archive_dbstream {
     struct archive *a;
     enum rg_archive_kind kind;
     struct rg_archive_file_id id;
-    const char *stem; /* a rollgate backup's part names: "database.dump" or "database.sql" */
+    const char *stem; /* a rollgate backup's part names: "database.dump", ".sql", ".sqlite" */
     size_t next_part;
     uint64_t want, got; /* the dump's verified size, and what was read of it */
     bool in_member;     /* a database member is being read */
@@ -104,9 +104,9 @@ rg_archive_dbstream_open(struct rg_archive_dbstream **out, const char *path,
     s->path = rg_strdup(path);
     s->fd = -1;
     s->want = verified->manifest.db_size;
-    s->stem = verified->manifest.db_format && strcmp(verified->manifest.db_format, "custom") == 0
-                  ? "database.dump"
-                  : "database.sql";
+    s->stem = ar_db_stem(verified->manifest.db_format);
+    if (!s->stem)
+        s->stem = "database.sql";
     if ((rc = ar_open_archive(&s->fd, &kind, &gz, &s->id, path, err)) < 0)
         goto fail;
     s->kind = kind;

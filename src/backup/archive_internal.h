@@ -37,6 +37,15 @@ void ar_members_release(struct ar_members *ms);
 struct ar_member *ar_members_add(struct ar_members *ms, const char *path, enum ar_type type);
 struct ar_member *ar_members_find(const struct ar_members *ms, const char *path);
 
+/* The database formats a rollgate backup holds: "custom" (pg_dump -Fc) and "plain" (SQL text)
+ * of PostgreSQL, "sqlite" (a SQLite database file). ar_db_stem gives the stem of the part
+ * members ("database.dump", "database.sql", "database.sqlite"; NULL for an unknown format),
+ * ar_db_kind the database kind the manifest names ("postgresql" or "sqlite"; NULL likewise). */
+const char *ar_db_stem(const char *format);
+const char *ar_db_kind(const char *format);
+/* The part stem that name ("<stem>.NNNNNN") starts with, or NULL when it is no part. */
+const char *ar_db_part_stem(const char *name);
+
 /* manifest.json of a rollgate backup, members in order. Newly allocated. */
 char *ar_manifest_format(const struct rg_archive_manifest *m, const struct ar_members *ms);
 /* Parses and checks the shape of a rollgate manifest into m and ms; messages start with

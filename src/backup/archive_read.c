@@ -47,7 +47,7 @@ struct scan {
     char *last;                        /* the last member read, for messages */
     char *buf;
     enum phase phase;
-    const char *stem;                  /* "database.dump" or "database.sql", once seen */
+    const char *stem;                  /* "database.dump", ".sql" or ".sqlite", once seen */
     size_t next_part;
     bool have_dump;                    /* a database member was read */
     struct ar_dbpipe *db;              /* the whole dump's checksum (and write), on a thread */
@@ -289,20 +289,8 @@ check_type(struct scan *s, struct archive_entry *e, const char *name, enum ar_ty
 static bool
 is_part(const char *name, const char **stem)
 {
-    static const char *const stems[] = {"database.dump.", "database.sql."};
-    size_t i, j;
-
-    for (i = 0; i < 2; i++) {
-        size_t n = strlen(stems[i]);
-        if (strncmp(name, stems[i], n) != 0 || strlen(name) != n + AR_PART_DIGITS)
-            continue;
-        for (j = n; j < n + AR_PART_DIGITS; j++)
-            if (name[j] < '0' || name[j] > '9')
-                return false;
-        *stem = i == 0 ? "database.dump" : "database.sql";
-        return true;
-    }
-    return false;
+    *stem = ar_db_part_stem(name);
+    return *stem != NULL;
 }
 
 static bool
@@ -630,7 +618,7 @@ check_rollgate(struct scan *s, char db_sha[65])
             goto out;
         }
     }
-    want_stem = strcmp(m->db_format, "custom") == 0 ? "database.dump" : "database.sql";
+    want_stem = ar_db_stem(m->db_format);
     if (strcmp(want_stem, s->stem) != 0) {
         rc = rg_err_set(s->err, RG_EINVAL,
                         "backup '%s': the database parts are '%s.*' but the manifest says "
@@ -713,6 +701,7 @@ finish(struct scan *s)
     }
     if (s->kind != RG_ARCHIVE_ROLLGATE) {
         m->db_format = rg_strdup("plain");
+        m->db_kind = rg_strdup("postgresql");
         m->db_parts = 1;
     }
     m->db_size = s->db_size;

@@ -209,12 +209,9 @@ rg_archive_writer_add_database(struct rg_archive_writer *w, int fd, const char *
         return rg_err_set(err, RG_EINTERNAL, "backup '%s' can no longer be written", w->final);
     if (w->have_db)
         return rg_err_set(err, RG_EINVAL, "the database was already added");
-    if (strcmp(db_format, "custom") == 0)
-        stem = "database.dump";
-    else if (strcmp(db_format, "plain") == 0)
-        stem = "database.sql";
-    else
-        return rg_err_set(err, RG_EINVAL, "unknown database format '%s' (use 'custom' or 'plain')",
+    if (!(stem = ar_db_stem(db_format)))
+        return rg_err_set(err, RG_EINVAL,
+                          "unknown database format '%s' (use 'custom', 'plain' or 'sqlite')",
                           db_format);
     w->have_db = true;
     w->db_format = rg_strdup(db_format);

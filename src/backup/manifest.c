@@ -96,6 +96,50 @@ ar_members_add(struct ar_members *ms, const char *path, enum ar_type type)
     return m;
 }
 
+/* ---- database formats ---- */
+
+static const struct {
+    const char *format, *stem, *kind;
+} db_formats[] = {
+    {"custom", "database.dump", "postgresql"},
+    {"plain", "database.sql", "postgresql"},
+    {"sqlite", "database.sqlite", "sqlite"},
+};
+
+const char *
+ar_db_stem(const char *format)
+{
+    for (size_t i = 0; format && i < sizeof(db_formats) / sizeof(db_formats[0]); i++)
+        if (strcmp(format, db_formats[i].format) == 0)
+            return db_formats[i].stem;
+    return NULL;
+}
+
+const char *
+ar_db_kind(const char *format)
+{
+    for (size_t i = 0; format && i < sizeof(db_formats) / sizeof(db_formats[0]); i++)
+        if (strcmp(format, db_formats[i].format) == 0)
+            return db_formats[i].kind;
+    return NULL;
+}
+
+const char *
+ar_db_part_stem(const char *name)
+{
+    for (size_t i = 0; i < sizeof(db_formats) / sizeof(db_formats[0]); i++) {
+        const char *stem = db_formats[i].stem;
+        size_t n = strlen(stem);
+        if (strncmp(name, stem, n) != 0 || name[n] != '.' || strlen(name) != n + 1 + AR_PART_DIGITS)
+            continue;
+        for (size_t j = n + 1; j < n + 1 + AR_PART_DIGITS; j++)
+            if (name[j] < '0' || name[j] > '9')
+                return NULL;
+        return stem;
+    }
+    return NULL;
+}
+
 /* ---- helpers ---- */
 
 const char *
@@ -138,6 +182,7 @@ rg_archive_manifest_release(struct rg_archive_manifest *m)
     free(m->db_name);
     free(m->server_version);
     free(m->db_format);
+    free(m->db_kind);
     free(m->created_at);
     free(m->rollgate_version);
     memset(m, 0, sizeof(*m));
@@ -179,6 +224,7 @@ ar_manifest_format(const struct rg_archive_manifest *m, const struct ar_members 
     set_new(root, "release", rel);
     set_new(db, "name", str_or_null(m->db_name));
     set_new(db, "server_version", str_or_null(m->server_version));
+    set_new(db, "kind", str_or_null(ar_db_kind(m->db_format)));
     set_new(db, "format", str_or_null(m->db_format));
     set_new(db, "parts", json_integer((json_int_t)m->db_parts));
     set_new(db, "size", json_integer((json_int_t)m->db_size));
@@ -388,8 +434,17 @@ ar_manifest_parse(struct rg_archive_manifest *m, struct ar_members *ms, const ch
         (rc = get_u64(&c, db, "size", "database.size", &m->db_size)) < 0 ||
         (rc = get_sha(&c, db, "database.sha256", m->db_sha256)) < 0)
         goto out;
-    if (strcmp(m->db_format, "custom") != 0 && strcmp(m->db_format, "plain") != 0) {
+    if (!ar_db_stem(m->db_format)) {
         rc = bad_field(&c, "database.format", "has a bad value");
+        goto out;
+    }
+    /* Backups written before SQLite was supported have no kind: theirs is PostgreSQL. */
+    if ((rc = get_str(&c, db, "kind", "database.kind", true, &m->db_kind)) < 0)
+        goto out;
+    if (!m->db_kind)
+        m->db_kind = rg_strdup("postgresql");
+    if (strcmp(m->db_kind, ar_db_kind(m->db_format)) != 0) {
+        rc = bad_field(&c, "database.kind", "has a bad value");
         goto out;
     }
     if (parts == 0 || parts > AR_MAX_PARTS) {

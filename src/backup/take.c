@@ -1,7 +1,9 @@
 /* Taking a backup: pg_dump's output goes straight into the archive (no copy of the dump on
- * disk), the filestore after it, the manifest last; then the ledger learns which release the
- * data belongs to, and retention removes what is no longer needed. */
+ * disk), or a SQLite database is copied by SQLite's online backup into a temporary file that
+ * is archived and removed; the filestore after it, the manifest last; then the ledger learns
+ * which release the data belongs to, and retention removes what is no longer needed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,53 @@ ensure_dir(const char *dir, struct rg_err *err)
     return 0;
 }
 
+/* PostgreSQL: pg_dump's output streamed into the archive. */
+static int
+add_pg(struct rg_archive_writer *w, struct rg_archive_manifest *m, const char *dsn,
+       struct rg_err *err)
+{
+    struct rg_pg_dump *dump = NULL;
+    int fd = -1, rc;
+
+    if ((rc = rg_pg_server_version(&m->server_version, dsn, err)) < 0 ||
+        (rc = rg_pg_dbname(&m->db_name, dsn, err)) < 0 ||
+        (rc = rg_pg_dump_start(&dump, &fd, dsn, RG_BACKUP_DEFAULT_TIMEOUT_MS, err)) < 0)
+        return rc;
+    if ((rc = rg_archive_writer_add_database(w, fd, "custom", err)) < 0) {
+        rg_pg_dump_abandon(dump);
+        return rc;
+    }
+    return rg_pg_dump_finish(dump, err);
+}
+
+/* SQLite: a consistent copy into a hidden file beside the archives (the same file system, and
+ * a directory rollgate owns), archived, then removed whatever happened. */
+static int
+add_sqlite(struct rg_archive_writer *w, struct rg_archive_manifest *m, const char *db,
+           const char *dir, const char *stamp, struct rg_err *err)
+{
+    const char *base = strrchr(db, '/') + 1;
+    char *copy = rg_asprintf("%s/.%s-%s.sqlite-copy", dir, base, stamp);
+    int fd = -1, rc;
+
+    m->db_name = rg_strdup(base);
+    m->server_version = rg_strdup(rg_backup_sqlite_version());
+    if ((rc = rg_backup_sqlite_copy(db, copy, RG_BACKUP_DEFAULT_TIMEOUT_MS, err)) < 0)
+        goto out;
+    if ((fd = open(copy, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+        rc = rg_err_sys(err, RG_EIO, "cannot open the copy '%s'", copy);
+        unlink(copy);
+        goto out;
+    }
+    unlink(copy); /* the open descriptor is all the archive needs */
+    rc = rg_archive_writer_add_database(w, fd, "sqlite", err);
+out:
+    if (fd >= 0)
+        close(fd);
+    free(copy);
+    return rc;
+}
+
 int
 rg_backup_take(struct rg_backup_row *out, struct rg_ledger *l, const struct rg_playbook *pb,
                const char *tag, const char *digest, int64_t deploy_id, struct rg_err *err)
@@ -49,33 +98,26 @@ rg_backup_take(struct rg_backup_row *out, struct rg_ledger *l, const struct rg_p
     const struct rg_backup *cfg = &pb->backup;
     struct rg_archive_writer *w = NULL;
     struct rg_archive_manifest m = {0};
-    struct rg_pg_dump *dump = NULL;
-    char stamp[32], *path = NULL, *version = NULL, *dbname = NULL;
+    const char *sqlite = NULL;
+    char stamp[32], *path = NULL;
     uint64_t size = 0;
     int64_t id;
-    int fd = -1, rc;
+    int rc;
 
     memset(out, 0, sizeof(*out));
     if (!cfg->enabled || !cfg->database || !cfg->dir)
         return rg_err_set(err, RG_EINVAL, "playbook '%s' has no 'backup' section with "
                           "'database' and 'dir'", pb->name);
-    if ((rc = ensure_dir(cfg->dir, err)) < 0 ||
-        (rc = rg_pg_server_version(&version, cfg->database, err)) < 0 ||
-        (rc = rg_pg_dbname(&dbname, cfg->database, err)) < 0)
+    if ((rc = rg_backup_sqlite_path(&sqlite, cfg->database, err)) < 0 ||
+        (rc = ensure_dir(cfg->dir, err)) < 0)
         goto out;
     utc_stamp(stamp, sizeof(stamp));
     path = rg_asprintf("%s/%s-%s-%s.tar.zst", cfg->dir, pb->name, stamp,
                        tag && tag[0] ? tag : "manual");
-    if ((rc = rg_archive_writer_open(&w, path, err)) < 0 ||
-        (rc = rg_pg_dump_start(&dump, &fd, cfg->database, RG_BACKUP_DEFAULT_TIMEOUT_MS, err)) < 0)
+    if ((rc = rg_archive_writer_open(&w, path, err)) < 0)
         goto out;
-    if ((rc = rg_archive_writer_add_database(w, fd, "custom", err)) < 0) {
-        rg_pg_dump_abandon(dump);
-        dump = NULL;
-        goto out;
-    }
-    rc = rg_pg_dump_finish(dump, err);
-    dump = NULL;
+    rc = sqlite ? add_sqlite(w, &m, sqlite, cfg->dir, stamp, err)
+                : add_pg(w, &m, cfg->database, err);
     if (rc < 0)
         goto out;
     if (cfg->filestore && (rc = rg_archive_writer_add_filestore(w, cfg->filestore, err)) < 0)
@@ -83,8 +125,6 @@ rg_backup_take(struct rg_backup_row *out, struct rg_ledger *l, const struct rg_p
     m.target = pb->name;
     m.tag = (char *)(tag ? tag : "");
     m.digest = (char *)digest;
-    m.db_name = dbname;
-    m.server_version = version;
     if ((rc = rg_archive_writer_commit(w, &m, &size, err)) < 0)
         goto out;
     snprintf(out->path, sizeof(out->path), "%s", rg_archive_writer_path(w));
@@ -109,12 +149,10 @@ rg_backup_take(struct rg_backup_row *out, struct rg_ledger *l, const struct rg_p
 out:
     if (rc < 0)
         rg_err_prefix(err, "backup of '%s': ", pb->name);
-    if (dump)
-        rg_pg_dump_abandon(dump);
     rg_archive_writer_free(w);
     free(path);
-    free(version);
-    free(dbname);
+    free(m.server_version);
+    free(m.db_name);
     return rc;
 }
 

@@ -113,9 +113,9 @@ print_containers(FILE *out, const struct rg_gate_env *env, const struct rg_strv 
     struct rg_err err;
 
     rg_buf_init(&ev, 64 * 1024);
-    if (rg_gates_container_evidence(&ev, env, services, 10, &err) == 0 && ev.len)
+    if (rg_gates_evidence(&ev, env, services, 10, &err) == 0 && ev.len)
         fprintf(out, "\n%s", ev.data);
-    else if (ev.len == 0)
+    else if (ev.len == 0 && env->project)
         fprintf(out, "\nno container of project '%s'%s%s\n", env->project, err.msg[0] ? ": " : "",
                 err.msg);
     rg_buf_release(&ev);
@@ -165,7 +165,7 @@ cmd_check(struct rg_cmd_ctx *ctx)
         goto out;
     }
     project = rg_driver_scope(drv);
-    struct rg_gate_env env = {.project = project, .mark_ms = 0};
+    struct rg_gate_env env = {.project = project, .units = rg_driver_units(drv), .mark_ms = 0};
     if (pb->strategy == RG_STRATEGY_SWITCH) {
         /* Under switch a gate names a service to reach its containers (docs/switch.md). */
         if ((rc = service_hosts(&hosts, drv, pb, &err)) < 0) {
@@ -190,7 +190,7 @@ cmd_check(struct rg_cmd_ctx *ctx)
         }
     } else {
         print_table(ctx->out, results, n);
-        if (rc == RG_EGATE && project)
+        if (rc == RG_EGATE && (project || env.units))
             print_containers(ctx->out, &env, &pb->runtime.services);
     }
     rc = rc == 0 ? RG_EXIT_OK : RG_EXIT_GATES;

@@ -7,6 +7,30 @@
 #include "rollgate/gates.h"
 #include "plan_describe.h"
 
+static bool
+has_pull(const struct rg_playbook *pb)
+{
+    for (size_t i = 0; i < pb->n_deploy; i++)
+        if (pb->deploy[i].kind == RG_STEP_PULL)
+            return true;
+    return false;
+}
+
+/* Where a systemd release comes from, for a plan line. */
+static void
+add_fetch(struct rg_buf *b, const struct rg_playbook *pb, const char *tag)
+{
+    if (pb->release.git)
+        rg_buf_addf(b, "export tag %s of %s into %s/releases/%s unless present (libgit2, "
+                       "written whole or not at all)", tag, pb->release.git, pb->runtime.root, tag);
+    else if (pb->release.uploads)
+        rg_buf_addf(b, "take %s/%s (complete when it holds %s) into %s/releases/%s unless "
+                       "present", pb->release.uploads, tag, RG_UPLOAD_MARKER, pb->runtime.root,
+                    tag);
+    else
+        rg_buf_addf(b, "nothing to fetch: the unit's files are the release");
+}
+
 static void
 add_list(struct rg_buf *b, const struct rg_strv *sv, const char *empty)
 {
@@ -82,7 +106,18 @@ rg_gate_summary(const struct rg_gate *g)
                     g->state == RG_CONTAINER_HEALTHY ? "healthy" : "running", g->max_restarts);
         break;
     case RG_GATE_LOGS:
-        rg_buf_addf(&b, "no new log line of service %s matches /%s/", target, g->pattern);
+        if (g->file)
+            rg_buf_addf(&b, "no new line of %s (unit %s) matches /%s/", g->file, target,
+                        g->pattern);
+        else if (strlen(target) > 8 && strcmp(target + strlen(target) - 8, ".service") == 0)
+            rg_buf_addf(&b, "no new journal line of unit %s matches /%s/", target, g->pattern);
+        else
+            rg_buf_addf(&b, "no new log line of service %s matches /%s/", target, g->pattern);
+        break;
+    case RG_GATE_UNIT:
+        rg_buf_addf(&b, "unit %s is loaded, active (running), restarts since the step began "
+                        "<= %d (main pid, invocation id and NRestarts against the mark)",
+                    target, g->max_restarts);
         break;
     case RG_GATE_KIND_COUNT:
         break;
@@ -173,10 +208,31 @@ rg_plan_stage_summary(const struct rg_plan *plan, const struct rg_plan_stage *st
         break;
     }
     case RG_ST_PULL:
+        if (pb->runtime.driver == RG_DRIVER_SYSTEMD) {
+            add_fetch(&b, pb, tag);
+            break;
+        }
         rg_buf_addf(&b, "pull %s:%s for ", pb->release.image, tag);
         add_list(&b, step_services(pb, s), "");
         break;
     case RG_ST_SWITCH:
+        if (pb->runtime.driver == RG_DRIVER_SYSTEMD && pb->runtime.root) {
+            const char *to = rung && rung->kind == RG_RUNG_ROLLBACK
+                                 ? (strcmp(rung->to, "previous") == 0 ? "the previous known-good "
+                                                                        "release"
+                                                                      : rung->to)
+                             : rung && rung->kind == RG_RUNG_RESTORE
+                                 ? "the release the backup belongs to"
+                                 : tag;
+            if (!rung && !has_pull(pb)) {
+                add_fetch(&b, pb, tag);
+                rg_buf_adds(&b, "; ");
+            }
+            rg_buf_addf(&b, "point %s/current at releases/%s (a new link renamed over it)%s",
+                        pb->runtime.root, to,
+                        s && s->implicit ? " [implicit before the first up]" : "");
+            break;
+        }
         if (rung && rung->kind == RG_RUNG_ROLLBACK)
             rg_buf_addf(&b, "set %s to %s in %s (image pinned by digest, present before the "
                             "switch)", pb->runtime.tag_var,
@@ -268,13 +324,16 @@ rg_plan_stage_summary(const struct rg_plan *plan, const struct rg_plan_stage *st
         break;
     case RG_ST_RECOVER:
         if (rung && rung->kind == RG_RUNG_ROLLBACK)
-            rg_buf_addf(&b, "find %s in the ledger and make sure its image is here, pinned by "
-                            "digest, before anything stops",
+            rg_buf_addf(&b, "find %s in the ledger and make sure %s is here, pinned by "
+                            "%s, before anything stops",
                         strcmp(rung->to, "previous") == 0 ? "the previous known-good release"
-                                                          : rung->to);
+                                                          : rung->to,
+                        pb->runtime.driver == RG_DRIVER_SYSTEMD ? "its release directory"
+                                                                : "its image",
+                        pb->runtime.driver == RG_DRIVER_SYSTEMD ? "commit" : "digest");
         else if (rung && rung->kind == RG_RUNG_RESTORE)
             rg_buf_adds(&b, "find the backup (and its release), verify the whole archive and "
-                            "make sure the release's image is here, before anything stops");
+                            "make sure the release is here, before anything stops");
         else
             rg_buf_addf(&b, "keep %s: the repair acts on it where it runs", tag);
         break;

@@ -99,6 +99,10 @@ gate_json(const struct rg_gate *g)
     }
     if (g->kind == RG_GATE_LOGS)
         json_object_set_new(o, "pattern", json_string(g->pattern));
+    if (g->kind == RG_GATE_LOGS && g->file)
+        json_object_set_new(o, "file", json_string(g->file));
+    if (g->kind == RG_GATE_UNIT)
+        json_object_set_new(o, "max_restarts", json_integer(g->max_restarts));
     return o;
 }
 
@@ -156,6 +160,10 @@ rg_plan_print_json(FILE *out, const struct rg_plan *plan)
     json_object_set_new(o, "image", pb->release.image ? json_string(pb->release.image)
                                                       : json_null());
     json_object_set_new(o, "tag_pattern", json_string(pb->release.tag_pattern));
+    if (pb->release.git)
+        json_object_set_new(o, "git", json_string(pb->release.git));
+    if (pb->release.uploads)
+        json_object_set_new(o, "uploads", json_string(pb->release.uploads));
     json_object_set_new(root, "release", o);
     o = json_object();
     json_object_set_new(o, "driver", json_string(rg_driver_name(pb->runtime.driver)));
@@ -166,8 +174,16 @@ rg_plan_print_json(FILE *out, const struct rg_plan *plan)
     json_object_set_new(o, "project_name", pb->runtime.project_name
                                                ? json_string(pb->runtime.project_name)
                                                : json_null());
-    json_object_set_new(o, "env_file", json_string(pb->runtime.env_file));
-    json_object_set_new(o, "tag_var", json_string(pb->runtime.tag_var));
+    json_object_set_new(o, "env_file", pb->runtime.env_file ? json_string(pb->runtime.env_file)
+                                                            : json_null());
+    json_object_set_new(o, "tag_var", pb->runtime.tag_var ? json_string(pb->runtime.tag_var)
+                                                          : json_null());
+    if (pb->runtime.root) {
+        json_object_set_new(o, "root", json_string(pb->runtime.root));
+        json_object_set_new(o, "keep", json_integer(pb->runtime.keep));
+    }
+    if (pb->runtime.command_prefix.n)
+        json_object_set_new(o, "command_prefix", strv_json(&pb->runtime.command_prefix));
     json_object_set_new(o, "services", strv_json(&pb->runtime.services));
     json_object_set_new(root, "runtime", o);
     json_object_set_new(root, "strategy", json_string(rg_strategy_name(pb->strategy)));

@@ -58,14 +58,27 @@ rg_plan_print_text(FILE *out, const struct rg_plan *plan)
     if (pb->release.image)
         fprintf(out, "  release  %s:%s, tags matching '%s'\n", pb->release.image,
                 plan->tag ? plan->tag : "TAG", pb->release.tag_pattern);
+    else if (pb->release.git || pb->release.uploads)
+        fprintf(out, "  release  tags matching '%s' from %s %s\n", pb->release.tag_pattern,
+                pb->release.git ? "git repository" : "uploads in",
+                pb->release.git ? pb->release.git : pb->release.uploads);
     else
         fprintf(out, "  release  tags matching '%s'\n", pb->release.tag_pattern);
     if (rt->driver == RG_DRIVER_COMPOSE)
         fprintf(out, "  runtime  compose project in %s, services %s\n", rt->project_dir,
                 services);
+    else if (rt->root)
+        fprintf(out, "  runtime  systemd unit %s running %s/current%s%s\n", rt->unit, rt->root,
+                rt->command_prefix.n ? ", reached through " : "",
+                rt->command_prefix.n ? rt->command_prefix.v[0] : "");
     else
         fprintf(out, "  runtime  systemd unit %s\n", rt->unit);
-    fprintf(out, "  tag      %s in %s\n", rt->tag_var, rt->env_file);
+    if (rt->root)
+        fprintf(out, "  tag      %s/current -> releases/TAG (keep %d)%s%s%s%s\n", rt->root,
+                rt->keep, rt->tag_var ? "; also " : "", rt->tag_var ? rt->tag_var : "",
+                rt->tag_var ? " in " : "", rt->tag_var ? rt->env_file : "");
+    else
+        fprintf(out, "  tag      %s in %s\n", rt->tag_var, rt->env_file);
     if (plan->current)
         fprintf(out, "  from     %s (serving now) -> %s\n", plan->current,
                 plan->tag ? plan->tag : "TAG");
@@ -75,7 +88,10 @@ rg_plan_print_text(FILE *out, const struct rg_plan *plan)
         fprintf(out, "  strategy switch: a candidate beside the serving release, gated, then "
                      "nginx moved to it (%s)\n", pb->proxy.upstream_file);
     else
-        fprintf(out, "  strategy replace: the serving containers are replaced in place\n");
+        fprintf(out, "  strategy replace: %s\n",
+                rt->driver == RG_DRIVER_SYSTEMD
+                    ? "the unit is restarted on the new release in place"
+                    : "the serving containers are replaced in place");
     fprintf(out, "  state    %s (ledger and lock of '%s')\n", pb->state_dir, pb->name);
     free(services);
 

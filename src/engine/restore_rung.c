@@ -78,7 +78,7 @@ run_restore(struct run *r, struct rg_err *err)
         .stop = !manual || r->serving_running,
     };
     const struct rg_restore_result *res = &rs.result;
-    char note[1600];
+    char note[4096]; /* paths: a SQLite file and its kept copy, each up to 1 KiB */
     int rc;
 
     if (!manual && !r->rung_backup.id)

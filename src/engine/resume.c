@@ -7,18 +7,19 @@
 
 #include "run_internal.h"
 
-/* What the containers look like, for the person reading the resume. */
+/* What the containers (or units) look like, for the person reading the resume. */
 static void
 reconcile_note(struct run *r)
 {
-    struct rg_gate_env env = {.project = rg_driver_scope(r->driver)};
+    struct rg_gate_env env = {.project = rg_driver_scope(r->driver),
+                              .units = rg_driver_units(r->driver)};
     struct rg_buf seen;
     struct rg_err ignored;
 
-    if (!env.project)
+    if (!env.project && !env.units)
         return;
     rg_buf_init(&seen, 8192);
-    if (rg_gates_container_evidence(&seen, &env, &r->pb->runtime.services, 0, &ignored) == 0 &&
+    if (rg_gates_evidence(&seen, &env, &r->pb->runtime.services, 0, &ignored) == 0 &&
         seen.len)
         run_report(r, RG_REPORT_NOTE, RG_ST_COUNT, RG_EV_OK, seen.data);
     rg_buf_release(&seen);

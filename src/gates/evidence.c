@@ -92,3 +92,47 @@ out:
     rg_docker_close(d);
     return rc;
 }
+
+int
+rg_gates_unit_evidence(struct rg_buf *out, const struct rg_gate_env *env,
+                       const struct rg_strv *services, int lines, struct rg_err *err)
+{
+    struct rg_buf journal;
+
+    rg_buf_init(&journal, LOG_BYTES);
+    for (size_t i = 0; services && i < services->n; i++) {
+        struct rg_unit_state st;
+        char state[256];
+        if (rg_unit_show(&st, env->units, services->v[i], -1, err) < 0) {
+            rg_buf_addf(out, "unit %s: %s\n", services->v[i], err->msg);
+            continue;
+        }
+        rg_buf_addf(out, "unit %s: %s\n", services->v[i],
+                    rg_unit_describe(state, sizeof(state), &st));
+        rg_unit_state_release(&st);
+        rg_buf_reset(&journal);
+        if (lines <= 0 ||
+            rg_unit_journal(&journal, env->units, services->v[i], env->mark_ms, lines, err) < 0 ||
+            !journal.len)
+            continue;
+        rg_buf_addf(out, "  journal%s:\n", env->mark_ms > 0 ? " since the step began" : "");
+        for (const char *p = last_lines(journal.data, journal.len, lines); *p;) {
+            size_t l = strcspn(p, "\n");
+            rg_buf_addf(out, "    %.*s\n", (int)l, p);
+            p += l + (p[l] == '\n');
+        }
+    }
+    rg_buf_release(&journal);
+    return 0;
+}
+
+int
+rg_gates_evidence(struct rg_buf *out, const struct rg_gate_env *env,
+                  const struct rg_strv *services, int lines, struct rg_err *err)
+{
+    if (env->project)
+        return rg_gates_container_evidence(out, env, services, lines, err);
+    if (env->units)
+        return rg_gates_unit_evidence(out, env, services, lines, err);
+    return 0;
+}

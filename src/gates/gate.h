@@ -30,8 +30,15 @@ extern const struct rg_gate_ops rg_gate_postgres_ops;
 extern const struct rg_gate_ops rg_gate_command_ops;
 extern const struct rg_gate_ops rg_gate_container_ops;
 extern const struct rg_gate_ops rg_gate_logs_ops;
+extern const struct rg_gate_ops rg_gate_unit_ops;
 
 const struct rg_gate_ops *rg_gate_ops_find(enum rg_gate_kind kind);
+
+struct rg_unit_state;
+/* How many times a unit started between two readings: automatic restarts (NRestarts), or one
+ * for a start NRestarts does not count (a manual restart resets it; the main pid and the
+ * invocation id change). 0 when mark was never read. */
+int64_t gate_unit_restarts(const struct rg_unit_state *mark, const struct rg_unit_state *now);
 
 /* Keeps, of the n containers of list, those env->only_ids names (all when it is NULL),
  * releasing the others; returns how many are left at the front of list. */

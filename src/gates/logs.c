@@ -1,8 +1,13 @@
-/* The logs gate: no log line of a service's containers since the mark matches a pattern such as
+/* The logs gate: no log line of a service's containers (or of a systemd unit: its journal, or
+ * a log file the app writes itself) since the mark matches a pattern such as
  * Traceback|OOM|Killed. A match fails for good: the line will not go away. */
+#include <errno.h>
+#include <fcntl.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "gate.h"
 #include "rollgate/runtime.h"
@@ -17,6 +22,7 @@ struct logs_ctx {
     struct rg_docker *docker;
     regex_t rx;
     bool has_rx;
+    off_t file_from; /* logs of a unit's file: where the lines since the step begin */
 };
 
 static void
@@ -42,15 +48,21 @@ logs_prepare(void **ctx_out, const struct rg_gate *spec, const struct rg_gate_en
     *ctx_out = NULL;
     l->spec = spec;
     l->env = *env;
-    if (!env->project) {
-        rc = rg_err_set(err, RG_EINVAL, "logs gate '%s' needs a compose project", spec->name);
+    if (!env->project && !env->units) {
+        rc = rg_err_set(err, RG_EINVAL, "logs gate '%s' needs a compose project or a systemd "
+                        "unit", spec->name);
         goto out;
     }
     if ((rc = rg_regex_compile(&l->rx, spec->pattern, REG_EXTENDED | REG_NOSUB, err)) < 0)
         goto out;
     l->has_rx = true;
-    if ((rc = rg_docker_open(&l->docker, env->docker_socket, err)) < 0)
+    if (spec->file) {
+        /* A file has no timestamps rollgate can trust: the lines after its size now count. */
+        struct stat st;
+        l->file_from = env->mark_ms > 0 && stat(spec->file, &st) == 0 ? st.st_size : 0;
+    } else if (env->project && (rc = rg_docker_open(&l->docker, env->docker_socket, err)) < 0) {
         goto out;
+    }
     *ctx_out = l;
     l = NULL;
 out:
@@ -81,6 +93,62 @@ scan(struct rg_verdict *out, const struct logs_ctx *l, const char *name, char *t
     return matches;
 }
 
+/* The text a unit's logs gate judges: the file from where it stood at prepare (a file that
+ * shrank was rotated: all of it), or the journal since the mark. */
+static int
+unit_text(struct rg_buf *text, const struct logs_ctx *l, struct rg_err *err)
+{
+    if (l->spec->file) {
+        struct stat st;
+        off_t from = l->file_from;
+        int fd = open(l->spec->file, O_RDONLY | O_CLOEXEC);
+        ssize_t got;
+        char chunk[8192];
+        if (fd < 0)
+            return errno == ENOENT ? 0 : rg_err_sys(err, RG_EIO, "cannot read %s", l->spec->file);
+        if (fstat(fd, &st) == 0 && st.st_size < from)
+            from = 0;
+        if (st.st_size - from > LOG_KEEP)
+            from = st.st_size - LOG_KEEP;
+        if (lseek(fd, from, SEEK_SET) < 0) {
+            close(fd);
+            return rg_err_sys(err, RG_EIO, "cannot read %s", l->spec->file);
+        }
+        while ((got = read(fd, chunk, sizeof(chunk))) > 0)
+            rg_buf_add(text, chunk, (size_t)got);
+        close(fd);
+        return 0;
+    }
+    return rg_unit_journal(text, l->env.units, l->spec->target, l->env.mark_ms,
+                           l->env.mark_ms > 0 ? 0 : LOG_TAIL, err);
+}
+
+static int
+logs_probe_unit(struct rg_verdict *out, struct logs_ctx *l, struct rg_err *err)
+{
+    int64_t start = rg_mono_ms();
+    size_t lines = 0, matches = 0;
+    struct rg_buf text;
+
+    rg_buf_init(&text, LOG_KEEP);
+    if (unit_text(&text, l, err) < 0)
+        gate_verdict(out, RG_VERDICT_RETRY, "%s", err->msg);
+    else {
+        matches = text.data ? scan(out, l, l->spec->file ? l->spec->file : l->spec->target,
+                                   text.data, &lines, 0)
+                            : 0;
+        out->latency_ms = rg_mono_ms() - start;
+        if (matches)
+            gate_verdict(out, RG_VERDICT_FAIL, "%zu log line%s /%s/", matches,
+                         matches == 1 ? " matches" : "s match", l->spec->pattern);
+        else
+            gate_verdict(out, RG_VERDICT_PASS, "no match in %zu line%s", lines,
+                         lines == 1 ? "" : "s");
+    }
+    rg_buf_release(&text);
+    return 0;
+}
+
 static int
 logs_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
 {
@@ -92,6 +160,8 @@ logs_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
     int rc;
 
     memset(out, 0, sizeof(*out));
+    if (!l->env.project)
+        return logs_probe_unit(out, l, err);
     rg_buf_init(&text, LOG_KEEP);
     if ((rc = rg_docker_list(&list, &n, l->docker, l->env.project, l->spec->target, err)) < 0) {
         gate_verdict(out, RG_VERDICT_RETRY, "%s", err->msg);

@@ -13,7 +13,7 @@ rg_gate_ops_find(enum rg_gate_kind kind)
         [RG_GATE_HTTP] = &rg_gate_http_ops,       [RG_GATE_WEBSOCKET] = &rg_gate_websocket_ops,
         [RG_GATE_TCP] = &rg_gate_tcp_ops,         [RG_GATE_POSTGRES] = &rg_gate_postgres_ops,
         [RG_GATE_COMMAND] = &rg_gate_command_ops, [RG_GATE_CONTAINER] = &rg_gate_container_ops,
-        [RG_GATE_LOGS] = &rg_gate_logs_ops,
+        [RG_GATE_LOGS] = &rg_gate_logs_ops,       [RG_GATE_UNIT] = &rg_gate_unit_ops,
     };
     _Static_assert(sizeof(ops) / sizeof(ops[0]) == RG_GATE_KIND_COUNT, "a gate kind lacks ops");
     return (unsigned)kind < RG_GATE_KIND_COUNT ? ops[kind] : NULL;
@@ -30,6 +30,7 @@ rg_gate_reaches(const struct rg_gate *g, const struct rg_gate_env *env)
     switch (g->kind) {
     case RG_GATE_CONTAINER:
     case RG_GATE_LOGS:
+    case RG_GATE_UNIT:
         return true;
     case RG_GATE_TCP: {
         const char *colon = strrchr(g->target, ':');

@@ -1,6 +1,6 @@
-/* Stability: for a window, the watched services' containers keep running without a restart and
- * the listed gates keep passing. A die or OOM event ends it at once. Drivers without containers
- * (no project in env) are judged by the listed gates alone. */
+/* Stability: for a window, the watched services' containers (or systemd units) keep running
+ * without a restart and the listed gates keep passing. A die or OOM event ends it at once; a
+ * unit's exit is seen by its unit check within a second. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +22,7 @@ rg_gates_settle(struct rg_settle_result *out, const struct rg_gate *const *gates
                 const struct rg_settle_opts *so, struct rg_err *err)
 {
     struct rg_container_watch *w = NULL;
+    struct rg_unit_watch *uw = NULL;
     const struct rg_gate **all = NULL;
     struct rg_poll_opts po = {.stop_on_fail = true,
                               .cancel_fd = so->cancel_fd,
@@ -35,10 +36,10 @@ rg_gates_settle(struct rg_settle_result *out, const struct rg_gate *const *gates
     /* Each watched service gets a container check: running, no restart since the mark. A
      * target without containers (no project) has only the listed gates to watch. */
     out->synthetic = rg_calloc(watch->n + 1, sizeof(*out->synthetic));
-    for (size_t i = 0; env->project && i < watch->n; i++) {
+    for (size_t i = 0; (env->project || env->units) && i < watch->n; i++) {
         struct rg_gate *g = &out->synthetic[out->n_synthetic++];
         g->name = rg_asprintf("stable:%s", watch->v[i]);
-        g->kind = RG_GATE_CONTAINER;
+        g->kind = env->project ? RG_GATE_CONTAINER : RG_GATE_UNIT;
         g->target = watch->v[i];
         g->state = RG_CONTAINER_RUNNING;
         g->max_restarts = 0;
@@ -63,7 +64,12 @@ rg_gates_settle(struct rg_settle_result *out, const struct rg_gate *const *gates
         /* Restart counts still catch a crash, a poll later: go on without events. */
         rg_log(RG_LOG_WARN, "settle without Docker events: %s", err->msg);
     }
+    if (env->units && watch->n && rg_unit_watch_open(&uw, env, watch, err) == 0) {
+        po.watch = rg_unit_watch_check;
+        po.watch_data = uw;
+    }
     rc = rg_gates_poll(out->results, all, total, env, &po, err);
+    rg_unit_watch_close(uw);
     if (w && rg_container_watch_event(w)) {
         out->event = *rg_container_watch_event(w);
         out->fired = true;

@@ -1,6 +1,7 @@
 /* What a pushed object id is (a commit, or a tag of one, signed or not) and the files at a
  * pushed commit, read straight from the object database: nothing is checked out. */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,5 +266,35 @@ out:
     git_tree_entry_free(entry);
     git_tree_free(tree);
     git_commit_free(commit);
+    return rc;
+}
+
+int
+rg_git_tag_commit(struct rg_git_pushed *out, struct rg_git_repo *r, const char *tag,
+                  struct rg_err *err)
+{
+    char ref[300], hex[GIT_OID_HEXSZ + 1];
+    git_reference *found = NULL;
+    int grc, rc;
+
+    memset(out, 0, sizeof(*out));
+    snprintf(ref, sizeof(ref), "refs/tags/%s", tag);
+    if (strlen(tag) > 255 || gitmod_ref_problem(ref))
+        return rg_err_set(err, RG_EINVAL, "'%.255s' is not a tag name git accepts", tag);
+    if ((grc = git_reference_lookup(&found, r->repo, ref)) < 0)
+        return grc == GIT_ENOTFOUND
+                   ? rg_err_set(err, RG_ENOENT, "no tag '%s' in %s", tag, r->dir)
+                   : gitmod_fail(err, RG_EIO, "cannot read tag '%s' in %s", tag, r->dir);
+    if (git_reference_type(found) != GIT_REFERENCE_DIRECT) {
+        git_reference *direct = NULL;
+        grc = git_reference_resolve(&direct, found);
+        git_reference_free(found);
+        if (grc < 0)
+            return gitmod_fail(err, RG_EIO, "cannot resolve tag '%s' in %s", tag, r->dir);
+        found = direct;
+    }
+    git_oid_tostr(hex, sizeof(hex), git_reference_target(found));
+    git_reference_free(found);
+    rc = rg_git_resolve(out, r, hex, ref, err);
     return rc;
 }

@@ -86,6 +86,104 @@ check_defaults(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *r
     return rc;
 }
 
+/* Keys that only the systemd driver reads, set under compose: a mistake worth naming. */
+static int
+refuse_for_compose(struct pb_ctx *c, const struct pb_node *root)
+{
+    const struct pb_node *rt = section(root, "runtime"), *rel = section(root, "release");
+    static const char *const runtime_keys[] = {"unit", "root", "keep", "command_prefix"};
+    static const char *const release_keys[] = {"git", "uploads"};
+    int rc = 0;
+
+    for (size_t i = 0; rt && i < sizeof(runtime_keys) / sizeof(runtime_keys[0]); i++) {
+        const struct pb_node *k = pb_map_get(rt, runtime_keys[i]);
+        if (!k)
+            continue;
+        at_path(c, "runtime");
+        pb_error(c, k, "'%s' is for the systemd driver; the compose driver does not read it",
+                 runtime_keys[i]);
+        rc = -1;
+    }
+    for (size_t i = 0; rel && i < sizeof(release_keys) / sizeof(release_keys[0]); i++) {
+        const struct pb_node *k = pb_map_get(rel, release_keys[i]);
+        if (!k)
+            continue;
+        at_path(c, "release");
+        pb_error(c, k, "'%s' is for the systemd driver; the compose driver takes its releases "
+                       "from 'image'", release_keys[i]);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* The systemd driver: one unit, and either releases on disk (root, with git or uploads as their
+ * source) or a tag in an env file the unit reads. */
+static int
+check_systemd(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root)
+{
+    struct rg_runtime *rt = &pb->runtime;
+    const struct pb_node *n = section(root, "runtime"), *rel = section(root, "release");
+    int rc = 0;
+
+    at_path(c, "runtime");
+    if (!rt->unit) {
+        pb_error(c, n, "the systemd driver needs 'unit' (the service unit to restart)");
+        rc = -1;
+    }
+    if (rt->project_dir || rt->compose_file || rt->project_name) {
+        pb_error(c, pb_map_get(n, rt->project_dir ? "project_dir"
+                                  : rt->compose_file ? "compose_file" : "project_name"),
+                 "the systemd driver has no compose project: remove '%s'",
+                 rt->project_dir ? "project_dir" : rt->compose_file ? "compose_file"
+                                                                    : "project_name");
+        rc = -1;
+    }
+    if (rt->services.n && !(rt->unit && rt->services.n == 1 &&
+                            strcmp(rt->services.v[0], rt->unit) == 0)) {
+        pb_error(c, pb_map_get(n, "services"),
+                 "the systemd driver deploys one unit: name it in 'unit', not 'services'");
+        rc = -1;
+    }
+    if (!rt->root && !(rt->env_file && rt->tag_var)) {
+        pb_error(c, n, "the systemd driver needs 'root' (the directory of releases/<tag> and "
+                       "the 'current' link the unit runs from), or 'env_file' and 'tag_var' "
+                       "(where the unit reads the tag)");
+        rc = -1;
+    }
+    if (rt->env_file && !rt->tag_var) {
+        pb_error(c, pb_map_get(n, "env_file"), "'env_file' needs 'tag_var' (the variable that "
+                                               "holds the tag)");
+        rc = -1;
+    }
+    if (!rt->keep)
+        rt->keep = 5;
+    if (pb->release.image) {
+        at_path(c, "release");
+        pb_error(c, pb_map_get(rel, "image"), "the systemd driver runs no image: remove 'image' "
+                                              "(releases come from 'git' or 'uploads')");
+        rc = -1;
+    }
+    at_path(c, "release");
+    if (pb->release.git && pb->release.uploads) {
+        pb_error(c, pb_map_get(rel, "uploads"),
+                 "give one source of releases: 'git' or 'uploads', not both");
+        rc = -1;
+    } else if (rt->root && !pb->release.git && !pb->release.uploads) {
+        pb_error(c, rel, "the systemd driver needs where releases come from: 'git' (a "
+                         "repository whose tags are the releases) or 'uploads' (where CI "
+                         "uploads <tag>/ and writes %s last)", RG_UPLOAD_MARKER);
+        rc = -1;
+    } else if (!rt->root && (pb->release.git || pb->release.uploads)) {
+        pb_error(c, pb_map_get(rel, pb->release.git ? "git" : "uploads"),
+                 "'%s' needs runtime 'root' (where the releases are written)",
+                 pb->release.git ? "git" : "uploads");
+        rc = -1;
+    }
+    if (rt->unit && !rt->services.n)
+        rg_strv_push(&rt->services, rt->unit);
+    return rc;
+}
+
 static int
 check_runtime(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *root)
 {
@@ -108,27 +206,27 @@ check_runtime(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *ro
                      "switches to the new tag)");
             rc = -1;
         }
+        if (!rt->tag_var) {
+            pb_error(c, n, "missing required key 'tag_var'");
+            rc = -1;
+        }
         if (!pb->release.image) {
             at_path(c, "release");
             pb_error(c, section(root, "release"),
                      "the compose driver needs 'image' (the repository of the release image)");
             rc = -1;
         }
+        rc = refuse_for_compose(c, root) < 0 ? -1 : rc;
     } else if (rt->driver == RG_DRIVER_SYSTEMD) {
-        if (!rt->unit) {
-            pb_error(c, n, "the systemd driver needs 'unit' (the service unit to restart)");
-            rc = -1;
-        }
-        if (!rt->env_file) {
-            pb_error(c, n, "the systemd driver needs 'env_file' (where the unit reads %s)",
-                     rt->tag_var ? rt->tag_var : "the tag");
-            rc = -1;
-        }
+        rc = check_systemd(c, pb, root) < 0 ? -1 : rc;
     }
     base = rt->project_dir ? rt->project_dir : pb->dir;
-    char *env = pb_path_join(base, rt->env_file ? rt->env_file : ".env");
-    free(rt->env_file);
-    rt->env_file = env;
+    /* A systemd target with releases on disk needs no env file; one given still gets the tag. */
+    if (rt->driver == RG_DRIVER_COMPOSE || rt->env_file) {
+        char *env = pb_path_join(base, rt->env_file ? rt->env_file : ".env");
+        free(rt->env_file);
+        rt->env_file = env;
+    }
     if (rt->compose_file) {
         char *cf = pb_path_join(base, rt->compose_file);
         free(rt->compose_file);
@@ -270,11 +368,6 @@ check_deploy(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *roo
                  "before changing anything");
         rc = -1;
     }
-    if (pb->runtime.driver == RG_DRIVER_SYSTEMD && pull >= 0) {
-        pb_error_at(c, pb->deploy[pull].line, pb->deploy[pull].column,
-                    "the systemd driver has no image to pull: remove 'pull'");
-        rc = -1;
-    }
     if (up < 0) {
         pb_error(c, n, "deploy has no 'up' step: nothing would start the new release");
         rc = -1;
@@ -403,8 +496,7 @@ check_driver_caps(struct pb_ctx *c, const struct rg_playbook *pb, const struct p
         const struct pb_node *rt = section(root, "runtime");
         at_path(c, "runtime.driver");
         pb_error(c, rt ? pb_map_get(rt, "driver") : NULL,
-                 "the %s driver is not implemented yet (only compose can deploy): nothing "
-                 "would run this playbook",
+                 "the %s driver is not implemented: nothing would run this playbook",
                  name);
         return -1;
     }
@@ -438,10 +530,23 @@ check_driver_caps(struct pb_ctx *c, const struct rg_playbook *pb, const struct p
         const struct rg_gate *g = &pb->gates[i];
         at_path(c, "gates");
         pb_path_push(c, g->name, 0);
-        if ((g->kind == RG_GATE_CONTAINER || g->kind == RG_GATE_LOGS) &&
+        if ((g->kind == RG_GATE_CONTAINER ||
+             (g->kind == RG_GATE_LOGS && !(caps & RG_DRIVER_UNITS))) &&
             !(caps & RG_DRIVER_CONTAINERS)) {
             pb_error_at(c, g->line, g->column, "the %s driver has no containers for a %s gate",
                         name, rg_gate_kind_name(g->kind));
+            rc = -1;
+        }
+        if (g->kind == RG_GATE_UNIT && !(caps & RG_DRIVER_UNITS)) {
+            pb_error_at(c, g->line, g->column,
+                        "the %s driver has no systemd units for a unit gate (use a container "
+                        "gate)", name);
+            rc = -1;
+        }
+        if (g->kind == RG_GATE_LOGS && g->file && !(caps & RG_DRIVER_UNITS)) {
+            pb_error_at(c, g->line, g->column,
+                        "the %s driver reads container logs: 'file' is for a systemd unit's "
+                        "own log file", name);
             rc = -1;
         }
     }

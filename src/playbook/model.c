@@ -35,6 +35,7 @@ gate_release(struct rg_gate *g)
     free(g->headers);
     free(g->query);
     free(g->pattern);
+    free(g->file);
 }
 
 void
@@ -53,6 +54,8 @@ rg_playbook_free(struct rg_playbook *pb)
     free(pb->runtime.tag_var);
     rg_strv_release(&pb->runtime.services);
     free(pb->runtime.unit);
+    free(pb->runtime.root);
+    rg_strv_release(&pb->runtime.command_prefix);
     free(pb->proxy.upstream_file);
     rg_strv_release(&pb->proxy.test);
     rg_strv_release(&pb->proxy.reload);
@@ -63,6 +66,8 @@ rg_playbook_free(struct rg_playbook *pb)
     free(pb->proxy.upstreams);
     free(pb->release.image);
     free(pb->release.tag_pattern);
+    free(pb->release.git);
+    free(pb->release.uploads);
     for (size_t i = 0; i < pb->n_gates; i++)
         gate_release(&pb->gates[i]);
     free(pb->gates);
@@ -133,7 +138,7 @@ rg_gate_kind_name(enum rg_gate_kind kind)
         [RG_GATE_HTTP] = "http",       [RG_GATE_WEBSOCKET] = "websocket",
         [RG_GATE_TCP] = "tcp",         [RG_GATE_POSTGRES] = "postgres",
         [RG_GATE_COMMAND] = "command", [RG_GATE_CONTAINER] = "container",
-        [RG_GATE_LOGS] = "logs",
+        [RG_GATE_LOGS] = "logs",       [RG_GATE_UNIT] = "unit",
     };
     _Static_assert(sizeof(names) / sizeof(names[0]) == RG_GATE_KIND_COUNT, "gate kind names");
     return (unsigned)kind < RG_GATE_KIND_COUNT ? names[kind] : "?";

@@ -55,6 +55,39 @@ check_dsn(struct pb_ctx *c, const struct pb_node *n, const char *v)
     return 0;
 }
 
+/* ---- backup.database: a SQLite file or a PostgreSQL connection string ----
+ * "sqlite://" and a clean absolute path (one form, so that SQLAlchemy's relative
+ * "sqlite:///data/app.db" is never read as a path from the root without a word). The backup
+ * module reads the same form (rg_backup_sqlite_path). */
+static int
+check_backup_database(struct pb_ctx *c, const struct pb_node *n, const char *v)
+{
+    const char *p = v + strlen("sqlite://");
+
+    if (v[0] == '/') {
+        pb_error(c, n, "'%s' is neither a PostgreSQL connection string nor a SQLite URL: write "
+                       "'sqlite://%s' for a SQLite database", v, v);
+        return -1;
+    }
+    if (strncmp(v, "sqlite:", 7) != 0)
+        return check_dsn(c, n, v);
+    if (strncmp(v, "sqlite://", 9) != 0 || p[0] != '/' || !p[1] || p[strlen(p) - 1] == '/') {
+        pb_error(c, n, "backup database '%s' is not 'sqlite://' followed by an absolute path "
+                       "(like 'sqlite:///srv/app/data/app.db')", v);
+        return -1;
+    }
+    for (const char *q = p; *q;) {
+        size_t len = strcspn(++q, "/");
+        if (len == 0 || (len == 1 && q[0] == '.') || (len == 2 && strncmp(q, "..", 2) == 0)) {
+            pb_error(c, n, "SQLite database path '%s' is not clean (an empty, '.' or '..' "
+                           "component)", p);
+            return -1;
+        }
+        q += len;
+    }
+    return 0;
+}
+
 static int
 check_name(struct pb_ctx *c, const struct pb_node *n, const char *v)
 {
@@ -70,6 +103,29 @@ bad:
     pb_error(c, n,
              "invalid name '%s' (1-64 letters, digits, '.', '-' or '_', starting with a letter "
              "or digit)",
+             v);
+    return -1;
+}
+
+/* A systemd service unit name as it goes into systemctl's argv: never an option, never a
+ * pattern, always a .service (rollgate restarts it). */
+static int
+check_unit(struct pb_ctx *c, const struct pb_node *n, const char *v)
+{
+    size_t len = strlen(v);
+    const char *suffix = ".service";
+
+    if (len <= strlen(suffix) || len > 255 || !isalnum((unsigned char)v[0]) ||
+        strcmp(v + len - strlen(suffix), suffix) != 0)
+        goto bad;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)v[i]) && !strchr(":_.@-", v[i]))
+            goto bad;
+    return 0;
+bad:
+    pb_error(c, n,
+             "invalid unit '%s' (a service unit such as 'app.service': letters, digits, ':', "
+             "'_', '.', '@' or '-', starting with a letter or digit, ending in '.service')",
              v);
     return -1;
 }
@@ -367,6 +423,14 @@ static const struct pb_field logs_fields[] = {
     GATE_TIMING_FIELDS,
     {.key = "pattern", .type = PB_T_REGEX, .off = offsetof(struct rg_gate, pattern),
      .flags = PB_REQUIRED | PB_NOINTERP},
+    {.key = "file", .type = PB_T_PATH, .off = offsetof(struct rg_gate, file)},
+    {0},
+};
+
+static const struct pb_field unit_fields[] = {
+    GATE_TIMING_FIELDS,
+    {.key = "max_restarts", .type = PB_T_INT, .off = offsetof(struct rg_gate, max_restarts),
+     .min = 0, .max = 1000},
     {0},
 };
 
@@ -399,6 +463,9 @@ static const struct {
     [RG_GATE_LOGS] = {{.key = "logs", .type = PB_T_STR, .off = offsetof(struct rg_gate, target),
                        .flags = PB_REQUIRED, .check = check_name},
                       logs_fields},
+    [RG_GATE_UNIT] = {{.key = "unit", .type = PB_T_STR, .off = offsetof(struct rg_gate, target),
+                       .flags = PB_REQUIRED, .check = check_unit},
+                      unit_fields},
 };
 
 static void
@@ -446,10 +513,10 @@ decode_gate(struct pb_ctx *c, const struct pb_node *n, struct rg_gate *g)
             best = rg_suggest(pb_map_key(n, i)->str, kinds, RG_GATE_KIND_COUNT);
         if (best)
             pb_error(c, n, "gate has no kind (did you mean '%s'?); give one of http, websocket, "
-                           "tcp, postgres, command, container, logs", best);
+                           "tcp, postgres, command, container, logs, unit", best);
         else
             pb_error(c, n, "gate has no kind; give one of http, websocket, tcp, postgres, "
-                           "command, container, logs");
+                           "command, container, logs, unit");
         return -1;
     }
     g->kind = (enum rg_gate_kind)kind;
@@ -598,9 +665,15 @@ static const struct pb_field runtime_fields[] = {
      .check = check_name},
     {.key = "env_file", .type = PB_T_STR, .off = offsetof(struct rg_runtime, env_file)},
     {.key = "tag_var", .type = PB_T_STR, .off = offsetof(struct rg_runtime, tag_var),
-     .flags = PB_REQUIRED, .check = check_env_name},
+     .check = check_env_name},
     {.key = "services", .type = PB_T_STRLIST, .off = offsetof(struct rg_runtime, services)},
-    {.key = "unit", .type = PB_T_STR, .off = offsetof(struct rg_runtime, unit)},
+    {.key = "unit", .type = PB_T_STR, .off = offsetof(struct rg_runtime, unit),
+     .check = check_unit},
+    {.key = "root", .type = PB_T_PATH, .off = offsetof(struct rg_runtime, root)},
+    {.key = "keep", .type = PB_T_INT, .off = offsetof(struct rg_runtime, keep), .min = 2,
+     .max = 1000},
+    {.key = "command_prefix", .type = PB_T_ARGV,
+     .off = offsetof(struct rg_runtime, command_prefix)},
     {0},
 };
 
@@ -609,6 +682,8 @@ static const struct pb_field release_fields[] = {
      .check = check_image},
     {.key = "tag_pattern", .type = PB_T_REGEX, .off = offsetof(struct rg_release, tag_pattern),
      .flags = PB_REQUIRED | PB_NOINTERP},
+    {.key = "git", .type = PB_T_PATH, .off = offsetof(struct rg_release, git)},
+    {.key = "uploads", .type = PB_T_PATH, .off = offsetof(struct rg_release, uploads)},
     {0},
 };
 
@@ -625,7 +700,7 @@ static const struct pb_field backup_fields[] = {
     {.key = "before_deploy", .type = PB_T_BOOL,
      .off = offsetof(struct rg_backup, before_deploy)},
     {.key = "database", .type = PB_T_STR, .off = offsetof(struct rg_backup, database),
-     .flags = PB_REQUIRED, .check = check_dsn},
+     .flags = PB_REQUIRED, .check = check_backup_database},
     {.key = "filestore", .type = PB_T_PATH, .off = offsetof(struct rg_backup, filestore)},
     {.key = "dir", .type = PB_T_PATH, .off = offsetof(struct rg_backup, dir),
      .flags = PB_REQUIRED},

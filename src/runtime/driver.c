@@ -9,7 +9,7 @@
 /* One row per playbook driver name; NULL: the name is known but not implemented yet. */
 static const struct rg_driver_ops *const registry[RG_DRIVER_COUNT] = {
     [RG_DRIVER_COMPOSE] = &rg_driver_compose,
-    [RG_DRIVER_SYSTEMD] = NULL,
+    [RG_DRIVER_SYSTEMD] = &rg_driver_systemd,
 };
 
 const struct rg_driver_ops *
@@ -36,8 +36,7 @@ rg_driver_open(struct rg_driver **out, const struct rg_playbook *pb,
     *out = NULL;
     if (!ops && !(ops = rg_driver_lookup(pb->runtime.driver)))
         return rg_err_set(err, RG_EINVAL,
-                          "the %s driver is not implemented yet (only compose "
-                          "can deploy)",
+                          "the %s driver is not implemented",
                           rg_driver_name(pb->runtime.driver));
     d = rg_calloc(1, sizeof(*d));
     d->ops = ops;
@@ -63,6 +62,12 @@ const char *
 rg_driver_scope(const struct rg_driver *d)
 {
     return d && d->ops->scope ? d->ops->scope(d->ctx) : NULL;
+}
+
+const struct rg_strv *
+rg_driver_units(const struct rg_driver *d)
+{
+    return d && d->ops->units ? d->ops->units(d->ctx) : NULL;
 }
 
 static int

@@ -44,19 +44,19 @@ record_failure(struct rg_step_ctx *ctx, const struct rg_gate_result *r, size_t n
         if (r[i].last.evidence[0])
             rg_buf_addf(ctx->evidence, "  %s\n", r[i].last.evidence);
     }
-    if (env->project)
-        rg_gates_container_evidence(ctx->evidence, env, services, EVIDENCE_LOG_LINES, &ignored);
+    rg_gates_evidence(ctx->evidence, env, services, EVIDENCE_LOG_LINES, &ignored);
 }
 
 void
 rg_step_container_evidence(struct rg_step_ctx *ctx)
 {
-    struct rg_gate_env env = {.project = rg_driver_scope(ctx->driver)};
+    struct rg_gate_env env = {.project = rg_driver_scope(ctx->driver),
+                              .units = rg_driver_units(ctx->driver),
+                              .mark_ms = ctx->mark_ms};
     struct rg_err ignored;
 
-    if (env.project)
-        rg_gates_container_evidence(ctx->evidence, &env, &ctx->pb->runtime.services,
-                                    EVIDENCE_LOG_LINES, &ignored);
+    rg_gates_evidence(ctx->evidence, &env, &ctx->pb->runtime.services, EVIDENCE_LOG_LINES,
+                      &ignored);
 }
 
 int
@@ -65,6 +65,7 @@ step_verify(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *
     const struct rg_gate **gates = gates_of(ctx, &step->gates);
     struct rg_gate_result *results = rg_calloc(step->gates.n + 1, sizeof(*results));
     struct rg_gate_env env = {.project = rg_driver_scope(ctx->driver),
+                              .units = rg_driver_units(ctx->driver),
                               .mark_ms = ctx->mark_ms,
                               .hosts = ctx->hosts,
                               .only_ids = ctx->only_ids};
@@ -74,6 +75,7 @@ step_verify(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *
                               .progress = ctx->on_gate,
                               .progress_data = ctx->on_gate_data};
     struct rg_container_watch *w = NULL;
+    struct rg_unit_watch *uw = NULL;
     struct rg_err werr;
     int rc;
 
@@ -84,6 +86,10 @@ step_verify(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *
         po.watch_data = w;
     } else if (env.project) {
         rg_log(RG_LOG_WARN, "verify without Docker events (slower to see a crash): %s", werr.msg);
+    } else if (env.units &&
+               rg_unit_watch_open(&uw, &env, &ctx->pb->runtime.services, &werr) == 0) {
+        po.watch = rg_unit_watch_check;
+        po.watch_data = uw;
     }
     if (ctx->probe) {
         /* A candidate is judged by the gates that reach it; the others (through the proxy)
@@ -108,6 +114,7 @@ step_verify(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *
         record_failure(ctx, results, n, &env, &ctx->pb->runtime.services, err);
 out:
     rg_container_watch_close(w);
+    rg_unit_watch_close(uw);
     free(results);
     free(gates);
     return rc;
@@ -118,6 +125,7 @@ step_settle(struct rg_step_ctx *ctx, const struct rg_step *step, struct rg_err *
 {
     const struct rg_gate **gates = gates_of(ctx, &step->gates);
     struct rg_gate_env env = {.project = rg_driver_scope(ctx->driver),
+                              .units = rg_driver_units(ctx->driver),
                               .hosts = ctx->hosts,
                               .only_ids = ctx->only_ids};
     struct rg_settle_opts so = {.window_ms = step->for_ms,

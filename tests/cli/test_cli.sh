@@ -44,9 +44,44 @@ expect option_needs_value 64 "rollgate: plan: option '--tag' needs a value (TAG)
 expect flag_with_value 64 "rollgate: plan: option '--json' takes no value" -- plan --json=yes odoo.yml
 
 expect validate_examples 0 "odoo.yml: ok (target 'odoo-prod'" -- validate odoo.yml fastapi-nextjs.yml demo.yml
-# A driver the registry does not implement is refused where it is named, before any command acts.
-expect validate_unimplemented_driver 65 "gunicorn-systemd.yml:9:11: runtime.driver: the systemd driver is not implemented yet (only compose can deploy): nothing would run this playbook" -- validate gunicorn-systemd.yml
-expect deploy_unimplemented_driver 65 "rollgate: playbook 'gunicorn-systemd.yml' has 1 problem" -- deploy gunicorn-systemd.yml --tag v1.0.0
+# The systemd driver: its examples validate, and what it cannot do is refused where it is written.
+expect validate_systemd_examples 0 "gunicorn-systemd.yml: ok (target 'gunicorn-app', systemd driver" -- validate gunicorn-systemd.yml odoo-systemd.yml
+sd_head='version: 1
+name: s
+runtime: {driver: systemd, unit: app.service, root: /srv/app}
+release: {git: /srv/app.git, tag_pattern: "^v[0-9]+$"}'
+sd_tail='deploy: [switch, up, {verify: [h]}]'
+# sd_refuses NAME MESSAGE YAML_MIDDLE: a systemd playbook with YAML_MIDDLE between head and
+# tail is refused by validate with MESSAGE.
+sd_refuses() {
+    printf '%s\n%s\n%s\n' "$sd_head" "$3" "$sd_tail" >"$tmp/sd-$1.yml"
+    expect "systemd_refuses_$1" 65 "$2" -- validate "sd-$1.yml"
+}
+sd_refuses container_gate "sd-container_gate.yml:7:3: gates.c: the systemd driver has no containers for a container gate" 'gates:
+  h: {http: "http://127.0.0.1/"}
+  c: {container: app}'
+sd_refuses switch_strategy "strategy: the systemd driver cannot start a release beside the serving one, which strategy 'switch' needs" 'gates: {h: {http: "http://127.0.0.1/"}}
+strategy: switch
+proxy: {upstream_file: /etc/nginx/u.conf, upstreams: {app: {service: app.service, port: 80}}}'
+sd_refuses bad_unit "sd-bad_unit.yml:7:13: gates.u.unit: invalid unit '-x.service' (a service unit such as 'app.service'" 'gates:
+  h: {http: "http://127.0.0.1/"}
+  u: {unit: "-x.service"}'
+printf '%s\n' 'version: 1' 'name: s' 'runtime: {driver: systemd, unit: app.service, root: /srv/app}' \
+    'release: {git: /srv/app.git, image: reg/app, tag_pattern: "^v$"}' 'gates: {h: {http: "http://127.0.0.1/"}}' "$sd_tail" >"$tmp/sd-image.yml"
+expect systemd_refuses_image 65 "sd-image.yml:4:37: release: the systemd driver runs no image: remove 'image' (releases come from 'git' or 'uploads')" -- validate sd-image.yml
+printf '%s\n' 'version: 1' 'name: s' 'runtime: {driver: systemd, unit: app.service}' \
+    'release: {tag_pattern: "^v$"}' 'gates: {h: {http: "http://127.0.0.1/"}}' "$sd_tail" >"$tmp/sd-noroot.yml"
+expect systemd_needs_root 65 "runtime: the systemd driver needs 'root' (the directory of releases/<tag> and the 'current' link the unit runs from), or 'env_file' and 'tag_var' (where the unit reads the tag)" -- validate sd-noroot.yml
+printf '%s\n' 'version: 1' 'name: s' 'runtime: {driver: systemd, unit: app.service, root: /srv/app, services: [web]}' \
+    'release: {tag_pattern: "^v$"}' 'gates: {h: {http: "http://127.0.0.1/"}}' "$sd_tail" >"$tmp/sd-nosource.yml"
+expect systemd_one_unit 65 "the systemd driver deploys one unit: name it in 'unit', not 'services'" -- validate sd-nosource.yml
+expect systemd_needs_source 65 "release: the systemd driver needs where releases come from: 'git' (a repository whose tags are the releases) or 'uploads' (where CI uploads <tag>/ and writes .rollgate-complete last)" -- validate sd-nosource.yml
+printf '%s\n' 'version: 1' 'name: c' 'runtime: {driver: compose, project_dir: /s, tag_var: T, services: [app], root: /srv/app}' \
+    'release: {image: reg/app, tag_pattern: "^v$"}' 'gates: {h: {http: "http://127.0.0.1/"}, u: {unit: app.service}}' \
+    'deploy: [pull, up, {verify: [h]}]' >"$tmp/compose-sd-keys.yml"
+expect compose_refuses_root 65 "compose-sd-keys.yml:3:80: runtime: 'root' is for the systemd driver; the compose driver does not read it" -- validate compose-sd-keys.yml
+sed 's/, root: \/srv\/app//' "$tmp/compose-sd-keys.yml" >"$tmp/compose-unit-gate.yml"
+expect compose_refuses_unit_gate 65 "compose-unit-gate.yml:5:41: gates.u: the compose driver has no systemd units for a unit gate (use a container gate)" -- validate compose-unit-gate.yml
 expect validate_missing 65 "rollgate: cannot open playbook 'nope.yml': No such file or directory" -- validate nope.yml
 
 # The issue's acceptance case: four different problems, all reported with file:line:column.

@@ -593,7 +593,8 @@ test_writer_abandoned_leaves_nothing(void **state)
     /* and a second writer can start afresh */
     assert_int_equal(rg_archive_writer_open(&w, fx->backup, &err), 0);
     assert_int_equal(rg_archive_writer_add_database(w, fd, "directory", &err), RG_EINVAL);
-    assert_string_equal(err.msg, "unknown database format 'directory' (use 'custom' or 'plain')");
+    assert_string_equal(err.msg,
+                        "unknown database format 'directory' (use 'custom', 'plain' or 'sqlite')");
     rg_archive_writer_free(w);
     assert_false(exists(partial));
     close(fd);
@@ -989,6 +990,43 @@ test_hostile_unknown_version(void **state)
     free(good);
 }
 
+/* Backups written before SQLite was supported have no database.kind: they are PostgreSQL's. */
+static void
+test_manifest_without_kind(void **state)
+{
+    struct fx *fx = *state;
+    char *good = tpath(fx, "good.tar.zst");
+    struct rewrite rw = {.edit_from = "\"kind\":\"postgresql\",", .edit_to = ""};
+    struct rg_archive_info info;
+    struct rg_err err;
+
+    make_small_backup(fx, good);
+    assert_int_equal(rg_archive_verify(&info, good, NULL, &err), 0);
+    assert_string_equal(info.manifest.db_kind, "postgresql");
+    rg_archive_info_release(&info);
+    rewrite_backup(good, fx->backup, &rw);
+    assert_int_equal(rg_archive_verify(&info, fx->backup, NULL, &err), 0);
+    assert_string_equal(info.manifest.db_kind, "postgresql");
+    assert_string_equal(info.manifest.db_format, "custom");
+    rg_archive_info_release(&info);
+    free(good);
+}
+
+static void
+test_hostile_kind_mismatch(void **state)
+{
+    struct fx *fx = *state;
+    char *good = tpath(fx, "good.tar.zst");
+    struct rewrite rw = {.edit_from = "\"kind\":\"postgresql\"",
+                         .edit_to = "\"kind\":\"sqlite\""};
+
+    make_small_backup(fx, good);
+    rewrite_backup(good, fx->backup, &rw);
+    assert_refused(fx, fx->backup, NULL,
+                   "backup '%s': manifest field 'database.kind' has a bad value");
+    free(good);
+}
+
 static void
 test_hostile_bad_json(void **state)
 {
@@ -1294,6 +1332,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_hostile_bad_checksum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_unknown_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_without_kind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_kind_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_bad_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_missing_manifest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_missing_member, setup, teardown),

@@ -86,7 +86,7 @@ test_plan_rejects_bad_tag(void **state)
 }
 
 static void
-test_plan_without_rungs_fails_unrecovered(void **state)
+test_plan_systemd_stages(void **state)
 {
     struct rg_playbook *pb = load_example("gunicorn-systemd.yml");
     struct rg_plan *plan = NULL;
@@ -95,9 +95,13 @@ test_plan_without_rungs_fails_unrecovered(void **state)
     (void)state;
     assert_int_equal(rg_plan_build(&plan, pb, NULL, &err), 0);
     assert_null(plan->tag);
-    /* systemd: no pull; the switch is the first change, so it fails to RECOVER */
-    assert_int_equal(plan->stages[1].state, RG_ST_SWITCH);
-    assert_int_equal(plan->stages[1].on_fail, RG_ST_RECOVER);
+    /* systemd: backup, then pull (the export from git) abort; the switch is the first
+     * change, so it fails to RECOVER */
+    assert_int_equal(plan->stages[1].state, RG_ST_BACKUP);
+    assert_int_equal(plan->stages[2].state, RG_ST_PULL);
+    assert_int_equal(plan->stages[2].on_fail, RG_ST_ABORTED);
+    assert_int_equal(plan->stages[3].state, RG_ST_SWITCH);
+    assert_int_equal(plan->stages[3].on_fail, RG_ST_RECOVER);
     rg_plan_free(plan);
     rg_playbook_free(pb);
 }
@@ -159,7 +163,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_odoo_plan),
         cmocka_unit_test(test_plan_rejects_bad_tag),
-        cmocka_unit_test(test_plan_without_rungs_fails_unrecovered),
+        cmocka_unit_test(test_plan_systemd_stages),
         cmocka_unit_test(test_transition_table),
         cmocka_unit_test(test_state_names),
     };

@@ -633,7 +633,7 @@ test_err_gate_kinds(void **state)
 {
     assert_one_diag(*state, HEAD "gates:\n  health: {htp: 'http://h/'}\n" DEPLOY,
                     "t.yml:6:11: gates.health: gate has no kind (did you mean 'http'?); give one "
-                    "of http, websocket, tcp, postgres, command, container, logs");
+                    "of http, websocket, tcp, postgres, command, container, logs, unit");
     assert_one_diag(*state, HEAD "gates:\n  health: {http: 'http://h/', tcp: 'h:1'}\n" DEPLOY,
                     "t.yml:6:31: gates.health: a gate has one kind, found both 'http' and 'tcp'");
     assert_one_diag(*state, HEAD "gates:\n  health: {http: 'ftp://h/'}\n" DEPLOY,
@@ -987,8 +987,8 @@ test_driver_caps(void **state)
                                some_caps),
                      RG_EINVAL);
     assert_diag(f, 0,
-                "t.yml:3:19: runtime.driver: the systemd driver is not implemented yet "
-                "(only compose can deploy): nothing would run this playbook");
+                "t.yml:3:19: runtime.driver: the systemd driver is not implemented: nothing "
+                "would run this playbook");
 }
 
 static unsigned
