@@ -79,8 +79,8 @@ int rg_git_read_file(char **data, size_t *len, struct rg_git_repo *r, const char
 
 /* Writes commit's tree into the directory dest, which must not exist: directories 0755, files
  * 0644 or 0755 as the tree says, symlinks only when they point inside the tree; a submodule is
- * refused. Written under "<dest>.partial-<pid>" and renamed when whole (nothing is left behind
- * on failure), so a release directory is complete or absent. RG_EINVAL naming the entry that
+ * refused. Written under ".<name>.partial-<pid>" beside dest, each file fsynced, and renamed
+ * when whole (nothing is left behind on failure), so a release directory is complete or absent. RG_EINVAL naming the entry that
  * breaks a rule, RG_ENOENT for a missing commit or parent directory, RG_EIO otherwise. */
 int rg_git_export(struct rg_git_repo *r, const char *commit_hex, const char *dest,
                   struct rg_err *err);

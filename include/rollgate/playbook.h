@@ -66,7 +66,8 @@ struct rg_runtime {
     char *root;              /* systemd driver: holds releases/<tag> and the `current` link */
     int keep;                /* systemd driver: releases kept in root/releases */
     /* systemd driver: the words put before systemctl, journalctl and systemd-run to reach the
-     * unit's systemd ([ssh, -T, host, --], [nsenter, -t, PID, -m, -p, --]); empty: this host */
+     * unit's systemd ([nsenter, -t, PID, -m, -p, --]; ssh is refused while releases are
+     * written where rollgate runs); empty: this host */
     struct rg_strv command_prefix;
 };
 

@@ -187,7 +187,7 @@ int rg_compose_exec(struct rg_spawn_result *res, const struct rg_compose *c, con
 
 /* ---- systemd units (systemd_unit.c, systemd_journal.c) ----
  * systemctl, journalctl and systemd-run run with an argv, a deadline, and the playbook's
- * command prefix in front ([ssh, -T, host, --], [nsenter, -t, PID, ...]; empty: this host). */
+ * command prefix in front ([nsenter, -t, PID, ...]; empty: this host). */
 
 /* What `systemctl show` says of a unit, parsed as key=value pairs in any order. */
 struct rg_unit_state {

@@ -87,6 +87,8 @@ run_resume(struct run *r, bool *resumed, struct rg_err *err)
     snprintf(r->tag, sizeof(r->tag), "%s", last.tag);
     snprintf(r->prev_tag, sizeof(r->prev_tag), "%s", last.prev_tag);
     snprintf(r->digest, sizeof(r->digest), "%s", last.digest);
+    /* What served before the deploy, as when it began: the driver keeps it (never pruned). */
+    rg_driver_remember(r->driver, r->prev_tag, &r->pb->runtime.services);
     snprintf(r->res->tag, sizeof(r->res->tag), "%s", last.tag);
     r->sc.tag = r->tag;
     manual = strcmp(last.kind, "deploy") != 0;

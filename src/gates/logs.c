@@ -14,6 +14,7 @@
 
 #define LOG_KEEP (1024 * 1024)
 #define LOG_TAIL 5000
+#define JOURNAL_TAIL 2000 /* JSON entries: about 3 MiB, inside what a spawn keeps */
 #define SHOW_LINES 5
 
 struct logs_ctx {
@@ -22,7 +23,8 @@ struct logs_ctx {
     struct rg_docker *docker;
     regex_t rx;
     bool has_rx;
-    off_t file_from; /* logs of a unit's file: where the lines since the step begin */
+    off_t file_from;  /* logs of a unit's file: where the lines since the step begin */
+    int64_t since_ms; /* logs of a unit's journal: entries from here count */
 };
 
 static void
@@ -60,6 +62,10 @@ logs_prepare(void **ctx_out, const struct rg_gate *spec, const struct rg_gate_en
         /* A file has no timestamps rollgate can trust: the lines after its size now count. */
         struct stat st;
         l->file_from = env->mark_ms > 0 && stat(spec->file, &st) == 0 ? st.st_size : 0;
+    } else if (env->units && env->mark_ms > 0) {
+        /* From now, not from the mark: the mark comes before the restart, and the release
+         * being replaced logs its shutdown (and systemd its "Killing process") in between. */
+        l->since_ms = rg_wall_ms() > env->mark_ms ? rg_wall_ms() : env->mark_ms;
     } else if (env->project && (rc = rg_docker_open(&l->docker, env->docker_socket, err)) < 0) {
         goto out;
     }
@@ -106,21 +112,32 @@ unit_text(struct rg_buf *text, const struct logs_ctx *l, struct rg_err *err)
         char chunk[8192];
         if (fd < 0)
             return errno == ENOENT ? 0 : rg_err_sys(err, RG_EIO, "cannot read %s", l->spec->file);
-        if (fstat(fd, &st) == 0 && st.st_size < from)
+        if (fstat(fd, &st) < 0) {
+            close(fd);
+            return rg_err_sys(err, RG_EIO, "cannot read %s", l->spec->file);
+        }
+        if (st.st_size < from)
             from = 0;
         if (st.st_size - from > LOG_KEEP)
-            from = st.st_size - LOG_KEEP;
+            from = st.st_size - LOG_KEEP; /* the newest lines, where a failure is */
         if (lseek(fd, from, SEEK_SET) < 0) {
             close(fd);
             return rg_err_sys(err, RG_EIO, "cannot read %s", l->spec->file);
         }
-        while ((got = read(fd, chunk, sizeof(chunk))) > 0)
+        while ((got = read(fd, chunk, sizeof(chunk))) != 0) {
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got < 0) {
+                close(fd);
+                return rg_err_sys(err, RG_EIO, "cannot read %s", l->spec->file);
+            }
             rg_buf_add(text, chunk, (size_t)got);
+        }
         close(fd);
         return 0;
     }
-    return rg_unit_journal(text, l->env.units, l->spec->target, l->env.mark_ms,
-                           l->env.mark_ms > 0 ? 0 : LOG_TAIL, err);
+    /* The last JOURNAL_TAIL entries, of which those before since_ms are dropped. */
+    return rg_unit_journal(text, l->env.units, l->spec->target, l->since_ms, JOURNAL_TAIL, err);
 }
 
 static int

@@ -62,6 +62,8 @@ write_blob(struct export *x, const git_tree_entry *e, const char *path, mode_t m
                                    path, x->err)) == 0 &&
              fchmod(fd, mode) < 0)
         rc = rg_err_sys(x->err, RG_EIO, "cannot set the mode of '%s'", path);
+    else if (fsync(fd) < 0) /* on disk before the rename makes the release visible */
+        rc = rg_err_sys(x->err, RG_EIO, "cannot write '%s' to disk", path);
     if (fd >= 0)
         close(fd);
     git_blob_free(blob);
@@ -145,7 +147,14 @@ rg_git_export(struct rg_git_repo *r, const char *commit_hex, const char *dest, s
         rc = gitmod_fail(err, RG_EIO, "cannot read the tree of %.12s", commit_hex);
         goto out;
     }
-    tmp = rg_asprintf("%s.partial-%d", dest, (int)getpid());
+    /* Hidden beside dest: a directory listing of releases never takes a half-written one for
+     * a release (nor a name such as "v1.partial-42" for a tag). */
+    {
+        const char *slash = strrchr(dest, '/');
+        tmp = slash ? rg_asprintf("%.*s/.%s.partial-%d", (int)(slash - dest), dest, slash + 1,
+                                  (int)getpid())
+                    : rg_asprintf(".%s.partial-%d", dest, (int)getpid());
+    }
     if (mkdir(tmp, 0755) < 0) {
         rc = rg_err_sys(err, errno == ENOENT ? RG_ENOENT : RG_EIO, "cannot create '%s'", tmp);
         goto out;

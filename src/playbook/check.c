@@ -157,6 +157,19 @@ check_systemd(struct pb_ctx *c, struct rg_playbook *pb, const struct pb_node *ro
     }
     if (!rt->keep)
         rt->keep = 5;
+    /* Releases and the env file are written where rollgate runs: through ssh the unit would
+     * keep running the other host's own files while the deploy reports the switch done. */
+    if (rt->command_prefix.n) {
+        const char *tool = strrchr(rt->command_prefix.v[0], '/');
+        tool = tool ? tool + 1 : rt->command_prefix.v[0];
+        if (strcmp(tool, "ssh") == 0) {
+            pb_error(c, pb_map_get(n, "command_prefix"),
+                     "another host through ssh is not supported yet: rollgate writes the "
+                     "releases (and env_file) on the host it runs on, so run it on the unit's "
+                     "host");
+            rc = -1;
+        }
+    }
     if (pb->release.image) {
         at_path(c, "release");
         pb_error(c, pb_map_get(rel, "image"), "the systemd driver runs no image: remove 'image' "

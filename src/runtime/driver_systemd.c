@@ -136,18 +136,29 @@ target_switch(void *ctx, const char *tag, struct rg_buf *log, struct rg_err *err
     struct systemd_target *t = ctx;
     const struct rg_runtime *rt = &t->pb->runtime;
     struct rg_strv protect = {0};
+    char *was = NULL;
     int rc;
 
     if (!rt->root)
         return rg_envfile_set(rt->env_file, rt->tag_var, tag, err);
     /* Present first: a tag that is not there changes nothing. */
-    if ((rc = target_fetch(ctx, tag, -1, log, err)) < 0 ||
-        (rc = rg_releases_switch(rt->root, tag, err)) < 0)
+    if ((rc = target_fetch(ctx, tag, -1, log, err)) < 0)
         return rc;
+    /* Whatever the link points at now is kept too (a rung switching back, a resumed run). */
+    if (rg_releases_current(&was, rt->root, err) == 0) {
+        rg_strv_push(&protect, was);
+        free(was);
+    }
+    if ((rc = rg_releases_switch(rt->root, tag, err)) < 0) {
+        rg_strv_release(&protect);
+        return rc;
+    }
     if (log)
         rg_buf_addf(log, "%s/current -> releases/%s\n", rt->root, tag);
-    if (rt->env_file && (rc = rg_envfile_set(rt->env_file, rt->tag_var, tag, err)) < 0)
+    if (rt->env_file && (rc = rg_envfile_set(rt->env_file, rt->tag_var, tag, err)) < 0) {
+        rg_strv_release(&protect);
         return rc;
+    }
     rg_strv_push(&protect, tag);
     if (t->serving)
         rg_strv_push(&protect, t->serving);

@@ -105,6 +105,28 @@ pin_path(const char *dest)
     return rg_asprintf("%.*s/.%s.pin", (int)(slash - dest), dest, slash + 1);
 }
 
+/* The pin file of the release at dest: its identity, and by its time the order releases
+ * arrived in (a release directory's own times change when the app writes into it). */
+static int
+write_pin(const char *dest, const char *kind, const char *id, struct rg_err *err)
+{
+    char *pin = pin_path(dest), *text = rg_asprintf("%s%s\n", kind, id);
+    int rc = rg_fs_replace_atomic(pin, text, strlen(text), 0644, err);
+
+    free(text);
+    free(pin);
+    return rc;
+}
+
+static void
+remove_pin(const char *dest)
+{
+    char *pin = pin_path(dest);
+
+    (void)unlink(pin);
+    free(pin);
+}
+
 int
 rg_releases_pin(char **out, const char *root, const char *tag, struct rg_err *err)
 {
@@ -117,7 +139,7 @@ rg_releases_pin(char **out, const char *root, const char *tag, struct rg_err *er
     if (!rg_releases_present(root, tag))
         rc = rg_err_set(err, RG_ENOENT, "release %s is not in %s/" RELEASES, tag, root);
     else if ((rc = rg_fs_read_file(&b, pin, err)) == RG_ENOENT)
-        rc = 0, *out = rg_asprintf("dir:%s", tag); /* uploaded: its tag is all it has */
+        rc = 0, *out = rg_asprintf("dir:%s", tag); /* put there by hand: its tag is all */
     else if (rc == 0) {
         while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == ' '))
             b.data[--b.len] = '\0';
@@ -139,14 +161,13 @@ fetch_git(const char *git, const char *tag, const char *dest, struct rg_buf *log
 
     if ((rc = rg_git_open(&r, git, err)) < 0)
         return rc;
+    /* The pin (what the tag pointed at: a tag moved since is a different release) is written
+     * first, so a release that is there always has one; a failed export removes it again. */
     if ((rc = rg_git_tag_commit(&p, r, tag, err)) == 0 &&
-        (rc = rg_git_export(r, p.commit, dest, err)) == 0) {
-        /* What the tag pointed at when exported: a tag moved since is a different release. */
-        char *pin = pin_path(dest), *text = rg_asprintf("git:%s\n", p.commit);
-        rc = rg_fs_replace_atomic(pin, text, strlen(text), 0644, err);
-        free(text);
-        free(pin);
-        if (rc == 0 && log)
+        (rc = write_pin(dest, "git:", p.commit, err)) == 0) {
+        if ((rc = rg_git_export(r, p.commit, dest, err)) < 0)
+            remove_pin(dest);
+        else if (log)
             rg_buf_addf(log, "release %s exported from %s (commit %.12s)\n", tag, git, p.commit);
     }
     rg_git_close(r);
@@ -169,13 +190,17 @@ fetch_upload(const char *uploads, const char *tag, const char *dest, struct rg_b
                         "the upload of release %s is not complete: %s has no %s (the upload "
                         "writes it last)",
                         tag, src, RG_UPLOAD_MARKER);
-    else if (rename(src, dest) < 0)
+    else if ((rc = write_pin(dest, "dir:", tag, err)) < 0)
+        rg_err_prefix(err, "release %s not taken in: ", tag);
+    else if (rename(src, dest) < 0) {
         rc = errno == EXDEV
                  ? rg_err_set(err, RG_EINVAL, "cannot move %s into %s: uploads and releases "
                                               "must be on one filesystem", src, dest)
                  : rg_err_sys(err, RG_EIO, "cannot move %s to %s", src, dest);
-    else if (log)
+        remove_pin(dest);
+    } else if (log) {
         rg_buf_addf(log, "release %s moved in from %s\n", tag, src);
+    }
     free(marker);
     free(src);
     return rc;
@@ -246,17 +271,22 @@ rg_releases_prune(const char *root, int keep, const struct rg_strv *protect, str
     while ((de = readdir(d))) {
         struct stat st;
         char *path;
-        /* Partial exports (".name.partial-PID") and hidden files are not releases. */
+        /* Partial exports (".name.partial-PID"), removals cut short (".name.removing-PID") and
+         * pins are hidden: not releases. */
         if (de->d_name[0] == '.')
             continue;
         path = rg_asprintf("%s/%s", dir, de->d_name);
         if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            char *pin = pin_path(path);
+            struct stat ps;
             if (n == cap) {
                 cap = cap ? cap * 2 : 16;
                 v = rg_realloc(v, cap * sizeof(*v));
             }
             v[n].tag = rg_strdup(de->d_name);
-            v[n++].when = st.st_ctim; /* the rename that brought it in */
+            /* Arrival: the pin's time; a release put there by hand has only its own. */
+            v[n++].when = lstat(pin, &ps) == 0 ? ps.st_mtim : st.st_ctim;
+            free(pin);
         }
         free(path);
     }
@@ -264,7 +294,7 @@ rg_releases_prune(const char *root, int keep, const struct rg_strv *protect, str
     qsort(v, n, sizeof(*v), by_age);
     for (size_t i = 0; i < n; i++) {
         struct rg_err one;
-        char *path;
+        char *path, *gone;
         if (rg_strv_contains(protect, v[i].tag))
             continue;
         if ((int)kept < keep) {
@@ -272,15 +302,19 @@ rg_releases_prune(const char *root, int keep, const struct rg_strv *protect, str
             continue;
         }
         path = rg_asprintf("%s/%s", dir, v[i].tag);
-        if (rg_fs_remove_tree(path, &one) < 0) {
-            rg_log(RG_LOG_WARN, "old release not removed: %s", one.msg);
+        /* Out of sight first, in one rename: a removal cut short leaves a hidden directory,
+         * never a half-removed release that a rollback could switch to. */
+        gone = rg_asprintf("%s/.%s.removing-%ld", dir, v[i].tag, (long)getpid());
+        if (rename(path, gone) < 0) {
+            rg_log(RG_LOG_WARN, "old release %s not removed: %s", path, strerror(errno));
         } else {
-            char *pin = pin_path(path);
-            (void)unlink(pin);
-            free(pin);
+            remove_pin(path);
+            if (rg_fs_remove_tree(gone, &one) < 0)
+                rg_log(RG_LOG_WARN, "old release not removed: %s", one.msg);
             if (log)
                 rg_buf_addf(log, "old release %s removed (keep: %d)\n", v[i].tag, keep);
         }
+        free(gone);
         free(path);
     }
     for (size_t i = 0; i < n; i++)

@@ -75,6 +75,7 @@ rg_unit_journal(struct rg_buf *out, const struct rg_strv *prefix, const char *un
     rg_strv_push(&argv, "journalctl");
     rg_strv_push(&argv, "--no-pager");
     rg_strv_push(&argv, "--output=json");
+    rg_strv_push(&argv, "--all"); /* without it a field over 4 KiB (a traceback) is null */
     /* journalctl's --lines with --since counts from the start of the range, not its end: the
      * last lines are asked without --since, and those before since_ms dropped when decoded
      * (as are those of the mark's second that came before it). */

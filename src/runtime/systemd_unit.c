@@ -1,7 +1,7 @@
 /* A systemd unit through systemctl and systemd-run: its state as `systemctl show` prints it,
  * restart/stop/start, and a command run as the unit runs. Every call is an argv with the
  * playbook's command prefix in front, so the same code reaches this host, a container (nsenter)
- * or another host (ssh). */
+ * or, once releases can be written there, another host (ssh). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -69,43 +69,49 @@ number(const char *v)
     return errno || end == v ? 0 : (int64_t)n;
 }
 
-/* "Environment=A=1 B=2": systemd quotes a value with spaces; such a value is kept whole. */
+/* "Environment=A=1 \"B=two words\"": systemd prints an entry that needs it in double quotes,
+ * with \\ \" \$ and ` escaped by a backslash and tab and newline as \t and \n; each entry
+ * comes back as it was set. */
 static void
 split_environment(struct rg_strv *out, const char *v)
 {
     while (*v) {
-        const char *start, *p;
-        char quote = 0;
+        struct rg_buf one;
+        bool quoted = false;
+
         while (*v == ' ')
             v++;
         if (!*v)
             break;
-        start = v;
-        for (p = v; *p && (quote || *p != ' '); p++)
-            if (*p == '"' || *p == '\'')
-                quote = quote == *p ? 0 : quote ? quote : *p;
-        char *one = rg_strndup(start, (size_t)(p - start));
-        size_t len = strlen(one);
-        /* Quotes around an entry ("B=two words") are systemd's, not the value's. */
-        if (len >= 2 && (one[0] == '"' || one[0] == '\'') && one[len - 1] == one[0]) {
-            memmove(one, one + 1, len - 2);
-            one[len - 2] = '\0';
+        rg_buf_init(&one, 64 * 1024);
+        for (; *v && (quoted || *v != ' '); v++) {
+            if (*v == '"') {
+                quoted = !quoted;
+            } else if (*v == '\\' && v[1]) {
+                v++;
+                rg_buf_add(&one, *v == 't' ? "\t" : *v == 'n' ? "\n" : v, 1);
+            } else {
+                rg_buf_add(&one, v, 1);
+            }
         }
-        rg_strv_push(out, one);
-        free(one);
-        v = p;
+        rg_strv_push(out, one.data ? one.data : "");
+        rg_buf_release(&one);
     }
 }
 
-/* "EnvironmentFiles=/srv/app/env (ignore_errors=no)", one property line per file. */
+/* "EnvironmentFiles=/srv/app/env (ignore_errors=no)", one property line per file: kept as the
+ * unit file says it, "-" in front when a missing file is ignored. */
 static void
 add_env_file(struct rg_strv *out, const char *v)
 {
     const char *paren = strstr(v, " (ignore_errors=");
+    bool optional = paren && strncmp(paren, " (ignore_errors=yes", 19) == 0;
     char *path = rg_strndup(v, paren ? (size_t)(paren - v) : strlen(v));
+    char *entry = rg_asprintf("%s%s", optional ? "-" : "", path);
 
     if (path[0])
-        rg_strv_push(out, path);
+        rg_strv_push(out, entry);
+    free(entry);
     free(path);
 }
 
@@ -193,8 +199,10 @@ rg_unit_show(struct rg_unit_state *out, const struct rg_strv *prefix, const char
                            : rg_err_set(err, RG_EIO, "systemctl show %s %s: %s", unit,
                                         rg_spawn_describe(how, sizeof(how), &res),
                                         first_line(line, sizeof(line), &res));
-    if (rc == 0 && (rc = rg_unit_parse_show(out, res.out.data ? res.out.data : "", err)) < 0)
+    if (rc == 0 && (rc = rg_unit_parse_show(out, res.out.data ? res.out.data : "", err)) < 0) {
         rg_err_prefix(err, "%s: ", unit);
+        rg_unit_state_release(out);
+    }
     rg_spawn_result_release(&res);
     rg_strv_release(&argv);
     return rc;
@@ -291,12 +299,15 @@ rg_unit_exec(struct rg_spawn_result *res, const struct rg_strv *prefix, const ch
         free(p);
     }
     if (st.working_dir[0]) {
-        char *p = rg_asprintf("--property=WorkingDirectory=%s", st.working_dir);
+        /* show prints an optional directory ("-/srv/app" in the unit) as "!/srv/app". */
+        char *p = rg_asprintf("--property=WorkingDirectory=%s%s",
+                              st.working_dir[0] == '!' ? "-" : "",
+                              st.working_dir + (st.working_dir[0] == '!'));
         rg_strv_push(&props, p);
         free(p);
     }
     for (size_t i = 0; i < st.env_files.n; i++) {
-        char *p = rg_asprintf("--property=EnvironmentFile=-%s", st.env_files.v[i]);
+        char *p = rg_asprintf("--property=EnvironmentFile=%s", st.env_files.v[i]);
         rg_strv_push(&props, p);
         free(p);
     }
@@ -308,8 +319,16 @@ rg_unit_exec(struct rg_spawn_result *res, const struct rg_strv *prefix, const ch
     for (size_t i = 0; i < props.n; i++)
         rg_strv_push(&full, props.v[i]);
     rg_strv_push(&full, "--");
-    for (size_t i = 0; i < argv->n; i++)
-        rg_strv_push(&full, argv->v[i]);
+    /* systemd 252 expands $VAR and ${VAR} in a transient unit's command line (the option that
+     * turns it off came in 254): every '$' is doubled so the command runs as written. */
+    for (size_t i = 0; i < argv->n; i++) {
+        struct rg_buf word;
+        rg_buf_init(&word, 1024 * 1024);
+        for (const char *c = argv->v[i]; *c; c++)
+            rg_buf_add(&word, *c == '$' ? "$$" : c, *c == '$' ? 2 : 1);
+        rg_strv_push(&full, word.data ? word.data : "");
+        rg_buf_release(&word);
+    }
     rc = run(res, &full, timeout_ms, cancel_fd, err);
     rg_strv_release(&props);
     rg_strv_release(&full);

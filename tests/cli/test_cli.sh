@@ -80,6 +80,9 @@ printf '%s\n' 'version: 1' 'name: c' 'runtime: {driver: compose, project_dir: /s
     'release: {image: reg/app, tag_pattern: "^v$"}' 'gates: {h: {http: "http://127.0.0.1/"}, u: {unit: app.service}}' \
     'deploy: [pull, up, {verify: [h]}]' >"$tmp/compose-sd-keys.yml"
 expect compose_refuses_root 65 "compose-sd-keys.yml:3:80: runtime: 'root' is for the systemd driver; the compose driver does not read it" -- validate compose-sd-keys.yml
+printf '%s\n' 'version: 1' 'name: s' 'runtime: {driver: systemd, unit: app.service, root: /srv/app, command_prefix: [ssh, -T, app1, --]}' \
+    'release: {git: /srv/app.git, tag_pattern: "^v$"}' 'gates: {h: {http: "http://127.0.0.1/"}}' "$sd_tail" >"$tmp/sd-ssh.yml"
+expect systemd_refuses_ssh 65 "sd-ssh.yml:3:79: runtime: another host through ssh is not supported yet: rollgate writes the releases (and env_file) on the host it runs on, so run it on the unit's host" -- validate sd-ssh.yml
 sed 's/, root: \/srv\/app//' "$tmp/compose-sd-keys.yml" >"$tmp/compose-unit-gate.yml"
 expect compose_refuses_unit_gate 65 "compose-unit-gate.yml:5:41: gates.u: the compose driver has no systemd units for a unit gate (use a container gate)" -- validate compose-unit-gate.yml
 expect validate_missing 65 "rollgate: cannot open playbook 'nope.yml': No such file or directory" -- validate nope.yml

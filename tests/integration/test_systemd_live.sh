@@ -89,7 +89,8 @@ YAML
 playbook "$work/pb.yml" "  - rollback: previous
   - restore: before_deploy"
 playbook "$work/repair.yml" "  - repair:
-      exec: {service: rg-app.service, run: [/usr/bin/python3, repair.py], timeout: 30s}
+      exec: {service: rg-app.service, run: [/usr/bin/python3, repair.py, 'cost: \$\$5 \$\${HOME}'],
+             timeout: 30s}
       restart: [rg-app.service]
   - rollback: previous"
 playbook "$work/quick.yml" "  - rollback: previous" 2s
@@ -161,7 +162,7 @@ expect_out http500_gate "gate health"
 # 6. A release that dies 5 s after start: it passes verify, settle catches it.
 run die 1 deploy "$work/pb.yml" --tag v2-die && expect_serving die_rolled_back v2
 expect_out die_in_settle "SETTLE"
-expect_out die_exit "main process exited"
+expect_out die_killed "last run killed by signal 9"
 
 # 7. A repair rung fixes a release in place (repair.py, run as the unit's user with its
 #    environment through systemd-run).
@@ -170,6 +171,8 @@ run repaired 1 deploy "$work/repair.yml" --tag v2-fixable && expect_serving repa
     bad ledger_repaired "$(sql "select outcome from deploys order by id desc limit 1")"
 [ "$(stat -c %U "$root/state/repaired" 2>/dev/null)" = app ] || [ "$(stat -c %u "$root/state/repaired" 2>/dev/null)" = 1500 ] &&
     ok repair_as_unit_user || bad repair_as_unit_user "state/repaired is not the app user's"
+[ "$(sed -n 2p "$root/state/repaired")" = 'cost: $5 ${HOME}' ] && ok exec_words_as_given ||
+    bad exec_words_as_given "systemd-run changed the words: $(sed -n 2p "$root/state/repaired")"
 run back_to_v2 0 deploy "$work/pb.yml" --tag v2 && expect_serving back_to_v2_serves v2
 
 # 8. A migration the previous release cannot read: rolling back the code is not enough, the

@@ -1051,7 +1051,9 @@ expect_export_error(struct fixture *f, const char *commit, const char *dest, int
 {
     struct rg_git_repo *r = open_work(f);
     struct rg_err err = {0};
-    char *partial = rg_asprintf("%s.partial-%d", dest, (int)getpid());
+    const char *slash = strrchr(dest, '/');
+    char *partial = rg_asprintf("%.*s/.%s.partial-%d", (int)(slash - dest), dest, slash + 1,
+                                (int)getpid());
 
     assert_int_equal(rg_git_export(r, commit, dest, &err), code);
     assert_string_equal(err.msg, msg);

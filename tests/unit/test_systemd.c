@@ -37,7 +37,7 @@ test_parse_show(void **state)
                        "WorkingDirectory=/srv/app/current\n"
                        "EnvironmentFiles=/srv/app/env (ignore_errors=no)\n"
                        "EnvironmentFiles=/etc/default/app (ignore_errors=yes)\n"
-                       "Environment=A=1 \"B=two words\" C=3\n"
+                       "Environment=A=1 \"B=two words\" C=3 \"P=a\\$b\\\"c\\\\d\\te\"\n"
                        "Unknown=ignored\n";
     struct rg_unit_state st;
     struct rg_err err;
@@ -56,11 +56,12 @@ test_parse_show(void **state)
     assert_string_equal(st.working_dir, "/srv/app/current");
     assert_int_equal(st.env_files.n, 2);
     assert_string_equal(st.env_files.v[0], "/srv/app/env");
-    assert_string_equal(st.env_files.v[1], "/etc/default/app");
-    assert_int_equal(st.environment.n, 3);
+    assert_string_equal(st.env_files.v[1], "-/etc/default/app"); /* ignore_errors=yes */
+    assert_int_equal(st.environment.n, 4);
     assert_string_equal(st.environment.v[0], "A=1");
     assert_string_equal(st.environment.v[1], "B=two words");
     assert_string_equal(st.environment.v[2], "C=3");
+    assert_string_equal(st.environment.v[3], "P=a$b\"c\\d\te");
     assert_string_equal(rg_unit_describe(buf, sizeof(buf), &st),
                         "active (running), main pid 4242, 3 restarts");
     rg_unit_state_release(&st);
@@ -288,6 +289,13 @@ test_releases_from_uploads(void **state)
     assert_int_equal(rg_releases_pin(&pin, f->root, "v3", &err), 0);
     assert_string_equal(pin, "dir:v3");
     free(pin);
+    /* One put there by hand has no pin: its tag is all it has. */
+    char *by_hand = rg_asprintf("%s/releases/v4", f->root);
+    assert_int_equal(mkdir(by_hand, 0755), 0);
+    assert_int_equal(rg_releases_pin(&pin, f->root, "v4", &err), 0);
+    assert_string_equal(pin, "dir:v4");
+    free(by_hand);
+    free(pin);
     free(marker);
     free(file);
     free(dir);
@@ -323,6 +331,9 @@ test_releases_prune(void **state)
     assert_true(rg_releases_present(f->root, "r5"));
     assert_true(rg_releases_present(f->root, "r4"));
     assert_int_equal(access(partial, F_OK), 0);
+    char *gone = rg_asprintf("%s/.r2.removing-%ld", rel, (long)getpid());
+    assert_int_equal(access(gone, F_OK), -1); /* removed whole, nothing left aside */
+    free(gone);
     assert_non_null(strstr(log.data, "old release r2 removed (keep: 2)"));
     free(partial);
     free(rel);
