@@ -99,6 +99,18 @@ scan(struct rg_verdict *out, const struct logs_ctx *l, const char *name, char *t
     return matches;
 }
 
+/* The verdict once every line was scanned: a match fails for good. */
+static void
+judge(struct rg_verdict *out, const struct logs_ctx *l, size_t matches, size_t lines)
+{
+    if (matches)
+        gate_verdict(out, RG_VERDICT_FAIL, "%zu log line%s /%s/", matches,
+                     matches == 1 ? " matches" : "s match", l->spec->pattern);
+    else
+        gate_verdict(out, RG_VERDICT_PASS, "no match in %zu line%s", lines,
+                     lines == 1 ? "" : "s");
+}
+
 /* The text a unit's logs gate judges: the file from where it stood at prepare (a file that
  * shrank was rotated: all of it), or the journal since the mark. */
 static int
@@ -155,12 +167,7 @@ logs_probe_unit(struct rg_verdict *out, struct logs_ctx *l, struct rg_err *err)
                                    text.data, &lines, 0)
                             : 0;
         out->latency_ms = rg_mono_ms() - start;
-        if (matches)
-            gate_verdict(out, RG_VERDICT_FAIL, "%zu log line%s /%s/", matches,
-                         matches == 1 ? " matches" : "s match", l->spec->pattern);
-        else
-            gate_verdict(out, RG_VERDICT_PASS, "no match in %zu line%s", lines,
-                         lines == 1 ? "" : "s");
+        judge(out, l, matches, lines);
     }
     rg_buf_release(&text);
     return 0;
@@ -201,12 +208,7 @@ logs_probe(struct rg_verdict *out, void *ctx, struct rg_err *err)
             matches += scan(out, l, list[i].name, text.data, &lines, matches);
     }
     out->latency_ms = rg_mono_ms() - start;
-    if (matches)
-        gate_verdict(out, RG_VERDICT_FAIL, "%zu log line%s /%s/", matches,
-                     matches == 1 ? " matches" : "s match", l->spec->pattern);
-    else
-        gate_verdict(out, RG_VERDICT_PASS, "no match in %zu line%s", lines,
-                     lines == 1 ? "" : "s");
+    judge(out, l, matches, lines);
 out:
     rg_buf_release(&text);
     rg_containers_free(list, n);

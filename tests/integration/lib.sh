@@ -26,6 +26,17 @@ run() {
     return 0
 }
 
+# expect_consistent NAME: the ledger is consistent: every deploy finished, and each one's last
+# row is an outcome. Needs sql QUERY (the caller's, on its target's ledger).
+expect_consistent() {
+    local open unfinished
+    open=$(sql "select count(*) from deploys where outcome = ''")
+    unfinished=$(sql "select count(*) from deploys d where (select phase from transitions t
+        where t.deploy_id = d.id order by id desc limit 1) != 'done'")
+    if [ "$open" = 0 ] && [ "$unfinished" = 0 ]; then ok "$1"
+    else bad "$1" "$open deploys without outcome, $unfinished ending in an intent"; fi
+}
+
 # demo_compose DIR REGISTRY PORT: a compose project in DIR running the demo app from REGISTRY,
 # its tag from .env's DEMO_APP_TAG, published on 127.0.0.1:PORT.
 demo_compose() {

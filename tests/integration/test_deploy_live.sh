@@ -96,16 +96,6 @@ expect_serving() {
     else bad "$1" "serving '$got', want '$2'; the run said:"; echo "${out:-}" | sed 's/^/    /'; fi
 }
 
-# The ledger is consistent: every deploy finished, and each one's last row is an outcome.
-expect_consistent() {
-    local open unfinished
-    open=$(sql "select count(*) from deploys where outcome = ''")
-    unfinished=$(sql "select count(*) from deploys d where (select phase from transitions t
-        where t.deploy_id = d.id order by id desc limit 1) != 'done'")
-    if [ "$open" = 0 ] && [ "$unfinished" = 0 ]; then ok "$1"
-    else bad "$1" "$open deploys without outcome, $unfinished ending in an intent"; fi
-}
-
 # 1. A healthy deploy, twice (the second has a previous release).
 run deploy_v1 0 deploy "$work/pb.yml" --tag v1 && expect_serving deploy_v1_serves v1
 run deploy_v2 0 deploy "$work/pb.yml" --tag v2 && expect_serving deploy_v2_serves v2

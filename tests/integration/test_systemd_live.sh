@@ -112,14 +112,6 @@ expect_out() {
     if grep -qF -- "$2" <<<"$out"; then ok "$1"
     else bad "$1" "output lacks '$2':"; echo "$out" | sed 's/^/    /'; fi
 }
-expect_consistent() {
-    local open unfinished
-    open=$(sql "select count(*) from deploys where outcome = ''")
-    unfinished=$(sql "select count(*) from deploys d where (select phase from transitions t
-        where t.deploy_id = d.id order by id desc limit 1) != 'done'")
-    if [ "$open" = 0 ] && [ "$unfinished" = 0 ]; then ok "$1"
-    else bad "$1" "$open deploys without outcome, $unfinished ending in an intent"; fi
-}
 
 # 1. Validation and the plan name what the driver does.
 run validate 0 validate "$work/pb.yml" && expect_out validate_says "systemd driver"
