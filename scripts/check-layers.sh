@@ -13,9 +13,10 @@ declare -A allowed=(
     [git]="git err util"
     [runtime]="runtime driver proxy compose_file playbook git spawn err util"
     [gates]="gates runtime playbook spawn err util"
+    [diagnose]="diagnose runtime driver playbook spawn err util"
     [backup]="backup backup_archive backup_pg ledger playbook spawn err util"
     [steps]="steps driver proxy gates backup ledger playbook spawn err util"
-    [engine]="engine steps driver proxy gates backup ledger playbook spawn err util"
+    [engine]="engine diagnose steps driver proxy gates backup ledger playbook spawn err util"
     [cli]="*"
 )
 fail=0
@@ -24,7 +25,7 @@ fail=0
 declare -A owner=(
     [util]=util [err]=util [spawn]=util [playbook]=playbook [ledger]=ledger [git]=git [runtime]=runtime
     [driver]=runtime [proxy]=runtime [compose_file]=runtime [gates]=gates [backup]=backup [backup_archive]=backup
-    [backup_pg]=backup [steps]=steps [engine]=engine [cli]=cli
+    [backup_pg]=backup [steps]=steps [engine]=engine [cli]=cli [diagnose]=diagnose
 )
 
 # check FILE MODULE: every rollgate header FILE includes is allowed to MODULE; no reach into

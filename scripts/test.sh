@@ -7,6 +7,7 @@
 #   RG_FUZZ_DOCKER_SECONDS=N   how long the Docker answer decoders' fuzzer runs (default 30)
 #   RG_FUZZ_ARCHIVE_SECONDS=N  how long the backup archive verifier's fuzzer runs (default 30)
 #   RG_FUZZ_PGDUMP_SECONDS=N   how long the pg_dump archive reader's fuzzer runs (default 30)
+#   RG_FUZZ_NGINX_SECONDS=N    how long the nginx log and config readers' fuzzer runs (default 30)
 #   RG_TEST_QUICK=1     skip the fuzz stages (local iteration only; CI never sets it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ fuzz_seconds=${RG_FUZZ_SECONDS:-60}
 fuzz_docker_seconds=${RG_FUZZ_DOCKER_SECONDS:-30}
 fuzz_archive_seconds=${RG_FUZZ_ARCHIVE_SECONDS:-30}
 fuzz_pgdump_seconds=${RG_FUZZ_PGDUMP_SECONDS:-30}
+fuzz_nginx_seconds=${RG_FUZZ_NGINX_SECONDS:-30}
 quick=${RG_TEST_QUICK:-0}
 jobs=2
 
@@ -25,8 +27,12 @@ corpus_dir=""
 docker_corpus_dir=""
 archive_corpus_dir=""
 pgdump_corpus_dir=""
+nginx_corpus_dir=""
 
 cleanup() {
+    if [ -n "$nginx_corpus_dir" ]; then
+        rm -rf -- "$nginx_corpus_dir"
+    fi
     if [ -n "$pgdump_corpus_dir" ]; then
         rm -rf -- "$pgdump_corpus_dir"
     fi
@@ -209,6 +215,12 @@ run_fuzz_pgdump() {
     fuzz fuzz_pgdump pgdump- "$fuzz_pgdump_seconds" 16384 5 "$pgdump_corpus_dir"
 }
 
+# The nginx readers start from recorded `nginx -T` dumps and log lines.
+run_fuzz_nginx() {
+    cp tests/fuzz/corpus-nginx/* "$nginx_corpus_dir"/
+    fuzz fuzz_nginx nginx- "$fuzz_nginx_seconds" 65536 5 "$nginx_corpus_dir"
+}
+
 stage "setup" scripts/setup.sh
 stage "check banned functions" scripts/check-banned.sh
 stage "check module layers" scripts/check-layers.sh
@@ -241,11 +253,13 @@ else
     docker_corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus-docker.XXXXXX")
     archive_corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus-archive.XXXXXX")
     pgdump_corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus-pgdump.XXXXXX")
+    nginx_corpus_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-corpus-nginx.XXXXXX")
     stage "build (fuzz)" build_fuzz
     stage_after "build (fuzz)" "fuzz (${fuzz_seconds}s)" run_fuzz
     stage_after "build (fuzz)" "fuzz docker (${fuzz_docker_seconds}s)" run_fuzz_docker
     stage_after "build (fuzz)" "fuzz archive (${fuzz_archive_seconds}s)" run_fuzz_archive
     stage_after "build (fuzz)" "fuzz pgdump (${fuzz_pgdump_seconds}s)" run_fuzz_pgdump
+    stage_after "build (fuzz)" "fuzz nginx (${fuzz_nginx_seconds}s)" run_fuzz_nginx
 fi
 
 echo

@@ -11,6 +11,7 @@ enum rg_exit {
     RG_EXIT_BUSY = 4,        /* another deploy holds the target's lock */
     RG_EXIT_GATES = 5,       /* `check`: at least one gate did not pass */
     RG_EXIT_STILL_RUNNING = 6, /* `wait`: the run had not ended when --timeout passed */
+    RG_EXIT_DIAGNOSED = 7,   /* `diagnose`: at least one cause was found */
     RG_EXIT_USAGE = 64,      /* unknown command or option, wrong arguments */
     RG_EXIT_INVALID = 65,    /* invalid playbook, tag or other input */
     RG_EXIT_INTERNAL = 70,   /* a bug or an environment failure rollgate cannot classify */

@@ -206,6 +206,22 @@ struct rg_proxy {
     size_t n_upstreams;
 };
 
+/* What `rollgate diagnose` may look at besides what the rest of the playbook names. Every key
+ * has a default, so the section is optional. */
+struct rg_diagnose_cfg {
+    struct rg_strv nginx_config; /* prints nginx's whole configuration: [nginx, -T] */
+    char *error_log;             /* nginx's error log; NULL: what nginx -T names, else
+                                    /var/log/nginx/error.log */
+    char *access_log;            /* nginx's access log; NULL: likewise */
+    char *app_log;               /* a log file the app writes itself (Odoo's odoo.log); NULL:
+                                    the containers' logs or the unit's journal */
+    char *database;              /* libpq DSN (secret-bearing); NULL: backup.database when it
+                                    is PostgreSQL, else the first postgres gate's */
+    struct rg_strv disks;        /* paths whose free space matters; empty: the playbook's own */
+    int64_t app_timeout_ms;      /* the app's own request limit (limit_time_real, gunicorn
+                                    --timeout); 0: unknown */
+};
+
 enum rg_outcome {
     RG_OUTCOME_DEPLOYED,
     RG_OUTCOME_REPAIRED,
@@ -244,6 +260,7 @@ struct rg_playbook {
     size_t n_recover;
     struct rg_notify *notify;
     size_t n_notify;
+    struct rg_diagnose_cfg diagnose;
 };
 
 /* Looks up environment variables for ${VAR}; NULL means unset. */

@@ -21,6 +21,13 @@ void rg_net_init(void);
 
 struct rg_docker; /* a client bound to one daemon; not shared between threads */
 
+/* A port of a container: private_port always; public_port and ip when it is published. */
+struct rg_port {
+    int private_port;
+    int public_port; /* 0: not published */
+    char ip[48];     /* the host address it is published on ("0.0.0.0", "127.0.0.1") */
+};
+
 /* A container as rollgate needs to judge it. Strings are owned by the struct. */
 struct rg_container {
     char *id;
@@ -42,6 +49,8 @@ struct rg_container {
     int64_t finished_at_ms; /* Unix ms; 0 when it has not stopped since it started */
     char *ip;               /* IPv4 address on its first network with one, or NULL */
     char *mac;              /* the MAC address of that endpoint, or NULL */
+    struct rg_port *ports;  /* from the list (not inspect): exposed and published TCP ports */
+    size_t n_ports;
 };
 
 enum rg_docker_event_kind {

@@ -20,6 +20,7 @@ const struct rg_cmd *const rg_cmd_table[] = {
     &rg_cmd_check,
     &rg_cmd_completion,
     &rg_cmd_deploy,
+    &rg_cmd_diagnose,
     &rg_cmd_help,
     &rg_cmd_history,
     &rg_cmd_hook,

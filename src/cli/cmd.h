@@ -54,6 +54,7 @@ extern const struct rg_cmd rg_cmd_backups;
 extern const struct rg_cmd rg_cmd_check;
 extern const struct rg_cmd rg_cmd_completion;
 extern const struct rg_cmd rg_cmd_deploy;
+extern const struct rg_cmd rg_cmd_diagnose;
 extern const struct rg_cmd rg_cmd_history;
 extern const struct rg_cmd rg_cmd_hook;
 extern const struct rg_cmd rg_cmd_init;

@@ -247,8 +247,10 @@ run_stage(struct run *r, const struct rg_plan_stage *stage, int index)
     ev = event_of(rc);
     if (rc < 0 && r->rung == 0 && strcmp(r->kind, "deploy") == 0 &&
         (stage->state == RG_ST_PROBE || stage->state == RG_ST_VERIFY ||
-         stage->state == RG_ST_SETTLE) && ev != RG_EV_CANCEL)
+         stage->state == RG_ST_SETTLE) && ev != RG_EV_CANCEL) {
         r->gates_failed = true;
+        run_diagnose_start(r);
+    }
     if (rc < 0) {
         snprintf(r->last_error, sizeof(r->last_error), "%s: %s", rg_state_name(stage->state),
                  err.msg);
@@ -332,11 +334,18 @@ run_finish(struct run *r, enum rg_outcome outcome, const char *error)
 {
     struct rg_err err;
     struct rg_live live;
+    char *dx = run_diagnose_finish(r), *noted = NULL;
 
     r->res->outcome = outcome;
     r->res->restarted = outcome == RG_OUTCOME_RESTORED && r->serving_running;
+    if (dx) {
+        /* The causes go with the outcome's note: history and the notification show them. */
+        run_report(r, RG_REPORT_NOTE, RG_ST_COUNT, RG_EV_OK, dx);
+        noted = rg_asprintf("%s\n%s", error ? error : "", dx);
+    }
     if (rg_ledger_finish(r->ledger, r->deploy_id, rg_outcome_name(outcome),
-                         outcome == RG_OUTCOME_DEPLOYED ? NULL : error, &err) < 0)
+                         outcome == RG_OUTCOME_DEPLOYED ? NULL : noted ? noted : error,
+                         &err) < 0)
         rg_log(RG_LOG_ERROR, "%s", err.msg);
     if (error)
         snprintf(r->res->error, sizeof(r->res->error), "%s", error);
@@ -345,7 +354,9 @@ run_finish(struct run *r, enum rg_outcome outcome, const char *error)
     run_record_serving(r, outcome, live.tag);
     r->res->error_code = error ? (r->last_code ? r->last_code : RG_EINTERNAL) : 0;
     run_report(r, RG_REPORT_OUTCOME, RG_ST_COUNT, RG_EV_OK, error);
-    run_notify(r, outcome, error);
+    run_notify(r, outcome, noted ? noted : error);
+    free(noted);
+    free(dx);
 }
 
 void

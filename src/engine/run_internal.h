@@ -44,6 +44,7 @@ struct run {
     bool data_changed;    /* a manual restore swapped the database */
     bool serving_running; /* a manual restore found the serving release running */
     bool release_down;    /* a manual restore left the serving release stopped */
+    struct run_dx *dx;    /* the diagnosis of a failed release, running (diagnosis.c) */
 };
 
 void run_report(struct run *r, enum rg_report_kind kind, enum rg_state st, enum rg_event ev,
@@ -58,6 +59,10 @@ enum rg_outcome run_ladder(struct run *r, int first, size_t from, bool *halted);
 /* Ends a run that failed before it changed what users see (ABORTED); a switch's candidate is
  * removed first. st is the state that failed. */
 void run_abort(struct run *r, enum rg_state st, const char *why);
+/* Starts diagnosing a deploy whose release failed its gates, once (diagnosis.c). */
+void run_diagnose_start(struct run *r);
+/* Waits for it: its text, or NULL when it found nothing or never ran. To free. */
+char *run_diagnose_finish(struct run *r);
 /* Ends the run: ledger, notifications, result. */
 void run_finish(struct run *r, enum rg_outcome outcome, const char *error);
 /* Refuses a release in quarantine (by tag, or digest when not ""): RG_EINVAL naming the run

@@ -67,6 +67,12 @@ rg_playbook_free(struct rg_playbook *pb)
     free(pb->release.image);
     free(pb->release.tag_pattern);
     free(pb->release.git);
+    rg_strv_release(&pb->diagnose.nginx_config);
+    free(pb->diagnose.error_log);
+    free(pb->diagnose.access_log);
+    free(pb->diagnose.app_log);
+    free_secret(pb->diagnose.database);
+    rg_strv_release(&pb->diagnose.disks);
     free(pb->release.uploads);
     for (size_t i = 0; i < pb->n_gates; i++)
         gate_release(&pb->gates[i]);

@@ -829,6 +829,19 @@ decode_backup_field(struct pb_ctx *c, const struct pb_node *n, void *field)
     return pb_decode_map(c, n, backup_fields, b, NULL);
 }
 
+static const struct pb_field diagnose_fields[] = {
+    {.key = "nginx_config", .type = PB_T_ARGV, .off = offsetof(struct rg_diagnose_cfg, nginx_config)},
+    {.key = "error_log", .type = PB_T_PATH, .off = offsetof(struct rg_diagnose_cfg, error_log)},
+    {.key = "access_log", .type = PB_T_PATH, .off = offsetof(struct rg_diagnose_cfg, access_log)},
+    {.key = "app_log", .type = PB_T_PATH, .off = offsetof(struct rg_diagnose_cfg, app_log)},
+    {.key = "database", .type = PB_T_STR, .off = offsetof(struct rg_diagnose_cfg, database),
+     .check = check_dsn},
+    {.key = "disks", .type = PB_T_STRLIST, .off = offsetof(struct rg_diagnose_cfg, disks)},
+    {.key = "app_timeout", .type = PB_T_DURATION,
+     .off = offsetof(struct rg_diagnose_cfg, app_timeout_ms)},
+    {0},
+};
+
 /* Custom decoders of whole sections receive the playbook itself (off = 0). */
 const struct pb_field pb_top_fields[] = {
     {.key = "version", .type = PB_T_CUSTOM, .off = offsetof(struct rg_playbook, version),
@@ -853,5 +866,7 @@ const struct pb_field pb_top_fields[] = {
      .decode = decode_deploy_field},
     {.key = "recover", .type = PB_T_CUSTOM, .decode = decode_recover_field},
     {.key = "notify", .type = PB_T_CUSTOM, .decode = decode_notify_field},
+    {.key = "diagnose", .type = PB_T_MAP, .off = offsetof(struct rg_playbook, diagnose),
+     .sub = diagnose_fields},
     {0},
 };

@@ -35,6 +35,7 @@ rg_container_release(struct rg_container *c)
     free(c->health_output);
     free(c->ip);
     free(c->mac);
+    free(c->ports);
     memset(c, 0, sizeof(*c));
 }
 
@@ -271,6 +272,37 @@ out:
     return rc;
 }
 
+/* "Ports": [{"IP":"127.0.0.1","PrivatePort":8069,"PublicPort":18069,"Type":"tcp"}, ...]: TCP
+ * only; a port published on IPv4 and IPv6 is listed twice by Docker and kept once. */
+static void
+ports_into(struct rg_container *c, const json_t *ports)
+{
+    size_t i;
+    json_t *p;
+
+    if (!json_is_array(ports) || json_array_size(ports) == 0)
+        return;
+    c->ports = rg_calloc(json_array_size(ports), sizeof(*c->ports));
+    json_array_foreach(ports, i, p) {
+        const char *type = json_string_value(json_object_get(p, "Type"));
+        const char *ip = json_string_value(json_object_get(p, "IP"));
+        json_int_t priv = json_integer_value(json_object_get(p, "PrivatePort"));
+        json_int_t pub = json_integer_value(json_object_get(p, "PublicPort"));
+        bool seen = false;
+        if ((type && strcmp(type, "tcp") != 0) || priv <= 0 || priv > 65535 || pub < 0 ||
+            pub > 65535)
+            continue;
+        for (size_t k = 0; k < c->n_ports && !seen; k++)
+            seen = c->ports[k].private_port == (int)priv && c->ports[k].public_port == (int)pub;
+        if (seen || (ip && strchr(ip, ':')))
+            continue;
+        c->ports[c->n_ports].private_port = (int)priv;
+        c->ports[c->n_ports].public_port = (int)pub;
+        snprintf(c->ports[c->n_ports].ip, sizeof(c->ports[c->n_ports].ip), "%s", ip ? ip : "");
+        c->n_ports++;
+    }
+}
+
 int
 rg_docker_parse_list(struct rg_container **out, size_t *n, const char *json, size_t len,
                      struct rg_err *err)
@@ -312,6 +344,7 @@ rg_docker_parse_list(struct rg_container **out, size_t *n, const char *json, siz
         c->restarting = c->status && strcmp(c->status, "restarting") == 0;
         labels_into(c, json_object_get(item, "Labels"));
         address_into(c, json_object_get(json_object_get(item, "NetworkSettings"), "Networks"));
+        ports_into(c, json_object_get(item, "Ports"));
     }
     *out = v;
     *n = count;

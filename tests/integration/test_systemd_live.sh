@@ -2,7 +2,8 @@
 # The systemd driver on a real systemd: a docker container booting the host's systemd
 # (systemd_lib.sh says why docker and not nspawn), a gunicorn + Flask + SQLite app whose
 # releases are the tags of a git repository (tests/fixtures/gunicorn-app), reached through an
-# nsenter command prefix. Healthy deploys from git tags; a release that fails to import
+# nsenter command prefix. Healthy deploys from git tags (and one from a `git push` through the
+# hooks); a release that fails to import
 # (crash loop under Restart=always), one that answers 500, one that dies 5 s after start
 # (caught in settle), one a repair rung fixes in place, and a migration the previous release
 # cannot read (rolled back with the SQLite restore rung); SIGKILL at every transition and
@@ -176,11 +177,28 @@ run migrate 1 deploy "$work/pb.yml" --tag v2-migrate && expect_serving migrate_r
     bad data_restored "schema is not 1 again"
 ls "$root/data/" | grep -q 'app.db.pre_restore_' && ok replaced_kept || bad replaced_kept "$(ls "$root/data")"
 
-# 9. Old releases are pruned (keep 3), never the live one.
-n=$(find "$root/releases" -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l)
-[ "$n" -le 4 ] && [ -d "$root/releases/v2" ] && ok pruned || bad pruned "$(ls "$root/releases")"
+# 9. A pushed tag deploys through the git hooks: the playbook at the pushed commit, the tag's
+#    tree exported by libgit2, the pusher sees the run.
+run hook_install 0 hook install --target sdlive --playbook deploy/sdlive.yml --ref 'refs/tags/v*' "$work/app.git"
+git clone -q "$work/app.git" "$work/clone" && git -C "$work/clone" checkout -q v2
+mkdir -p "$work/clone/deploy" && cp "$work/pb.yml" "$work/clone/deploy/sdlive.yml" && echo v3 >"$work/clone/VERSION"
+git -C "$work/clone" add -A && git -C "$work/clone" -c user.name=t -c user.email=t@t commit -qm "release v3" &&
+    git -C "$work/clone" tag v3
+out=$(cd "$work/clone" && timeout 180 git push origin v3 2>&1)
+rc=$?
+if [ "$rc" = 0 ] && grep -q "rollgate: sdlive: v3 ended with exit 0" <<<"$out"; then ok pushed_tag_deployed
+else bad pushed_tag_deployed "git push exit $rc"; echo "$out" | sed 's/^/    /'; fi
+expect_serving pushed_tag_serves v3
+expect_current pushed_tag_current v3
+[ "$(sql "select trigger from deploys order by id desc limit 1")" = hook ] && ok pushed_tag_ledger ||
+    bad pushed_tag_ledger "$(sql "select trigger from deploys order by id desc limit 1")"
 
-# 10. SIGKILL at every transition, then resume: the unit ends on one release, the ledger whole.
+# 10. Old releases are pruned (keep 3), never the live one (v3) nor the one before it (v2).
+n=$(find "$root/releases" -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l)
+[ "$n" -le 5 ] && [ -d "$root/releases/v3" ] && [ -d "$root/releases/v2" ] && ok pruned ||
+    bad pruned "$(ls -a "$root/releases")"
+
+# 11. SIGKILL at every transition, then resume: the unit ends on one release, the ledger whole.
 for at in PREFLIGHT BACKUP PULL SWITCH UP VERIFY SETTLE COMMIT; do
     ROLLGATE_TEST_KILL_AT=$at "$bin" deploy "$work/quick.yml" --tag v1 >/dev/null 2>&1
     killed=$?
@@ -198,11 +216,11 @@ for at in RECOVER:1 SWITCH:1 UP:1 VERIFY:1 SETTLE:1 COMMIT:1; do
     expect_consistent "ledger_after_$at"
 done
 
-# 11. Emergency rollback by hand.
+# 12. Emergency rollback by hand.
 run manual_rollback 0 rollback "$work/pb.yml" --to v1 && expect_serving manual_rollback_serves v1
 expect_current manual_rollback_current v1
 
-# 12. The container's systemd stayed in its own cgroups; the host's are as they were.
+# 13. The container's systemd stayed in its own cgroups; the host's are as they were.
 if sd_assert_contained "$name"; then ok cgroups_contained; else bad cgroups_contained "see above"; fi
 sd_down "$name" >/dev/null 2>&1
 sd_cgroups_snapshot "$cg_after"

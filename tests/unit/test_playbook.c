@@ -343,7 +343,7 @@ test_err_unknown_key_allowed_list(void **state)
 {
     assert_one_diag(*state, HEAD GATES DEPLOY "colour: blue\n",
                     "t.yml:8:1: unknown key 'colour' (allowed: version, name, state_dir, runtime, "
-                    "strategy, proxy, release, defaults, gates, backup, deploy, recover, notify)");
+                    "strategy, proxy, release, defaults, gates, backup, deploy, recover, notify, diagnose)");
 }
 
 static void
