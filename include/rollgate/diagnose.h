@@ -36,10 +36,15 @@ struct rg_diagnosis {
 struct rg_diagnose_opts {
     int64_t since_ms;    /* Unix ms: log lines from here count; 0: the last 15 minutes */
     int64_t deadline_ms; /* how long diagnose may take in all; 0: 10 s */
+    /* Called once the containers or units were read (NULL: none): a caller about to change
+     * them waits for it. */
+    void (*collected)(void *data);
+    void *collected_data;
 };
 
 /* Looks at the target of pb (through its open driver d) and fills out. Returns 0 whether or not
- * causes were found (out->n says); an error only when nothing could be looked at. */
+ * causes were found (out->n says); RG_EIO when nothing at all could be read (no containers or
+ * units, no nginx log or configuration, no database): out->notes say why. */
 int rg_diagnose(struct rg_diagnosis *out, const struct rg_playbook *pb, struct rg_driver *d,
                 const struct rg_diagnose_opts *o, struct rg_err *err);
 void rg_diagnosis_release(struct rg_diagnosis *dx);

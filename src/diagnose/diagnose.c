@@ -107,7 +107,6 @@ rg_diagnose(struct rg_diagnosis *out, const struct rg_playbook *pb, struct rg_dr
     struct dx *dx = rg_calloc(1, sizeof(*dx));
     int64_t start = rg_mono_ms();
 
-    (void)err;
     memset(out, 0, sizeof(*out));
     dx->pb = pb;
     dx->driver = d;
@@ -116,18 +115,24 @@ rg_diagnose(struct rg_diagnosis *out, const struct rg_playbook *pb, struct rg_dr
     dx->deadline = start + (o && o->deadline_ms > 0 ? o->deadline_ms : DEFAULT_DEADLINE_MS);
     out->since_ms = dx->since_ms;
     dx_collect_instances(dx);
+    if (o && o->collected)
+        o->collected(o->collected_data);
     dx_collect_pg(dx);
     dx_collect_disks(dx);
     dx_collect_app_log(dx);
     dx_collect_nginx(dx);
     dx_rules(dx);
     qsort(out->findings, out->n, sizeof(*out->findings), by_confidence);
+    bool seen_any = dx->inst_seen || dx->pg.seen || dx->pg.error[0] || dx_nginx_seen(dx);
     for (size_t i = 0; i < dx->n_inst; i++)
         rg_buf_release(&dx->inst[i].log);
     rg_buf_release(&dx->app_log);
     dx_nginx_release(dx);
     free(dx);
     out->elapsed_ms = rg_mono_ms() - start;
+    if (!seen_any && !out->n)
+        return rg_err_set(err, RG_EIO, "nothing of the target could be read%s%s",
+                          out->notes.n ? ": " : "", out->notes.n ? out->notes.v[0] : "");
     return 0;
 }
 

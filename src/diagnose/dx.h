@@ -75,6 +75,11 @@ void dx_collect_app_log(struct dx *dx);
 void dx_collect_nginx(struct dx *dx);      /* the logs; calls dx_collect_nginx_conf first */
 void dx_collect_nginx_conf(struct dx *dx); /* nginx -T, parsed */
 void dx_nginx_release(struct dx *dx);
+bool dx_nginx_seen(const struct dx *dx);      /* a log or the configuration was read */
+bool dx_nginx_conf_seen(const struct dx *dx);
+/* Whether addr ("172.18.0.3:8069") is one the server fronting the target proxies to (true when
+ * the configuration could not be read). */
+bool dx_nginx_conf_serves(const struct dx *dx, const char *addr);
 void dx_nginx_conf_release(struct dx *dx);
 
 /* Whether an instance of the playbook's services is down: stopped, or crash-looping (caught

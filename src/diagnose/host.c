@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dx.h"
@@ -46,6 +47,70 @@ dx_collect_disks(struct dx *dx)
     add_disk(dx, "/var/log");
 }
 
+/* The time of a log line that starts with one (within its first 40 bytes): Odoo's
+ * "2026-12-01 12:14:32,123", gunicorn's "[2026-12-01 12:14:32 +0000]"; local time unless an
+ * offset follows. 0 when the line has none. */
+static int64_t
+line_time(const char *p, size_t n)
+{
+    for (size_t i = 0; i + 19 <= n && i < 40; i++) {
+        struct tm tm = {0};
+        int y, mo, d, h, mi, se, used = 0;
+        char sign;
+        int off;
+        char probe[48];
+        snprintf(probe, sizeof(probe), "%.*s", (int)(n - i < 47 ? n - i : 47), p + i);
+        if (sscanf(probe, "%4d-%2d-%2d %2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &used) != 6 ||
+            used != 19)
+            continue;
+        tm.tm_year = y - 1900;
+        tm.tm_mon = mo - 1;
+        tm.tm_mday = d;
+        tm.tm_hour = h;
+        tm.tm_min = mi;
+        tm.tm_sec = se;
+        tm.tm_isdst = -1;
+        if (sscanf(probe + used, " %c%4d", &sign, &off) == 2 && (sign == '+' || sign == '-')) {
+            int64_t t = (int64_t)timegm(&tm) - (sign == '-' ? -1 : 1) *
+                                                   (int64_t)((off / 100) * 3600 + (off % 100) * 60);
+            return t * 1000;
+        }
+        return (int64_t)mktime(&tm) * 1000;
+    }
+    return 0;
+}
+
+/* Keeps the lines of text written since since_ms: a line without a time of its own (a
+ * traceback's) goes with the last line that had one; lines before the first time are older. A
+ * file with no times at all is kept whole. */
+static void
+keep_since(struct rg_buf *text, int64_t since_ms)
+{
+    struct rg_buf kept;
+    bool any = false, keep = false;
+
+    if (!text->data)
+        return;
+    rg_buf_init(&kept, DX_LOG_BYTES);
+    for (const char *p = text->data; *p;) {
+        size_t n = strcspn(p, "\n");
+        int64_t t = line_time(p, n);
+        if (t) {
+            any = true;
+            keep = t >= since_ms;
+        }
+        if (keep)
+            rg_buf_addf(&kept, "%.*s\n", (int)n, p);
+        p += n + (p[n] == '\n');
+    }
+    if (any) {
+        rg_buf_release(text);
+        *text = kept;
+    } else {
+        rg_buf_release(&kept);
+    }
+}
+
 void
 dx_collect_app_log(struct dx *dx)
 {
@@ -74,4 +139,5 @@ dx_collect_app_log(struct dx *dx)
         rg_buf_add(&dx->app_log, chunk, (size_t)got);
     }
     close(fd);
+    keep_since(&dx->app_log, dx->since_ms);
 }

@@ -58,6 +58,12 @@ dx_collect_nginx(struct dx *dx)
         n->acc_seen = true;
 }
 
+bool
+dx_nginx_seen(const struct dx *dx)
+{
+    return dx->nginx && (dx->nginx->err_seen || dx->nginx->acc_seen || dx_nginx_conf_seen(dx));
+}
+
 void
 dx_nginx_release(struct dx *dx)
 {
@@ -142,6 +148,7 @@ rule_address(struct dx *dx, enum rg_nginx_kind kind)
     const struct dx_nginx *n = dx->nginx;
     const struct rg_nginx_errkind_sum *k = &n->err.kinds[kind];
     struct rg_buf ev, where;
+    bool ours = false;
 
     if (!k->count)
         return;
@@ -153,8 +160,10 @@ rule_address(struct dx *dx, enum rg_nginx_kind kind)
         const struct rg_nginx_err_upstream *up = &n->err.upstreams[u];
         const struct dx_instance *x;
         bool port_ok;
-        if (!up->per_kind[kind] || !up->addr[0] || strchr(up->addr, '/'))
-            continue;
+        if (!up->per_kind[kind] || !up->addr[0] || strchr(up->addr, '/') ||
+            !dx_nginx_conf_serves(dx, up->addr))
+            continue; /* another site of a shared nginx */
+        ours = true;
         x = owner_of(dx, up->addr, &port_ok);
         if (x && dx_instance_down(dx, x))
             continue; /* the service is down: app-down says it */
@@ -174,7 +183,7 @@ rule_address(struct dx *dx, enum rg_nginx_kind kind)
                        "nginx sends requests to %s, a port no container of the target "
                        "publishes (%s)",
                        up->addr, where.data);
-        } else if (!x && dx->inst_seen && where.len) {
+        } else if (!x && dx->inst_seen && where.len && rg_driver_scope(dx->driver)) {
             dx_add(dx, "upstream-stale", 85, ev.data,
                    "point nginx at the service's current address and reload it; after a "
                    "container is recreated its address changes: publish a host port and proxy "
@@ -185,7 +194,7 @@ rule_address(struct dx *dx, enum rg_nginx_kind kind)
                    up->addr, where.data);
         }
     }
-    if (kind == RG_NGINX_KIND_REFUSED && !any_down(dx))
+    if (kind == RG_NGINX_KIND_REFUSED && !any_down(dx) && (ours || !n->err.n_upstreams))
         dx_add(dx, "upstream-refused", 55, ev.data,
                "make sure the app listens where nginx connects (host, port, 0.0.0.0 rather "
                "than 127.0.0.1 inside a container), and that it is up: check its logs",

@@ -63,8 +63,12 @@ dx_collect_nginx_conf(struct dx *dx)
 
     dx->conf = c;
     dump_argv(&argv, dx->pb);
+    /* What is left of diagnose's deadline, at most DUMP_TIMEOUT_MS, at least a second. */
+    int64_t left = dx->deadline - rg_mono_ms();
     struct rg_spawn_opts o = {.argv = (const char *const *)argv.v,
-                              .timeout_ms = DUMP_TIMEOUT_MS,
+                              .timeout_ms = left > DUMP_TIMEOUT_MS ? DUMP_TIMEOUT_MS
+                                            : left < 1000         ? 1000
+                                                                  : left,
                               .max_output = DUMP_MAX,
                               .cancel_fd = -1};
     if (rg_spawn_run(&res, &o, &err) < 0) {
@@ -93,6 +97,12 @@ out:
     rg_strv_release(&argv);
 }
 
+bool
+dx_nginx_conf_seen(const struct dx *dx)
+{
+    return dx->conf && (dx->conf->conf || dx->conf->emerg);
+}
+
 void
 dx_nginx_conf_release(struct dx *dx)
 {
@@ -118,24 +128,83 @@ is_ip(const char *h)
     return dots == 3;
 }
 
-/* The address nginx is configured to use against where the services listen. */
-static void
-rule_targets(struct dx *dx)
+/* One address the server that fronts the target sends requests to. */
+struct dx_target {
+    const char *host;
+    int port;
+    const char *upstream; /* NULL for a literal proxy_pass */
+    struct rg_nginx_where where;
+};
+
+/* The addresses the locations of srv proxy to (each once): the upstream blocks' servers and
+ * literal addresses. Other sites of a shared nginx are not this target's business. */
+static size_t
+server_targets(struct dx_target *out, size_t max, const struct rg_nginx_server *srv)
 {
-    struct rg_nginx_target *t = NULL;
     size_t n = 0;
+
+    for (size_t i = 0; i < srv->n_all_locations; i++) {
+        const struct rg_nginx_pass *p = &srv->all_locations[i]->pass;
+        if (p->kind == RG_NGINX_PASS_UPSTREAM && p->upstream) {
+            for (size_t k = 0; k < p->upstream->n_servers && n < max; k++) {
+                const struct rg_nginx_upstream_server *u = &p->upstream->servers[k];
+                bool seen = false;
+                if (u->is_unix || u->down)
+                    continue;
+                for (size_t j = 0; j < n && !seen; j++)
+                    seen = out[j].port == u->port && strcmp(out[j].host, u->host) == 0;
+                if (!seen)
+                    out[n++] = (struct dx_target){u->host, u->port, p->upstream->name, u->where};
+            }
+        } else if (p->kind == RG_NGINX_PASS_ADDRESS && p->host && n < max) {
+            bool seen = false;
+            for (size_t j = 0; j < n && !seen; j++)
+                seen = out[j].port == p->port && strcmp(out[j].host, p->host) == 0;
+            if (!seen)
+                out[n++] = (struct dx_target){p->host, p->port, NULL, p->where};
+        }
+    }
+    return n;
+}
+
+bool
+dx_nginx_conf_serves(const struct dx *dx, const char *addr)
+{
+    const struct rg_nginx_server *srv;
+    struct dx_target t[64];
+    char one[160];
+    size_t n;
+
+    if (!dx->conf || !dx->conf->conf || !(srv = rg_nginx_conf_server(dx->conf->conf, 0, NULL)))
+        return true; /* nothing to tell by: every address counts */
+    n = server_targets(t, sizeof(t) / sizeof(t[0]), srv);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(one, sizeof(one), "%s:%d", t[i].host, t[i].port);
+        if (strcmp(one, addr) == 0)
+            return true;
+    }
+    return false;
+}
+
+
+/* The addresses nginx is configured to use against where the services listen. */
+static void
+rule_targets(struct dx *dx, const struct rg_nginx_server *srv)
+{
+    struct dx_target t[64];
+    size_t n;
     bool any_running = false;
 
     for (size_t i = 0; i < dx->n_inst; i++)
         any_running = any_running || dx->inst[i].running;
     if (!rg_driver_scope(dx->driver) || !any_running)
         return; /* units listen where their host does; nothing runs: app-down says it */
-    rg_nginx_conf_targets(&t, &n, dx->conf->conf);
+    n = server_targets(t, sizeof(t) / sizeof(t[0]), srv);
     for (size_t i = 0; i < n; i++) {
         char addr[160], ev[512];
         const struct dx_instance *x = NULL;
         bool port_ok = false, local;
-        if (t[i].is_unix || t[i].down || !t[i].host || !is_ip(t[i].host))
+        if (!is_ip(t[i].host))
             continue;
         local = strcmp(t[i].host, "127.0.0.1") == 0;
         snprintf(addr, sizeof(addr), "%s:%d", t[i].host, t[i].port);
@@ -149,11 +218,10 @@ rule_targets(struct dx *dx)
             if (!x && !local && strcmp(c->ip, t[i].host) == 0)
                 x = c, port_ok = c->n_ports == 0;
         }
-        snprintf(ev, sizeof(ev), "%s:%d: nginx sends requests to %s%s%s", t[i].where.file,
-                 t[i].where.line, addr, t[i].upstream ? " (upstream " : "",
-                 t[i].upstream ? t[i].upstream : "");
-        if (t[i].upstream)
-            strncat(ev, ")", sizeof(ev) - strlen(ev) - 1);
+        snprintf(ev, sizeof(ev), "%s:%d: nginx sends requests to %s%s%s%s",
+                 t[i].where.file ? t[i].where.file : "?", t[i].where.line, addr,
+                 t[i].upstream ? " (upstream " : "", t[i].upstream ? t[i].upstream : "",
+                 t[i].upstream ? ")" : "");
         if (x && !port_ok)
             dx_add(dx, "upstream-port", 85, ev,
                    "write the port the app listens on in that line (Odoo: 8069, and 8072 for "
@@ -168,14 +236,13 @@ rule_targets(struct dx *dx)
                    "$app http://SERVICE:PORT; proxy_pass $app;)",
                    "nginx is configured to send requests to %s, an address no running "
                    "container of the target has", addr);
-        else if (!x && local && !rg_driver_units(dx->driver))
+        else if (!x && local)
             dx_add(dx, "upstream-port", 70, ev,
                    "publish the app's port on 127.0.0.1 (ports: [\"127.0.0.1:PORT:8069\"]) or "
                    "proxy to the port it publishes, then nginx -t and reload",
                    "nginx is configured to send requests to %s, but no container of the "
                    "target publishes that port", addr);
     }
-    free(t);
 }
 
 static void
@@ -200,17 +267,17 @@ add_problems(struct dx *dx, struct rg_nginx_problems *p, const char *cause, int 
     rg_nginx_problems_release(p);
 }
 
-/* Odoo is recognised by its ports: 8069 served, or 8072 (gevent) among the services'. */
+/* An Odoo with a gevent (longpolling/websocket) port: 8072 among the services' ports or the
+ * proxy's upstreams. A threaded Odoo (workers = 0) serves /websocket on 8069 itself. */
 static bool
-looks_like_odoo(const struct dx *dx)
+has_gevent_port(const struct dx *dx)
 {
     for (size_t i = 0; i < dx->n_inst; i++)
         for (size_t p = 0; p < dx->inst[i].n_ports; p++)
-            if (dx->inst[i].ports[p].private_port == 8069 ||
-                dx->inst[i].ports[p].private_port == 8072)
+            if (dx->inst[i].ports[p].private_port == 8072)
                 return true;
     for (size_t i = 0; i < dx->pb->proxy.n_upstreams; i++)
-        if (dx->pb->proxy.upstreams[i].port == 8069 || dx->pb->proxy.upstreams[i].port == 8072)
+        if (dx->pb->proxy.upstreams[i].port == 8072)
             return true;
     return false;
 }
@@ -234,17 +301,21 @@ dx_rules_nginx_conf(struct dx *dx)
     }
     if (!dx->conf || !dx->conf->conf)
         return;
-    rule_targets(dx);
     if (!(srv = rg_nginx_conf_server(dx->conf->conf, 0, NULL)))
         return;
-    if (looks_like_odoo(dx)) {
+    rule_targets(dx, srv);
+    if (has_gevent_port(dx)) {
         if (rg_nginx_check_websocket(&p, dx->conf->conf, srv, 0, 8072))
             add_problems(dx, &p, "websocket-misrouted", 80,
                          "Odoo's real-time channel (/websocket, /longpolling) is not routed to "
                          "its gevent port with upgrade headers: 502 and a stuck UI there");
-        if (rg_nginx_check_proxy_headers(&p, dx->conf->conf, srv, NULL))
-            add_problems(dx, &p, "proxy-headers", 45,
-                         "nginx does not send the headers Odoo's proxy_mode reads");
+        /* Missing proxy headers make wrong links and client addresses, not 502s: a note. */
+        if (rg_nginx_check_proxy_headers(&p, dx->conf->conf, srv, NULL)) {
+            for (size_t i = 0; i < p.n; i++)
+                dx_note(dx, "%s:%d: %s", p.v[i].where.file ? p.v[i].where.file : "?",
+                        p.v[i].where.line, p.v[i].message);
+            rg_nginx_problems_release(&p);
+        }
     }
     if (dx->pb->diagnose.app_timeout_ms > 0) {
         snprintf(what, sizeof(what), "the app's own limit of %lld s",

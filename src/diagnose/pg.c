@@ -32,6 +32,39 @@ int_of(PGresult *r, int row, int col)
     return end == v ? 0 : (int)n;
 }
 
+/* What a failed connection says, never libpq's own text: it can quote the connection string
+ * (a password in a malformed DSN). A refusal of the server's own is a finding; diagnose's own
+ * problems (its credentials, a name only the app's network resolves) are notes. */
+static void
+classify(struct dx *dx, const char *dsn, const char *m)
+{
+    char *shown = rg_redact_dsn(dsn);
+
+    if (strstr(m, "too many clients") || strstr(m, "remaining connection slots"))
+        snprintf(dx->pg.error, sizeof(dx->pg.error),
+                 "PostgreSQL at '%s' refused a new connection: %s", shown,
+                 strstr(m, "too many clients") ? "FATAL: sorry, too many clients already"
+                                               : "FATAL: remaining connection slots are "
+                                                 "reserved");
+    else if (strstr(m, "Connection refused") || strstr(m, "No such file or directory"))
+        snprintf(dx->pg.error, sizeof(dx->pg.error),
+                 "PostgreSQL at '%s' refuses connections: nothing listens there", shown);
+    else if (strstr(m, "timeout expired"))
+        snprintf(dx->pg.error, sizeof(dx->pg.error),
+                 "PostgreSQL at '%s' did not answer within 3 s", shown);
+    else if (strstr(m, "password authentication failed") || strstr(m, "no pg_hba.conf entry"))
+        dx_note(dx, "PostgreSQL at '%s' refused diagnose's credentials: set diagnose.database",
+                shown);
+    else if (strstr(m, "could not translate host name"))
+        dx_note(dx, "PostgreSQL at '%s': the host name does not resolve here (a name only the "
+                    "app's network knows?): set diagnose.database",
+                shown);
+    else
+        dx_note(dx, "PostgreSQL at '%s' not reached (libpq's message is not shown: it may "
+                    "quote the connection string)", shown);
+    free(shown);
+}
+
 void
 dx_collect_pg(struct dx *dx)
 {
@@ -58,20 +91,15 @@ dx_collect_pg(struct dx *dx)
         return;
     conn = PQconnectdbParams(keys, vals, 1);
     if (!conn || PQstatus(conn) != CONNECTION_OK) {
-        const char *m = conn ? PQerrorMessage(conn) : "out of memory";
-        /* libpq's message may span lines ("connection to server ... failed: FATAL: ..."). */
-        char *one = rg_strdup(m);
-        for (char *p = one; *p; p++)
-            if (*p == '\n')
-                *p = ' ';
-        snprintf(dx->pg.error, sizeof(dx->pg.error), "%s", one);
-        free(one);
+        classify(dx, dsn, conn ? PQerrorMessage(conn) : "out of memory");
         goto out;
     }
     r = PQexec(conn, query);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
         char *shown = rg_redact_dsn(dsn);
-        dx_note(dx, "PostgreSQL at '%s' not read: %s", shown, PQerrorMessage(conn));
+        dx_note(dx, "PostgreSQL at '%s' not read: %s", shown,
+                PQresultErrorField(r, PG_DIAG_SQLSTATE) ? PQresultErrorField(r, PG_DIAG_SQLSTATE)
+                                                        : "no answer");
         free(shown);
         goto out;
     }

@@ -70,12 +70,17 @@ rule_memory(struct dx *dx)
     bool seen = false;
 
     rg_buf_init(&ev, 16 * 1024);
+    size_t memory_lines = 0;
     for (size_t i = 0; i < dx->n_inst; i++) {
         const struct dx_instance *x = &dx->inst[i];
-        size_t lines = dx_grep(&ev, x->log.data,
-                               "out of memory|MemoryError|memory limit|limit_memory|"
-                               "Killed process|oom-kill|Cannot allocate memory",
-                               4);
+        size_t lines;
+        if (!rg_strv_contains(&dx->pb->runtime.services, x->service))
+            continue;
+        lines = dx_grep(&ev, x->log.data,
+                        "out of memory|MemoryError|memory limit|limit_memory|"
+                        "Killed process|oom-kill|Cannot allocate memory",
+                        4);
+        memory_lines += lines;
         if (x->killed || x->oom || lines) {
             rg_buf_addf(&ev, "%s: %s%s%s\n", x->name,
                         x->oom ? "OOM-killed (Docker says so)"
@@ -93,9 +98,13 @@ rule_memory(struct dx *dx)
      * above it. A bare SIGKILL (137) may also be a stop that outlived its grace period. */
     bool flagged = false;
     for (size_t i = 0; i < dx->n_inst; i++)
-        flagged = flagged || dx->inst[i].oom;
+        flagged = flagged || (dx->inst[i].oom &&
+                              rg_strv_contains(&dx->pb->runtime.services, dx->inst[i].service));
     if (seen || app)
-        dx_add(dx, "out-of-memory", flagged ? 97 : 80, ev.data,
+        dx_add(dx, "out-of-memory", flagged || ((memory_lines || app) && seen) ? 97
+                                    : memory_lines || app                       ? 80
+                                                                                : 60,
+               ev.data,
                "give the app the memory it needs or need less: raise the container's mem_limit "
                "(compose) or the unit's MemoryMax=, or run fewer workers; for Odoo, size "
                "limit_memory_soft/limit_memory_hard to the workers you run",
@@ -150,6 +159,8 @@ rule_app_lines(struct dx *dx)
         for (size_t i = 0; i < dx->n_inst; i++) {
             struct rg_buf one;
             size_t m;
+            if (!rg_strv_contains(&dx->pb->runtime.services, dx->inst[i].service))
+                continue;
             rg_buf_init(&one, 8 * 1024);
             if ((m = dx_grep(&one, dx->inst[i].log.data, known[k].rx, 3)) > 0) {
                 rg_buf_addf(&ev, "%s: %zu line%s since the window began, the last:\n%s",
@@ -193,7 +204,7 @@ rule_pg(struct dx *dx)
         else if (pg->error[0])
             dx_add(dx, "pg-down", 70, pg->error, "start PostgreSQL, or fix the address the "
                                                  "app and the playbook use",
-                   "PostgreSQL does not accept connections");
+                   "PostgreSQL does not answer");
         return;
     }
     int usable = pg->max_connections - pg->reserved;
@@ -227,7 +238,10 @@ rule_disks(struct dx *dx)
     for (size_t i = 0; i < dx->n_disks; i++) {
         const struct dx_disk *d = &dx->disks[i];
         char ev[512];
-        bool low = d->total && (d->avail * 100 < d->total * 3 || d->avail < 256ull << 20);
+        /* 3 % free, or less than 256 MiB (a tenth of a small filesystem): an empty small
+         * tmpfs is not full. */
+        uint64_t floor = d->total / 10 < 256ull << 20 ? d->total / 10 : 256ull << 20;
+        bool low = d->total && (d->avail * 100 < d->total * 3 || d->avail < floor);
         if (!low && !(d->files_avail > 0 && d->files_avail < 1000))
             continue;
         snprintf(ev, sizeof(ev), "%s: %.1f MiB free of %.1f MiB (%.1f%%), %llu inodes free",

@@ -341,7 +341,7 @@ run_finish(struct run *r, enum rg_outcome outcome, const char *error)
     if (dx) {
         /* The causes go with the outcome's note: history and the notification show them. */
         run_report(r, RG_REPORT_NOTE, RG_ST_COUNT, RG_EV_OK, dx);
-        noted = rg_asprintf("%s\n%s", error ? error : "", dx);
+        noted = error ? rg_asprintf("%s\n%s", error, dx) : rg_strdup(dx);
     }
     if (rg_ledger_finish(r->ledger, r->deploy_id, rg_outcome_name(outcome),
                          outcome == RG_OUTCOME_DEPLOYED ? NULL : noted ? noted : error,
@@ -468,6 +468,7 @@ run_init(struct run *r, const struct rg_playbook *pb, const struct rg_run_opts *
 void
 run_reset(struct run *r)
 {
+    free(run_diagnose_finish(r));
     rg_plan_free(r->plan);
     r->plan = NULL;
     free(r->manual_stages);
@@ -492,6 +493,9 @@ run_reset(struct run *r)
 void
 run_release(struct run *r)
 {
+    /* A run that halted (a signal during the ladder) never reached run_finish: its diagnosis
+     * is waited for here, before the playbook it reads goes away. */
+    free(run_diagnose_finish(r));
     rg_plan_free(r->plan);
     free(r->manual_stages);
     rg_driver_close(r->driver);

@@ -27,6 +27,8 @@ mounted=""
 
 cleanup() {
     for p in $gun_pid $bench_pid $lock_pid; do kill "$p" 2>/dev/null; done
+    # pgbench's sessions keep their slots until they are ended (a failed run included).
+    psql -X -h 127.0.0.1 -p "$pg_port" -U postgres -Atc "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'pgbench'" postgres >/dev/null 2>&1
     [ -n "$nginx_pid" ] && kill -QUIT "$nginx_pid" 2>/dev/null
     (cd "$work/app" 2>/dev/null && "${dc[@]}" -p "$project" down -t 1 >/dev/null 2>&1)
     [ -n "$mounted" ] && umount "$mounted" 2>/dev/null
@@ -87,7 +89,11 @@ nginx -c "$work/nginx/nginx.conf" -p "$work/nginx/" 2>"$work/nginx.start" ||
     { echo "FAIL setup: nginx did not start: $(cat "$work/nginx.start")"; exit 1; }
 for _ in $(seq 50); do [ -s "$work/nginx/nginx.pid" ] && break; sleep 0.1; done
 nginx_pid=$(cat "$work/nginx/nginx.pid")
-[ -n "$nginx_pid" ] || { echo "FAIL setup: nginx wrote no pid file"; exit 1; }
+if [ -z "$nginx_pid" ]; then
+    pkill -QUIT -f "nginx -c $work/nginx/nginx.conf" 2>/dev/null
+    echo "FAIL setup: nginx wrote no pid file"
+    exit 1
+fi
 
 cat >"$work/pb.yml" <<YAML
 version: 1
@@ -212,10 +218,16 @@ dx host_not_found 7 && first host_not_found_first upstream-host-not-found
 has host_not_found_line "host not found in upstream"; has host_not_found_fix "127.0.0.1:PUBLISHED_PORT"
 upstream "127.0.0.1:$app_port"; reload
 
-# 8. Odoo's /websocket not routed to its gevent port (the app listens on 8069, like Odoo).
-reset; stack_env APP_PORT=8069; compose up -d; wait_app
+# 8. An Odoo-like app on 8069 without a gevent port (a threaded Odoo serves /websocket on
+#    8069 through /): nothing wrong. With its gevent port 8072, /websocket left to / is.
+reset; stack_env APP_PORT=8069; compose up -d; wait_app; traffic 2
+dx odoo_threaded 0 && has odoo_threaded_says "no cause found"
+cp "$work/app/docker-compose.yml" "$work/compose.saved"
+sed -i 's/^    mem_limit: 48m$/    mem_limit: 48m\n    expose: ["8072"]/' "$work/app/docker-compose.yml"
+compose up -d; wait_app
 dx websocket 7 && first websocket_first websocket-misrouted
 has websocket_location "/websocket"; has websocket_fix "Upgrade"
+cp "$work/compose.saved" "$work/app/docker-compose.yml"
 stack_env; compose up -d; wait_app
 
 # 9. PostgreSQL out of connection slots (held by pgbench's clients).
@@ -235,8 +247,9 @@ psql -X -h 127.0.0.1 -p "$pg_port" -U postgres -Atc "select pg_terminate_backend
 # 10. A full disk (a 2 MiB tmpfs the test mounts, filled).
 if mount -t tmpfs -o size=2m rgdxtest "$work/disk"; then
     mounted=$work/disk
-    dd if=/dev/zero of="$work/disk/fill" bs=64k >/dev/null 2>&1
     reset
+    dx disk_small_not_full 0    # an empty small filesystem is not a full one
+    dd if=/dev/zero of="$work/disk/fill" bs=64k >/dev/null 2>&1
     dx disk_full 7 && first disk_full_first disk-full
     has disk_full_path "$work/disk"; has disk_full_fix "free space"
     umount "$work/disk" && mounted=""
