@@ -13,7 +13,7 @@
 
 #define DIAGNOSE_DEADLINE_MS 8000
 
-#define SNAPSHOT_WAIT_MS 3000
+#define SNAPSHOT_WAIT_MS 500
 
 struct run_dx {
     pthread_t thread;
@@ -87,9 +87,15 @@ run_diagnose_start(struct run *r)
         return;
     }
     r->dx = x;
-    /* The failed release's containers are read before the ladder replaces them. */
+    /* Replaced in place, the failed release's containers are read before the ladder replaces
+     * them (a listing: tens of ms; never more than SNAPSHOT_WAIT_MS of the recovery). Under
+     * switch they stay beside the serving release until the ladder removes them: no wait. */
+    if (r->pb->strategy == RG_STRATEGY_SWITCH)
+        return;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += SNAPSHOT_WAIT_MS / 1000;
+    until.tv_nsec += (long)(SNAPSHOT_WAIT_MS % 1000) * 1000000L;
+    until.tv_sec += SNAPSHOT_WAIT_MS / 1000 + until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
     pthread_mutex_lock(&x->mu);
     while (!x->snapshot && pthread_cond_timedwait(&x->cv, &x->mu, &until) == 0)
         ;
