@@ -122,7 +122,8 @@ rg_diagnose(struct rg_diagnosis *out, const struct rg_playbook *pb, struct rg_dr
     dx_collect_app_log(dx);
     dx_collect_nginx(dx);
     dx_rules(dx);
-    qsort(out->findings, out->n, sizeof(*out->findings), by_confidence);
+    if (out->n) /* qsort of no array: findings is NULL then */
+        qsort(out->findings, out->n, sizeof(*out->findings), by_confidence);
     bool seen_any = dx->inst_seen || dx->pg.seen || dx->pg.error[0] || dx_nginx_seen(dx);
     for (size_t i = 0; i < dx->n_inst; i++)
         rg_buf_release(&dx->inst[i].log);

@@ -291,7 +291,8 @@ rg_releases_prune(const char *root, int keep, const struct rg_strv *protect, str
         free(path);
     }
     closedir(d);
-    qsort(v, n, sizeof(*v), by_age);
+    if (n) /* an empty releases directory: v is NULL */
+        qsort(v, n, sizeof(*v), by_age);
     for (size_t i = 0; i < n; i++) {
         struct rg_err one;
         char *path, *gone;

@@ -10,13 +10,18 @@ bin=$(readlink -f "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/integration/lib.sh
 . "$here/lib.sh"
+# shellcheck source=tests/integration/systemd_lib.sh
+. "$here/systemd_lib.sh"
 require_stack
 reg=${ROLLGATE_REGISTRY:-127.0.0.1:5000}
 pg_port=${ROLLGATE_PG_PORT:-55432}
 app_port=18110
 nginx_port=18111
 gun_port=18113
+sd_port=18114
+sd_name=rg-dx-sd
 work=$(mktemp -d /tmp/rollgate-dx-test.XXXXXX)
+chmod 0755 "$work" # the systemd container's app user reads the app from here
 project=rgdxtest
 if docker compose version >/dev/null 2>&1; then dc=(docker compose); else dc=(docker-compose); fi
 nginx_pid=""
@@ -32,6 +37,7 @@ cleanup() {
     [ -n "$nginx_pid" ] && kill -QUIT "$nginx_pid" 2>/dev/null
     (cd "$work/app" 2>/dev/null && "${dc[@]}" -p "$project" down -t 1 >/dev/null 2>&1)
     [ -n "$mounted" ] && umount "$mounted" 2>/dev/null
+    sd_down "$sd_name" >/dev/null 2>&1
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -230,6 +236,13 @@ has websocket_location "/websocket"; has websocket_fix "Upgrade"
 cp "$work/compose.saved" "$work/app/docker-compose.yml"
 stack_env; compose up -d; wait_app
 
+# 8b. nginx gives up before the app's own limit: proxy_read_timeout 2s against app_timeout 5s.
+sed 's/^  disks: \[\(.*\)\]$/  disks: [\1]\n  app_timeout: 5s/' "$work/pb.yml" >"$work/pb-timeout.yml"
+reset; traffic 1
+run proxy_timeout 7 diagnose --since 2m "$work/pb-timeout.yml" && first proxy_timeout_first proxy-timeout
+has proxy_timeout_where "$work/nginx/nginx.conf:"; has proxy_timeout_fix "proxy_read_timeout"
+[ -z "${RG_DX_SAMPLES:-}" ] || printf '%s\n' "$out" >"$RG_DX_SAMPLES/proxy_timeout.txt"
+
 # 9. PostgreSQL out of connection slots (held by pgbench's clients).
 reset
 printf 'select pg_sleep(30);\n' >"$work/sleep.sql"
@@ -287,6 +300,40 @@ has failed_deploy_diagnosis "diagnose: "; has failed_deploy_cause "[app-down,"
 run failed_deploy_json 0 history --json "$work/pb.yml" -n 1
 has failed_deploy_history "app-down"
 stack_env; compose up -d
+
+# 14. A unit under a real systemd (the container of the systemd tests): gunicorn's WORKER
+#     TIMEOUT read from the unit's journal, then the unit stopped.
+if sd_up "$sd_name" "$work" "$sd_port" >/dev/null; then
+    mapfile -t prefix <"$work/prefix"
+    prefix_yaml=$(printf '%s, ' "${prefix[@]}")
+    printf 'DX_DB=%s/dx.db\nAPP_TAG=v1\n' "$work" >"$work/unit.env"
+    chmod 0644 "$work/unit.env"
+    sd_unit "$sd_name" rg-dx.service "[Service]
+User=app
+EnvironmentFile=$work/unit.env
+ExecStart=/usr/bin/gunicorn --timeout 1 --workers 1 --bind 0.0.0.0:$sd_port --chdir $work/gapp wsgiapp:app
+Restart=always
+RestartSec=1" >/dev/null
+    sd_run systemctl start rg-dx.service
+    sed -e "s|^runtime: .*|runtime: {driver: systemd, unit: rg-dx.service, env_file: $work/unit.env, tag_var: APP_TAG,|" \
+        -e "s|^          tag_var: DEMO_APP_TAG, services: \[app\]}|          command_prefix: [${prefix_yaml%, }]}|" \
+        -e "s|^release: .*|release: {tag_pattern: '^v[0-9]+\$'}|" \
+        -e "s|^  app_log: .*||" -e "s|^deploy: .*|deploy: [up, {verify: [health]}]|" \
+        "$work/pb.yml" >"$work/pb-sd.yml"
+    for _ in $(seq 50); do curl -sf "http://$SD_IP:$sd_port/" >/dev/null && break; sleep 0.2; done
+    reset; upstream "$SD_IP:$sd_port"; reload; traffic 1 /slow
+    run unit_worker_timeout 7 diagnose --since 2m "$work/pb-sd.yml" &&
+        first unit_worker_timeout_first worker-timeout
+    has unit_worker_timeout_journal "rg-dx.service: "; has unit_worker_timeout_line "WORKER TIMEOUT"
+    sd_run systemctl stop rg-dx.service
+    reset; traffic 2
+    run unit_stopped 7 diagnose --since 2m "$work/pb-sd.yml" && first unit_stopped_first app-down
+    has unit_stopped_state "inactive (dead)"; has unit_stopped_fix "journalctl -u rg-dx.service"
+    sd_down "$sd_name" >/dev/null 2>&1
+    upstream "127.0.0.1:$app_port"; reload
+else
+    bad unit_faults "systemd did not boot in a container"
+fi
 
 echo "diagnose: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
