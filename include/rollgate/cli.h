@@ -10,7 +10,8 @@ enum rg_exit {
     RG_EXIT_ABORTED = 3,     /* failed before anything changed on the target */
     RG_EXIT_BUSY = 4,        /* another deploy holds the target's lock */
     RG_EXIT_GATES = 5,       /* `check`: at least one gate did not pass */
-    RG_EXIT_STILL_RUNNING = 6, /* `wait`: the run had not ended when --timeout passed */
+    RG_EXIT_STILL_RUNNING = 6, /* the run goes on without the caller: `wait --timeout` or
+                                  --wait-timeout passed, or a signal handed it to a worker */
     RG_EXIT_DIAGNOSED = 7,   /* `diagnose`: at least one cause was found */
     RG_EXIT_USAGE = 64,      /* unknown command or option, wrong arguments */
     RG_EXIT_INVALID = 65,    /* invalid playbook, tag or other input */

@@ -139,10 +139,24 @@ struct rg_report {
     const char *rung_kind; /* repair, rollback, restore */
     const char *tag;
     const struct rg_gate_result *gate;
+    const struct rg_step *step; /* the playbook step of the stage (state, result, gate), NULL
+                                   for the engine's own stages */
     enum rg_outcome outcome;
     const char *message;
     int64_t elapsed_ms;  /* since the deploy began */
     int64_t deadline_ms; /* of the state, 0 when none */
+    bool changed;        /* the target has changed: a stop now leaves the run in flight (from
+                            the switch on), where before it aborts with nothing changed */
+};
+
+/* What a cancel (cancel_fd readable) asks of the run, read when the run notices it. */
+enum rg_cancel_kind {
+    RG_CANCEL_STOP,    /* a person's ^C: abort before the switch, halt in flight after it */
+    RG_CANCEL_SUSPEND, /* hand over: stop wherever the run is, leaving its step in flight in the
+                          ledger (as a crash would, but with the lock released) for a worker's
+                          `resume` to run again */
+    RG_CANCEL_RECOVER, /* call it off: abort before the switch; after it, climb the ladder as
+                          after a failure (the ladder itself is not interrupted) */
 };
 
 struct rg_run_opts {
@@ -160,6 +174,9 @@ struct rg_run_opts {
                              to halt safely, close it in the ledger, then go on */
     int64_t lock_wait_ms; /* how long to wait for another deploy to finish */
     int cancel_fd;        /* readable on SIGINT/SIGTERM (the CLI's self-pipe); -1: none */
+    /* What a cancel asks (NULL: RG_CANCEL_STOP); asked each time one is noticed. */
+    enum rg_cancel_kind (*cancel_kind)(void *data);
+    void *cancel_data;
     void (*report)(const struct rg_report *r, void *data);
     void *report_data;
 };
@@ -168,6 +185,7 @@ struct rg_run_result {
     int64_t deploy_id;
     enum rg_outcome outcome;
     bool halted;        /* stopped by a signal: in flight in the ledger, for resume */
+    bool suspended;     /* halted by RG_CANCEL_SUSPEND: its last step is still in flight */
     bool nothing_to_do; /* resume found no deploy in flight */
     char tag[136];
     char live_tag[136]; /* the release serving at the end */

@@ -219,6 +219,9 @@ struct rg_lock_holder {
  * its process; on success *holder is the record such a dead holder left (stale), or zeroed. */
 int rg_lock_take(struct rg_lock **out, struct rg_lock_holder *holder, const char *state_dir,
                  const char *target, const char *actor, int64_t wait_ms, struct rg_err *err);
+/* Whether another live process announced a --takeover of the target: a SIGTERM it sends is
+ * that, not a CI's cancel. */
+bool rg_lock_takeover_announced(const char *state_dir, const char *target);
 /* --takeover: while on, waiters of the target (other than this process) leave the lock to it,
  * so that a deploy queued behind the stopped holder does not take it first. */
 int rg_lock_announce_takeover(const char *state_dir, const char *target, bool on,

@@ -11,6 +11,7 @@
 #include "rollgate/playbook.h"
 
 #define RG_CLI_MAX_OPTS 16
+#define RG_CLI_MAX_REPEAT 8 /* values kept of an option given several times (--report) */
 
 /* One option; a command's options are a {0}-terminated array whose index is the option id. */
 struct rg_opt {
@@ -37,6 +38,8 @@ struct rg_cmd_ctx {
     const struct rg_cmd *cmd;
     const char *optval[RG_CLI_MAX_OPTS]; /* the last value given, or "" for a flag */
     int optcount[RG_CLI_MAX_OPTS];
+    /* Every value given, in order (the first RG_CLI_MAX_REPEAT; a further one is refused). */
+    const char *optall[RG_CLI_MAX_OPTS][RG_CLI_MAX_REPEAT];
     char **args;
     int nargs;
     int verbosity;

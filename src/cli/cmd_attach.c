@@ -1,8 +1,10 @@
 /* `rollgate attach` and `rollgate wait`: follow a run that another process does — a deploy a
  * push started in the background, a CI job's, a colleague's — from its run log and the ledger,
  * and exit with the code that run exits with. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,6 +104,98 @@ follow_ledger(struct rg_cmd_ctx *ctx, struct follow *f, bool print, int64_t dead
     }
 }
 
+/* A run handed to a worker (its log ends "exit 6"): the worker's resume names its own log in
+ * the ledger once it has the target. Waits for that, or for the run's end, or the deadline. */
+static enum rg_follow_end
+await_worker(struct follow *f, const char *followed, int64_t deadline)
+{
+    int64_t free_since = 0;
+    struct rg_err err;
+
+    for (;;) {
+        struct rg_lock_holder h;
+        if (rg_ledger_get(&f->row, f->ledger, f->id, &err) < 0 || f->row.outcome[0])
+            return RG_FOLLOW_GONE;
+        if (f->row.log[0] && strcmp(f->row.log, followed) != 0)
+            return RG_FOLLOW_EXIT;
+        if (deadline && rg_mono_ms() >= deadline)
+            return RG_FOLLOW_TIMEOUT;
+        /* Nobody holds the target for a while: no worker took it (killed before?). */
+        if (rg_lock_peek(&h, f->pb->state_dir, f->pb->name, &err) == 1)
+            free_since = 0;
+        else if (!free_since)
+            free_since = rg_mono_ms();
+        else if (rg_mono_ms() - free_since > 5000)
+            return RG_FOLLOW_GONE;
+        nanosleep(&(struct timespec){.tv_nsec = 200 * 1000000L}, NULL);
+    }
+}
+
+/* A worker that waits for the target before it has a deploy id: followed by its log file. */
+struct follow_file {
+    const struct rg_playbook *pb;
+    const char *path;
+    int64_t idle_since; /* monotonic ms since when nothing showed a writer, 0: it did */
+};
+
+/* Alive while the target is held (by the deploy it waits for, then by itself) or its log was
+ * written lately; the moment between the holder's release and the worker's take is let pass. */
+static bool
+file_writer_alive(void *data)
+{
+    struct follow_file *ff = data;
+    struct rg_lock_holder h;
+    struct rg_err err;
+    struct stat st;
+
+    if (rg_lock_peek(&h, ff->pb->state_dir, ff->pb->name, &err) == 1 ||
+        (stat(ff->path, &st) == 0 && rg_wall_ms() - (int64_t)st.st_mtime * 1000 < 10000)) {
+        ff->idle_since = 0;
+        return true;
+    }
+    if (!ff->idle_since)
+        ff->idle_since = rg_mono_ms();
+    return rg_mono_ms() - ff->idle_since < 5000;
+}
+
+static int
+follow_file(struct rg_cmd_ctx *ctx, bool print, int64_t deadline)
+{
+    struct rg_playbook *pb = NULL;
+    struct follow_file ff = {.path = ctx->args[1]};
+    struct rg_err err;
+    int code = RG_EXIT_INTERNAL, rc;
+
+    if ((rc = rg_cli_load_playbook(&pb, ctx, ctx->args[0])) != 0)
+        return rc;
+    ff.pb = pb;
+    if (access(ff.path, R_OK) != 0) {
+        fprintf(ctx->errout, "rollgate: %s: cannot read the run log '%s': %s\n", ctx->cmd->name,
+                ff.path, strerror(errno));
+        rg_playbook_free(pb);
+        return RG_EXIT_INVALID;
+    }
+    switch (rg_runlog_follow(print ? ctx->out : NULL, ff.path, file_writer_alive, &ff, deadline,
+                             &code, &err)) {
+    case RG_FOLLOW_EXIT: rc = code; break;
+    case RG_FOLLOW_CLOSED: rc = RG_EXIT_OK; break;
+    case RG_FOLLOW_TIMEOUT:
+        fprintf(ctx->errout, "rollgate: %s: the run of '%s' still goes on after %s\n",
+                ctx->cmd->name, ff.path, ctx->optval[WAIT_TIMEOUT]);
+        rc = RG_EXIT_STILL_RUNNING;
+        break;
+    default:
+        fprintf(ctx->errout, "rollgate: %s: the process writing '%s' is gone without an exit "
+                             "line: 'rollgate history %s' shows where it stopped\n",
+                ctx->cmd->name, ff.path, ctx->args[0]);
+        rc = RG_EXIT_UNRECOVERED;
+    }
+    if (!print && rc != RG_EXIT_STILL_RUNNING)
+        fprintf(ctx->out, "the run of '%s' (exit %d)\n", ff.path, rc);
+    rg_playbook_free(pb);
+    return rc;
+}
+
 static int
 follow_run(struct rg_cmd_ctx *ctx, bool print, int64_t timeout_ms)
 {
@@ -113,6 +207,8 @@ follow_run(struct rg_cmd_ctx *ctx, bool print, int64_t timeout_ms)
     enum rg_follow_end end;
     int code = RG_EXIT_INTERNAL, rc;
 
+    if (strchr(ctx->args[1], '/'))
+        return follow_file(ctx, print, deadline);
     if (rg_int_parse(&id, ctx->args[1], 1, INT64_MAX, &err) < 0)
         return rg_cli_usage_error(ctx->cmd, "ID: %s (the deploy's number, as 'rollgate history' "
                                             "shows it)", err.msg);
@@ -128,8 +224,19 @@ follow_run(struct rg_cmd_ctx *ctx, bool print, int64_t timeout_ms)
     }
     /* The run log begins with the run's own first line; the ledger's transitions need one. */
     if (f.row.log[0] && access(f.row.log, R_OK) == 0) {
-        end = rg_runlog_follow(print ? ctx->out : NULL, f.row.log, still_running, &f, deadline,
-                               &code, &err);
+        char followed[sizeof(f.row.log)];
+        for (;;) {
+            snprintf(followed, sizeof(followed), "%s", f.row.log);
+            end = rg_runlog_follow(print ? ctx->out : NULL, followed, still_running, &f,
+                                   deadline, &code, &err);
+            if (end != RG_FOLLOW_EXIT || code != RG_EXIT_STILL_RUNNING)
+                break;
+            /* Handed over: the run goes on in a worker's log. */
+            if ((end = await_worker(&f, followed, deadline)) != RG_FOLLOW_EXIT)
+                break;
+            if (print)
+                fprintf(ctx->out, "rollgate: the run goes on in %s\n", f.row.log);
+        }
     } else {
         if (print)
             fprintf(ctx->out, "%s #%lld of '%s': %s (%s by %s)\n", f.row.kind, id, pb->name,
@@ -185,12 +292,14 @@ cmd_wait(struct rg_cmd_ctx *ctx)
 
 #define FOLLOW_WHY                                                                                 \
     "Deploy ids are per target (the playbook names it). Works for any trigger: a push, a\n"       \
-    "CI job, a person."
+    "CI job, a person. A run handed to a worker is followed into the worker's log. LOG (a\n"    \
+    "path, with a /) follows a worker still waiting for the target, as --wait-timeout\n"        \
+    "names it."
 
 const struct rg_cmd rg_cmd_attach = {
     .name = "attach",
     .summary = "follow a running or finished deploy's output; exit with its exit code",
-    .usage = "PLAYBOOK ID",
+    .usage = "PLAYBOOK ID|LOG",
     .description = "Prints the run's output from its run log as it is written (or its ledger\n"
                    "transitions, for a run without one) until the run ends, then exits with\n"
                    "the code the run exits with (0, 1, 2, 3, 4 as deploy does).\n" FOLLOW_WHY
@@ -204,7 +313,7 @@ const struct rg_cmd rg_cmd_attach = {
 const struct rg_cmd rg_cmd_wait = {
     .name = "wait",
     .summary = "wait for a deploy to end and exit with its exit code",
-    .usage = "[--timeout DURATION] PLAYBOOK ID",
+    .usage = "[--timeout DURATION] PLAYBOOK ID|LOG",
     .description = "As attach, printing one line at the end instead of the output. With\n"
                    "--timeout, exits 6 when the run still goes on after it.\n" FOLLOW_WHY
                    "\n",

@@ -3,16 +3,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ci_report.h"
 #include "cmd.h"
 #include "rollgate/driver.h"
 #include "rollgate/gates.h"
 #include "rollgate/runtime.h"
 
-enum { OPT_POLL, OPT_JSON };
+enum { OPT_POLL, OPT_JSON, OPT_REPORT };
 
 static const struct rg_opt check_opts[] = {
     [OPT_POLL] = {"poll", 'p', NULL, "poll each gate until it passes or its 'within' deadline"},
     [OPT_JSON] = {"json", 0, NULL, "print one JSON document instead of the table"},
+    [OPT_REPORT] = {"report", 0, "FORMAT", RG_CI_REPORT_HELP},
     {0},
 };
 
@@ -151,6 +153,7 @@ cmd_check(struct rg_cmd_ctx *ctx)
     struct rg_gate_result *results = NULL;
     struct rg_driver *drv = NULL;
     struct rg_strv hosts = {0};
+    struct rg_ci_report *ci = NULL;
     const char *project = NULL;
     struct rg_err err;
     size_t n = 0;
@@ -159,6 +162,12 @@ cmd_check(struct rg_cmd_ctx *ctx)
     if ((rc = rg_cli_load_playbook(&pb, ctx, ctx->args[0])) != 0 ||
         (rc = select_gates(&gates, &n, ctx, pb)) != 0)
         goto out;
+    if (rg_ci_report_open(&ci, ctx->optall[OPT_REPORT], (size_t)ctx->optcount[OPT_REPORT],
+                          "check", pb, ctx->out, ctx->errout, ctx->optcount[OPT_JSON] > 0,
+                          &err) < 0) {
+        rc = rg_cli_usage_error(ctx->cmd, "%s", err.msg);
+        goto out;
+    }
     if (rg_driver_open(&drv, pb, NULL, &err) < 0) {
         fprintf(ctx->errout, "rollgate: check: %s\n", err.msg);
         rc = rg_cli_exit_for(err.code);
@@ -183,6 +192,8 @@ cmd_check(struct rg_cmd_ctx *ctx)
         rc = rg_cli_exit_for(rc);
         goto out;
     }
+    for (size_t i = 0; i < n; i++)
+        rg_ci_report_gate(ci, &results[i]);
     if (ctx->optcount[OPT_JSON]) {
         if (print_json(ctx->out, pb, results, n, rc == 0) < 0) {
             rc = RG_EXIT_INTERNAL;
@@ -194,7 +205,11 @@ cmd_check(struct rg_cmd_ctx *ctx)
             print_containers(ctx->out, &env, &pb->runtime.services);
     }
     rc = rc == 0 ? RG_EXIT_OK : RG_EXIT_GATES;
+    if (rg_ci_report_finish(ci, 0, NULL, NULL, rc == RG_EXIT_OK ? "passed" : "failed", rc,
+                            NULL) < 0 && rc == RG_EXIT_OK)
+        rc = RG_EXIT_CANTCREAT;
 out:
+    rg_ci_report_free(ci);
     free(results);
     free(gates);
     rg_strv_release(&hosts);
@@ -206,12 +221,13 @@ out:
 const struct rg_cmd rg_cmd_check = {
     .name = "check",
     .summary = "probe the target's gates now and show each verdict with its evidence",
-    .usage = "[--poll] [--json] PLAYBOOK [GATE...]",
+    .usage = "[--poll] [--json] [--report FORMAT]... PLAYBOOK [GATE...]",
     .description =
         "Probes the named gates (all when none is named) of the running target, concurrently,\n"
         "once each; with --poll each gate is polled by its every/within/need settings.\n"
         "Nothing is changed. Container restarts and log lines count over each container's\n"
-        "whole life. Exits 0 when every gate passes, 5 when any does not.\n",
+        "whole life. Exits 0 when every gate passes, 5 when any does not.\n"
+        "--report junit=PATH, github or gitlab report the verdicts to a CI (docs/ci-and-hooks.md).\n",
     .opts = check_opts,
     .min_args = 1,
     .max_args = -1,

@@ -4,7 +4,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ci_report.h"
 #include "cmd.h"
+#include "handoff.h"
 #include "progress.h"
 #include "runlog.h"
 #include "rollgate/engine.h"
@@ -21,14 +23,28 @@ struct run_args {
     const char *commit;
     bool force;
     bool takeover;
+    const char *const *reports;
+    size_t n_reports;
+    const char *wait_timeout;
+    bool cancel_on_timeout;
 };
 
-/* The first six are shared by deploy and rollback, at the same index. */
+/* The first six are shared by deploy and rollback, at the same index; the three CI options
+ * follow each command's own (at ci_base). */
 enum { OPT_TAG, OPT_JSON, OPT_WAIT, OPT_ACTOR, OPT_TRIGGER, OPT_LOG, OPT_COMMIT = 6 };
 enum { OPT_FORCE = 6, OPT_TAKEOVER = 7 };
 enum { RESUME_JSON, RESUME_WAIT, RESUME_ACTOR, RESUME_LOG };
+enum { CI_REPORT, CI_WAIT_TIMEOUT, CI_CANCEL_ON_TIMEOUT };
+enum { DEPLOY_CI = 7, ROLLBACK_CI = 8, RESUME_CI = 4 };
 
 #define LOG_HELP "keep the run's output in FILE (default: under the state directory's logs/)"
+#define CI_OPTS                                                                                   \
+    {"report", 0, "FORMAT", RG_CI_REPORT_HELP},                                                   \
+    {"wait-timeout", 0, "DURATION",                                                               \
+     "stop waiting after this long, the lock included: exit 6 with the 'rollgate attach' line; "  \
+     "the run goes on in a worker"},                                                              \
+    {"cancel-on-timeout", 0, NULL,                                                                \
+     "at --wait-timeout, call the run off instead: abort before the switch, roll back after it"}
 
 static const struct rg_opt deploy_opts[] = {
     [OPT_TAG] = {"tag", 't', "TAG", "the release to deploy (checked against tag_pattern)"},
@@ -40,6 +56,7 @@ static const struct rg_opt deploy_opts[] = {
     [OPT_LOG] = {"log", 0, "FILE", LOG_HELP},
     [OPT_COMMIT] = {"commit", 0, "OID", "the git commit this release comes from, for the ledger "
                                         "(the git hook sets it)"},
+    CI_OPTS,
     {0},
 };
 
@@ -54,6 +71,7 @@ static const struct rg_opt rollback_opts[] = {
     [OPT_FORCE] = {"force", 0, NULL, "allow a tag never seen serving on this target"},
     [OPT_TAKEOVER] = {"takeover", 0, NULL, "stop a deploy that holds the target (SIGTERM), wait "
                                            "for it to halt safely, then roll back"},
+    CI_OPTS,
     {0},
 };
 
@@ -62,8 +80,80 @@ static const struct rg_opt resume_opts[] = {
     [RESUME_WAIT] = {"wait", 0, "DURATION", "wait this long for the lock"},
     [RESUME_ACTOR] = {"actor", 0, "NAME", "who does it (default: $USER)"},
     [RESUME_LOG] = {"log", 0, "FILE", LOG_HELP},
+    CI_OPTS,
     {0},
 };
+
+/* Everything a run's reports go to: the CI reports, the watcher, the run log (and through it
+ * the terminal or JSON). */
+struct sinks {
+    struct rg_ci_report *ci;
+    struct rg_handoff *handoff;
+    struct rg_runlog *log;
+};
+
+static void
+report_all(const struct rg_report *r, void *data)
+{
+    struct sinks *s = data;
+
+    rg_handoff_note(s->handoff, r);
+    rg_ci_report_event(s->ci, r); /* a group opens before the stage's lines */
+    rg_runlog_report(r, s->log);
+}
+
+/* --wait-timeout passed while another deploy held the lock: the deploy goes on waiting for
+ * the rest of --wait in a worker, or (--cancel-on-timeout, or no --wait left) it is given up. */
+static int
+queue_in_worker(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args *a,
+                struct rg_handoff *h, int64_t wait_ms, const char *busy)
+{
+    char left[32], d[32], *abs = realpath(ctx->args[0], NULL);
+    const char *args[24];
+    size_t n = 0;
+    int pid;
+
+    rg_duration_format(d, sizeof(d), h->timeout_ms);
+    if (a->cancel_on_timeout || wait_ms <= h->timeout_ms) {
+        fprintf(ctx->errout, "rollgate: %s: --wait-timeout %s passed waiting for the target: %s; "
+                             "nothing was started\n", ctx->cmd->name, d, busy);
+        free(abs);
+        return RG_EXIT_BUSY;
+    }
+    rg_duration_format(left, sizeof(left), wait_ms - h->timeout_ms);
+    args[n++] = kind == RG_RUN_ROLLBACK ? "rollback" : "deploy";
+    args[n++] = abs ? abs : ctx->args[0];
+    if (a->tag) {
+        args[n++] = kind == RG_RUN_ROLLBACK ? "--to" : "--tag";
+        args[n++] = a->tag;
+    }
+    args[n++] = "--wait";
+    args[n++] = left;
+    args[n++] = "--actor";
+    args[n++] = h->actor;
+    args[n++] = "--trigger";
+    args[n++] = a->trigger ? a->trigger : "cli";
+    if (a->commit) {
+        args[n++] = "--commit";
+        args[n++] = a->commit;
+    }
+    if (a->force)
+        args[n++] = "--force";
+    args[n++] = "--log";
+    args[n++] = h->worker_log;
+    args[n++] = "--report";
+    args[n++] = "none";
+    args[n] = NULL;
+    pid = rg_handoff_spawn(h, args, h->worker_log);
+    free(abs);
+    if (pid < 0)
+        return RG_EXIT_INTERNAL;
+    fprintf(ctx->errout,
+            "rollgate: %s: --wait-timeout %s passed waiting for the target (%s); the %s goes on "
+            "waiting in a worker (pid %d) for up to %s more; follow it: rollgate attach %s %s\n",
+            ctx->cmd->name, d, busy, args[0], pid, left, ctx->args[0], h->worker_log);
+    return RG_EXIT_STILL_RUNNING;
+}
 
 static int
 run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args *a)
@@ -73,8 +163,13 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
     struct rg_progress prog;
     struct rg_runlog log;
     struct rg_run_opts o = {.kind = kind, .cancel_fd = -1};
+    struct rg_handoff h = {0};
+    struct rg_ci_report *ci = NULL;
+    struct sinks sinks = {.handoff = &h, .log = &log};
     struct rg_err err;
-    char *log_path = NULL;
+    char *log_path = NULL, *note = NULL;
+    const char *outcome;
+    int64_t wait_ms = 0;
     int rc;
 
     if ((rc = rg_cli_load_playbook(&pb, ctx, ctx->args[0])) != 0)
@@ -84,9 +179,21 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
         return rg_cli_usage_error(ctx->cmd, "--tag is required; usage: rollgate %s %s",
                                   ctx->cmd->name, ctx->cmd->usage);
     }
-    if (a->wait && rg_duration_parse(&o.lock_wait_ms, a->wait, &err) < 0) {
+    if (a->wait && rg_duration_parse(&wait_ms, a->wait, &err) < 0) {
         rg_playbook_free(pb);
         return rg_cli_usage_error(ctx->cmd, "--wait: %s", err.msg);
+    }
+    if (a->wait_timeout && rg_duration_parse(&h.timeout_ms, a->wait_timeout, &err) < 0) {
+        rg_playbook_free(pb);
+        return rg_cli_usage_error(ctx->cmd, "--wait-timeout: %s", err.msg);
+    }
+    if (a->wait_timeout && h.timeout_ms <= 0) {
+        rg_playbook_free(pb);
+        return rg_cli_usage_error(ctx->cmd, "--wait-timeout must be more than 0");
+    }
+    if (a->cancel_on_timeout && !a->wait_timeout) {
+        rg_playbook_free(pb);
+        return rg_cli_usage_error(ctx->cmd, "--cancel-on-timeout needs --wait-timeout");
     }
     if (a->trigger && strcmp(a->trigger, "cli") != 0 && strcmp(a->trigger, "hook") != 0 &&
         strcmp(a->trigger, "ci") != 0) {
@@ -99,13 +206,21 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
         return rg_cli_usage_error(ctx->cmd, "--commit must be 40 or 64 hex digits, not '%s'",
                                   a->commit);
     }
+    if (rg_ci_report_open(&ci, a->reports, a->n_reports, ctx->cmd->name, pb, ctx->out,
+                          ctx->errout, a->json, &err) < 0) {
+        rg_playbook_free(pb);
+        return rg_cli_usage_error(ctx->cmd, "%s", err.msg);
+    }
+    sinks.ci = ci;
     o.tag = a->tag;
     o.force = a->force;
     o.takeover = a->takeover;
     o.commit = a->commit;
     o.actor = a->actor ? a->actor : rg_cli_actor();
     o.trigger = a->trigger ? a->trigger : "cli";
-    o.cancel_fd = rg_signals_install();
+    /* The lock is part of what the job waits for. */
+    o.lock_wait_ms = h.timeout_ms && (!wait_ms || wait_ms > h.timeout_ms) ? h.timeout_ms
+                                                                          : wait_ms;
     rg_progress_init(&prog, ctx->out, a->json, pb->name);
     /* Kept absolute in the ledger: attach may run from another directory. */
     if (a->log && a->log[0] != '/') {
@@ -117,18 +232,53 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
     }
     rg_runlog_init(&log, log_path, pb->name, &prog);
     o.log_path = log_path;
-    o.report = rg_runlog_report;
-    o.report_data = &log;
+    h.playbook = ctx->args[0];
+    h.target = pb->name;
+    h.state_dir = pb->state_dir;
+    h.actor = o.actor;
+    h.log_path = log_path;
+    h.cancel_on_timeout = a->cancel_on_timeout;
+    h.errout = ctx->errout;
+    o.cancel_fd = rg_handoff_start(&h, rg_signals_install());
+    o.cancel_kind = rg_handoff_cancel_kind;
+    o.cancel_data = &h;
+    o.report = report_all;
+    o.report_data = &sinks;
 
     rc = rg_engine_run(&res, pb, &o, &err);
-    if (rc < 0) {
+    rg_handoff_stop(&h);
+    if (rc == RG_EBUSY && h.timeout_ms && o.lock_wait_ms == h.timeout_ms && !res.deploy_id) {
+        rc = queue_in_worker(ctx, kind, a, &h, wait_ms, err.msg);
+        outcome = rc == RG_EXIT_STILL_RUNNING ? "queued" : "busy";
+        note = rg_asprintf("--wait-timeout passed waiting for the target: %s", err.msg);
+    } else if (rc < 0) {
         fprintf(ctx->errout, "rollgate: %s: %s\n", ctx->cmd->name, err.msg);
         rc = rg_cli_exit_for(rc);
+        outcome = "error";
+        note = rg_strdup(err.msg);
     } else if (kind == RG_RUN_RESUME && res.nothing_to_do) {
         fprintf(ctx->out, "nothing to resume: the last deploy of '%s' finished\n", pb->name);
         rc = RG_EXIT_OK;
+        outcome = "nothing_to_do";
+    } else if (res.halted && (res.suspended || atomic_load(&h.worker_pid) ||
+                              !rg_lock_takeover_announced(pb->state_dir, pb->name))) {
+        /* Stopped in flight: a worker finishes it (started by the watcher already, or now for
+         * a stop that raced the switch). */
+        int pid = rg_handoff_spawn_resume(&h);
+        rc = pid > 0 ? RG_EXIT_STILL_RUNNING : RG_EXIT_UNRECOVERED;
+        outcome = "handed_over";
+        note = pid > 0 ? rg_asprintf("handed to a worker (pid %d, log %s) that finishes or rolls "
+                                     "back #%lld: rollgate attach %s %lld", pid, h.worker_log,
+                                     (long long)res.deploy_id, ctx->args[0],
+                                     (long long)res.deploy_id)
+                       : rg_asprintf("stopped in flight: 'rollgate resume %s' finishes it",
+                                     ctx->args[0]);
+        if (!prog.json)
+            fprintf(ctx->out, "%s #%lld %s\n", kind == RG_RUN_ROLLBACK ? "rollback" : "deploy",
+                    (long long)res.deploy_id, note);
     } else {
         rc = rg_cli_exit_for_outcome(res.outcome, res.halted, kind == RG_RUN_ROLLBACK);
+        outcome = res.halted ? "interrupted" : rg_outcome_name(res.outcome);
         if (!prog.json) {
             if (res.halted)
                 fprintf(ctx->out, "deploy #%lld interrupted: run 'rollgate resume %s'\n",
@@ -142,10 +292,25 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
     }
     fflush(ctx->out);
     fflush(ctx->errout);
+    if (rg_ci_report_finish(ci, res.deploy_id, res.tag[0] ? res.tag : a->tag, res.live_tag,
+                            outcome, rc, note) < 0 && rc == RG_EXIT_OK)
+        rc = RG_EXIT_CANTCREAT;
+    fflush(ctx->out);
     rg_runlog_finish(&log, rc);
+    rg_ci_report_free(ci);
+    free(note);
     free(log_path);
     rg_playbook_free(pb);
     return rc;
+}
+
+static void
+ci_args(struct run_args *a, const struct rg_cmd_ctx *ctx, int base)
+{
+    a->reports = ctx->optall[base + CI_REPORT];
+    a->n_reports = (size_t)ctx->optcount[base + CI_REPORT];
+    a->wait_timeout = ctx->optval[base + CI_WAIT_TIMEOUT];
+    a->cancel_on_timeout = ctx->optcount[base + CI_CANCEL_ON_TIMEOUT] > 0;
 }
 
 /* deploy and rollback share their option table's layout (rollback adds --force). */
@@ -160,12 +325,16 @@ shared_args(const struct rg_cmd_ctx *ctx)
         .trigger = ctx->optval[OPT_TRIGGER],
         .log = ctx->optval[OPT_LOG],
     };
+    int ci = DEPLOY_CI;
+
     if (ctx->cmd == &rg_cmd_rollback) {
         a.force = ctx->optcount[OPT_FORCE] > 0;
         a.takeover = ctx->optcount[OPT_TAKEOVER] > 0;
+        ci = ROLLBACK_CI;
     } else {
         a.commit = ctx->optval[OPT_COMMIT];
     }
+    ci_args(&a, ctx, ci);
     return a;
 }
 
@@ -194,6 +363,7 @@ cmd_resume(struct rg_cmd_ctx *ctx)
         .actor = ctx->optval[RESUME_ACTOR],
         .log = ctx->optval[RESUME_LOG],
     };
+    ci_args(&a, ctx, RESUME_CI);
     return run_command(ctx, RG_RUN_RESUME, &a);
 }
 
@@ -201,7 +371,8 @@ const struct rg_cmd rg_cmd_deploy = {
     .name = "deploy",
     .summary = "deploy a release; on failure repair, roll back or restore by the playbook",
     .usage = "--tag TAG [--json] [--wait DURATION] [--actor NAME] [--trigger cli|hook|ci] "
-             "[--log FILE] [--commit OID] PLAYBOOK",
+             "[--log FILE] [--commit OID] [--report FORMAT]... [--wait-timeout DURATION "
+             "[--cancel-on-timeout]] PLAYBOOK",
     .description =
         "Runs the playbook's plan ('rollgate plan' shows it) under the target's lock: pull,\n"
         "switch the tag, bring the services up, pass the verify gates, stay stable for the\n"
@@ -210,9 +381,13 @@ const struct rg_cmd rg_cmd_deploy = {
         "same gates. Every transition is in the ledger first. A deploy left in flight by a\n"
         "crash is finished first. A release in quarantine (it failed its gates, or a person\n"
         "rolled back from it) is refused, under any tag, until 'rollgate release allow'.\n"
-        "The output is kept in a run log ('rollgate attach' follows it). Exit: 0 deployed,\n"
-        "1 recovered, 2 unrecovered, 3 aborted (nothing changed), 4 busy, 65 invalid tag or\n"
-        "playbook, or a release in quarantine.\n",
+        "The output is kept in a run log ('rollgate attach' follows it).\n"
+        "SIGINT or SIGTERM before the switch aborts with nothing changed; after it the run is\n"
+        "handed to a detached worker that finishes it or rolls back (exit 6). --report writes\n"
+        "JUnit, GitHub or GitLab reports; --wait-timeout bounds the job's wait (exit 6, the\n"
+        "deploy goes on; docs/ci-and-hooks.md). Exit: 0 deployed, 1 recovered,\n"
+        "2 unrecovered, 3 aborted (nothing changed), 4 busy, 6 still running (handed to a\n"
+        "worker), 65 invalid tag or playbook, or a release in quarantine.\n",
     .opts = deploy_opts,
     .min_args = 1,
     .max_args = 1,
@@ -223,7 +398,8 @@ const struct rg_cmd rg_cmd_rollback = {
     .name = "rollback",
     .summary = "return a target to a known-good release, through the same lock and gates",
     .usage = "[--to TAG] [--force] [--takeover] [--json] [--wait DURATION] [--actor NAME] "
-             "[--trigger cli|hook|ci] [--log FILE] PLAYBOOK",
+             "[--trigger cli|hook|ci] [--log FILE] [--report FORMAT]... [--wait-timeout DURATION "
+             "[--cancel-on-timeout]] PLAYBOOK",
     .description =
         "For the emergency by hand: goes back to the release that served before the one\n"
         "serving now (also one that served before rollgate's first deploy), or --to TAG, any\n"
@@ -242,7 +418,8 @@ const struct rg_cmd rg_cmd_rollback = {
 const struct rg_cmd rg_cmd_resume = {
     .name = "resume",
     .summary = "finish or recover a deploy a crash or a signal left in flight",
-    .usage = "[--json] [--wait DURATION] [--actor NAME] [--log FILE] PLAYBOOK",
+    .usage = "[--json] [--wait DURATION] [--actor NAME] [--log FILE] [--report FORMAT]... "
+             "[--wait-timeout DURATION [--cancel-on-timeout]] PLAYBOOK",
     .description =
         "Reads the last intent in the ledger: a step in flight runs again (every step is\n"
         "idempotent) and the plan goes on; a step that had failed leads to the recover ladder.\n"

@@ -92,6 +92,19 @@ unknown_long(const struct rg_cmd *cmd, const char *arg, size_t len)
     return -1;
 }
 
+/* Counts an option given and keeps its value among the others given. */
+static int
+keep_value(struct rg_cmd_ctx *ctx, int id)
+{
+    if (ctx->optcount[id] >= RG_CLI_MAX_REPEAT) {
+        rg_cli_usage_error(ctx->cmd, "option '--%s' is given more than %d times",
+                           ctx->cmd->opts[id].name, RG_CLI_MAX_REPEAT);
+        return -1;
+    }
+    ctx->optall[id][ctx->optcount[id]++] = ctx->optval[id];
+    return 0;
+}
+
 int
 rg_opts_parse(struct rg_cmd_ctx *ctx, int argc, char **argv)
 {
@@ -142,7 +155,8 @@ rg_opts_parse(struct rg_cmd_ctx *ctx, int argc, char **argv)
                                    opts[id].arg);
                 return -1;
             }
-            ctx->optcount[id]++;
+            if (keep_value(ctx, id) < 0)
+                return -1;
             continue;
         }
         /* One or more short options: -v, -vv, -n 5, -n5. */
@@ -162,9 +176,9 @@ rg_opts_parse(struct rg_cmd_ctx *ctx, int argc, char **argv)
                                    cmd->name);
                 return -1;
             }
-            ctx->optcount[id]++;
             if (!opts[id].arg) {
                 ctx->optval[id] = "";
+                ctx->optcount[id]++;
                 continue;
             }
             if (p[1]) {
@@ -175,6 +189,8 @@ rg_opts_parse(struct rg_cmd_ctx *ctx, int argc, char **argv)
                 rg_cli_usage_error(cmd, "option '-%c' needs a value (%s)", *p, opts[id].arg);
                 return -1;
             }
+            if (keep_value(ctx, id) < 0)
+                return -1;
             break;
         }
     }

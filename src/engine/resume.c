@@ -94,6 +94,11 @@ run_resume(struct run *r, bool *resumed, struct rg_err *err)
     manual = strcmp(last.kind, "deploy") != 0;
     if ((rc = rg_lock_set_deploy(r->lock, r->deploy_id, last.trigger, err)) < 0)
         return rc;
+    /* `resume` (a worker a stopped CI job handed the run to, or a person) goes on in its own
+     * log: attach follows the run there. */
+    if (r->o->kind == RG_RUN_RESUME && r->o->log_path &&
+        rg_ledger_set_log(r->ledger, r->deploy_id, r->o->log_path, err) < 0)
+        rg_log(RG_LOG_WARN, "%s", err->msg);
     /* A backup or restore by hand is not run again on its own: the person who started it
      * decides, after looking at what it left (a restore may or may not have swapped). */
     if (strcmp(last.kind, "backup") == 0 || strcmp(last.kind, "restore") == 0) {

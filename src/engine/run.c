@@ -27,10 +27,18 @@ run_report(struct run *r, enum rg_report_kind kind, enum rg_state st, enum rg_ev
         .outcome = r->res->outcome,
         .message = message,
         .elapsed_ms = rg_mono_ms() - r->started,
+        .changed = r->changed,
+        .step = kind == RG_REPORT_STATE || kind == RG_REPORT_RESULT ? r->step : NULL,
     };
 
     if (r->o->report)
         r->o->report(&rep, r->o->report_data);
+}
+
+enum rg_cancel_kind
+run_cancel_kind(const struct run *r)
+{
+    return r->o->cancel_kind ? r->o->cancel_kind(r->o->cancel_data) : RG_CANCEL_STOP;
 }
 
 static void
@@ -42,9 +50,12 @@ on_gate(const struct rg_gate_result *g, void *data)
         .deploy_id = r->deploy_id,
         .state = r->state,
         .rung = r->rung,
+        .rung_kind = r->rung ? rg_rung_kind_name(r->pb->recover[r->rung - 1].kind) : NULL,
         .gate = g,
+        .step = r->step,
         .elapsed_ms = rg_mono_ms() - r->started,
         .deadline_ms = g->gate->timing.within_ms,
+        .changed = r->changed,
     };
 
     if (r->o->report)
@@ -103,6 +114,9 @@ cancel_requested(const struct run *r)
     fd_set fds;
 
     if (r->o->cancel_fd < 0)
+        return false;
+    /* Called off: the ladder that brings the service back is let finish. */
+    if (r->rung > 0 && run_cancel_kind(r) == RG_CANCEL_RECOVER)
         return false;
     FD_ZERO(&fds);
     FD_SET(r->o->cancel_fd, &fds);
@@ -215,6 +229,13 @@ run_stage(struct run *r, const struct rg_plan_stage *stage, int index)
     rg_err_clear(&err);
     rg_buf_reset(&r->evidence);
     r->cancel_before_stage = false;
+    if (cancel_requested(r) && run_cancel_kind(r) == RG_CANCEL_SUSPEND) {
+        /* Handed over before it began: nothing of this stage is recorded. */
+        r->res->suspended = true;
+        snprintf(r->last_error, sizeof(r->last_error), "handed over before %s",
+                 rg_state_name(stage->state));
+        return RG_EV_CANCEL;
+    }
     if (cancel_requested(r)) {
         snprintf(r->last_error, sizeof(r->last_error), "interrupted before %s",
                  rg_state_name(stage->state));
@@ -223,6 +244,8 @@ run_stage(struct run *r, const struct rg_plan_stage *stage, int index)
         snprintf(r->res->cause, sizeof(r->res->cause), "%s", r->last_error);
         return RG_EV_CANCEL;
     }
+    r->changed = rg_plan_stage_move(stage, RG_EV_CANCEL) == RG_MOVE_HALT;
+    r->step = stage->step;
     if ((rc = enter(r, stage->state, index, &err)) < 0) {
         snprintf(r->last_error, sizeof(r->last_error), "%s", err.msg);
         r->last_code = err.code;
@@ -269,6 +292,15 @@ run_stage(struct run *r, const struct rg_plan_stage *stage, int index)
         shown = rg_asprintf("%s%s%s", r->last_error, r->evidence.len ? "\n" : "",
                             r->evidence.len ? r->evidence.data : "");
     }
+    /* Handed over in the middle of the step: its intent stays in flight, so that the worker's
+     * resume runs it again, as after a crash. */
+    if (ev == RG_EV_CANCEL && run_cancel_kind(r) == RG_CANCEL_SUSPEND) {
+        r->res->suspended = true;
+        run_report(r, RG_REPORT_RESULT, stage->state, ev, shown);
+        free(said);
+        free(shown);
+        return ev;
+    }
     /* The outcome is recorded even when the run stops here: it is what resume reads. */
     if (rg_ledger_done(r->ledger, r->deploy_id, rg_state_name(stage->state), r->rung, index,
                        rg_event_name(ev), said, &err) < 0)
@@ -288,12 +320,24 @@ run_stages(struct run *r, const struct rg_plan_stage *stages, size_t n, size_t f
         enum rg_event ev = run_stage(r, &stages[i], (int)i);
         enum rg_move mv = rg_plan_stage_move(&stages[i], ev);
 
+        if (r->res->suspended) {
+            *move_out = RG_MOVE_HALT;
+            return i;
+        }
+
         /* A signal noticed before a stage began is the previous stage's: before any change it
          * aborts, after one it halts for resume. */
         if (ev == RG_EV_CANCEL && r->cancel_before_stage)
             mv = i > 0     ? rg_plan_stage_move(&stages[i - 1], ev)
                  : r->rung ? RG_MOVE_HALT
                            : RG_MOVE_ABORT;
+        /* Called off after the switch: the ladder brings back what served. */
+        if (ev == RG_EV_CANCEL && mv == RG_MOVE_HALT && r->rung == 0 &&
+            run_cancel_kind(r) == RG_CANCEL_RECOVER) {
+            mv = RG_MOVE_RECOVER;
+            snprintf(r->last_error, sizeof(r->last_error), "called off in %s",
+                     rg_state_name(stages[i].state));
+        }
         if (mv != RG_MOVE_NEXT) {
             *move_out = mv;
             return i;
@@ -307,6 +351,9 @@ enum rg_outcome
 run_ladder(struct run *r, int first, size_t from, bool *halted)
 {
     *halted = false;
+    /* Called off (--cancel-on-timeout): the rungs' steps and gates are not cut short. */
+    if (run_cancel_kind(r) == RG_CANCEL_RECOVER)
+        r->sc.cancel_fd = -1;
     for (int i = first; i <= (int)r->plan->n_rungs; i++, from = 0) {
         const struct rg_plan_rung *pr = &r->plan->rungs[i - 1];
         enum rg_move mv;
@@ -402,7 +449,11 @@ conclude(struct run *r, enum rg_move mv, bool manual)
         r->res->halted = true;
         snprintf(r->res->error, sizeof(r->res->error), "%s", why);
         run_report(r, RG_REPORT_NOTE, r->state, RG_EV_CANCEL,
-                   "interrupted: the deploy stays in flight; run 'rollgate resume' to finish it");
+                   r->res->suspended
+                       ? "handed over: the step stays in flight for the 'rollgate resume' that "
+                         "takes it over"
+                       : "interrupted: the deploy stays in flight; run 'rollgate resume' to "
+                         "finish it");
         return;
     case RG_MOVE_RECOVER:
         if (manual) {

@@ -35,6 +35,8 @@ struct run {
     int rung;                         /* 0: the deploy itself; i: recover rung i */
     enum rg_state state;
     bool cancel_before_stage; /* the last stage saw a signal before it began */
+    bool changed;             /* the stage entered last would halt on a cancel (see rg_report) */
+    const struct rg_step *step; /* the playbook step of the stage being run, or NULL */
     struct rg_step_ctx sc;
     struct rg_strv hosts; /* switch: the instances verify and settle judge */
     struct rg_strv ids;
@@ -47,6 +49,8 @@ struct run {
     struct run_dx *dx;    /* the diagnosis of a failed release, running (diagnosis.c) */
 };
 
+/* What a cancel noticed now asks (the caller's answer, RG_CANCEL_STOP by default). */
+enum rg_cancel_kind run_cancel_kind(const struct run *r);
 void run_report(struct run *r, enum rg_report_kind kind, enum rg_state st, enum rg_event ev,
                 const char *message);
 /* Runs stages [from, n) and returns the index of the one whose event did not lead on (n when

@@ -259,6 +259,9 @@ run(struct poll_state *ps, struct rg_err *err)
                 /* In a stability window reaching the end without a failed probe is a pass. */
                 finish_slot(ps, s, o->settle_ms > 0 ? RG_VERDICT_PASS : RG_VERDICT_FAIL,
                             o->settle_ms <= 0);
+                /* Decided by the clock, not a probe: the caller is told all the same. */
+                if (o->progress)
+                    o->progress(s->res, o->progress_data);
                 continue;
             }
             if (now >= s->next_due) {

@@ -130,6 +130,16 @@ other_takeover(const char *marker)
     return h.pid != (int)getpid() && holder_alive(&h);
 }
 
+bool
+rg_lock_takeover_announced(const char *state_dir, const char *target)
+{
+    char *marker = takeover_path(state_dir, target);
+    bool on = other_takeover(marker);
+
+    free(marker);
+    return on;
+}
+
 int
 rg_lock_announce_takeover(const char *state_dir, const char *target, bool on, struct rg_err *err)
 {
