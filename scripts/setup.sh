@@ -10,6 +10,7 @@ packages=(
     libarchive-dev libgit2-dev libjansson-dev libsqlite3-dev libssl-dev
     libcmocka-dev zlib1g-dev                          # unit tests, the archive fuzzer
     git python3 jq curl sqlite3 zip                   # test and demo tooling
+    libxml2-utils python3-yaml                        # JUnit schema checks, CI recipe runner
     openssh-server openssh-client                     # the git push over ssh test
     dpkg-dev man-db e2fsprogs util-linux              # the package test, chattr, setpriv
     docker.io docker-compose docker-registry          # the local stack of integration tests

@@ -309,5 +309,47 @@ has cancel_junit_outcome '<property name="outcome" value="rolled_back"/>' "$work
 run cancel_not_quarantined 0 deploy "$pb" --tag v2
 expect_consistent ledger_consistent
 
+# 12. The recipes of examples/ci/, their shell run as their CI runs it (tests/integration/
+#     ci_examples.py), rollgate on the PATH, the playbook at deploy/web.yml of the workspace.
+ws=$work/ws
+mkdir -p "$ws/deploy"
+cp "$pb" "$ws/deploy/web.yml"
+export PATH="$(cd "$(dirname "$bin")" && pwd):$PATH"
+recipe() { # NAME WANT KIND FILE TAG
+    out=$(cd "$ws" && timeout 300 python3 "$src/tests/integration/ci_examples.py" "$3" \
+        "$src/examples/ci/$4" "$ws" "$5" 2>&1 </dev/null)
+    rc=$?
+    if [ "$rc" = "$2" ]; then ok "$1"; else bad "$1" "exit $rc, want $2"; echo "$out" | sed 's/^/    /'; fi
+}
+rm -f "$ws/rollgate-junit.xml"
+recipe github_recipe_deploys 0 github github-actions.yml v3
+has github_recipe_success "job deploy: success"
+has github_recipe_says "deploy #"
+has github_recipe_serving "deployed; serving v3"
+valid_junit github_recipe_junit "$ws/rollgate-junit.xml"
+has github_recipe_summary "## rollgate deploy of ci: v3 — deployed (exit 0)" "$ws/step_summary.md"
+[ "$(serving)" = v3 ] && ok github_recipe_v3 || bad github_recipe_v3 "serving $(serving)"
+recipe github_recipe_rolls_back 1 github github-actions.yml v2-crash
+has github_recipe_failure "job deploy: failure"
+has github_recipe_always_step "step Say what production runs: exit 0"
+has github_recipe_warning "::warning title=rolled back::v2-crash failed its gates; production is back on v3"
+has github_recipe_annotation "::error file=deploy/web.yml,line="
+has github_recipe_artifact "step actions/upload-artifact@v4: exit 0"
+has github_recipe_junit_failure '<failure' "$ws/rollgate-junit.xml"
+[ "$(serving)" = v3 ] && ok github_recipe_still_v3 || bad github_recipe_still_v3 "serving $(serving)"
+recipe gitlab_recipe_deploys 0 gitlab gitlab-ci.yml v2
+has gitlab_recipe_success "job deploy: success (exit 0)"
+has gitlab_recipe_sections "section_start:"
+valid_junit gitlab_recipe_junit "$ws/rollgate-junit.xml"
+recipe gitlab_recipe_allowed 1 gitlab gitlab-ci.yml v2-500
+has gitlab_recipe_allowed_failure "job deploy: allowed_failure (exit 1)"
+has gitlab_recipe_junit_failure '<failure' "$ws/rollgate-junit.xml"
+recipe gitlab_recipe_refused 65 gitlab gitlab-ci.yml v2-crash
+has gitlab_recipe_not_allowed "job deploy: failure (exit 65)"
+has gitlab_recipe_quarantine "v2-crash is in quarantine"
+recipe gitlab_recipe_rules 0 gitlab gitlab-ci.yml main
+has gitlab_recipe_not_run "job deploy: not run (rules)"
+[ "$(serving)" = v2 ] && ok recipes_end_on_v2 || bad recipes_end_on_v2 "serving $(serving)"
+
 echo "integration_ci: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
