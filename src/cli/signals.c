@@ -1,4 +1,4 @@
-/* SIGINT and SIGTERM become readable bytes on a pipe (the self-pipe) that the engine checks
+/* SIGINT, SIGTERM and SIGHUP become readable bytes on a pipe (the self-pipe) that the engine checks
  * between steps and while it waits: a signal never leaves a step half-done. */
 #define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
@@ -37,5 +37,11 @@ rg_signals_install(void)
     sa.sa_flags = SA_RESTART;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A closed terminal is a cancel too. */
+    sigaction(SIGHUP, &sa, NULL);
+    /* A reader that went away (an ssh session a cancelled job closed, a pipe to `head`) must
+     * not kill a run midway: the writes fail, the run goes on, its run log keeps the output. */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
     return pipe_fds[0];
 }

@@ -1,4 +1,4 @@
-/* Private to cli: the self-pipe for SIGINT and SIGTERM. */
+/* Private to cli: the self-pipe for SIGINT, SIGTERM and SIGHUP (SIGPIPE is ignored). */
 #ifndef ROLLGATE_CLI_SIGNALS_H
 #define ROLLGATE_CLI_SIGNALS_H
 

@@ -272,7 +272,26 @@ expect_consistent settle_ledger_consistent
 took=$(( ($(date +%s%N) - t0) / 1000000 ))
 echo "     (handed over, finished by the worker, $took ms after SIGINT)"
 
+# 9c. A closed terminal (SIGHUP) after the switch is a cancel too; a reader that goes away (a
+#     pipe into head, an ssh session a cancelled job closed) stops nothing.
+"$bin" deploy "$work/slow.yml" --tag v2 >"$work/hup.out" 2>&1 </dev/null &
+p=$!
+bg_pids+=("$p")
+wait_for "$work/hup.out" "SETTLE" || bad hup_started "no SETTLE in $(cat "$work/hup.out")"
+kill -HUP "$p"
+wait "$p"
+rc=$?
+[ "$rc" = 6 ] && grep -qF "SIGHUP after the switch" "$work/hup.out" && ok sighup_hands_over ||
+    { bad sighup_hands_over "exit $rc"; sed 's/^/    /' "$work/hup.out"; }
+id=$(sql "select max(id) from deploys")
+run sighup_worker_finishes 0 wait "$work/slow.yml" "$id"
+("$bin" deploy "$pb" --tag v3; echo "exit $?" >"$work/pipe.rc") 2>/dev/null | head -1 >/dev/null
+for _ in $(seq 100); do [ -s "$work/pipe.rc" ] && break; sleep 0.2; done
+[ "$(sql "select outcome from deploys order by id desc limit 1")" = deployed ] && [ "$(serving)" = v3 ] &&
+    ok closed_reader_run_finishes || bad closed_reader_run_finishes "$(sql 'select id, tag, outcome from deploys order by id desc limit 1'), serving $(serving), $(cat "$work/pipe.rc")"
+
 # 10. --wait-timeout while another deploy holds the lock.
+qid=$(sql "select max(id) from deploys")
 "$bin" deploy "$work/slow.yml" --tag v1 >"$work/holder.out" 2>&1 </dev/null &
 holder=$!
 bg_pids+=("$holder")
@@ -290,7 +309,7 @@ has queued_cancel_message "nothing was started"
 wait "$holder"
 [ -n "$logf" ] && run queued_worker_wait 0 wait "$pb" "$logf"
 [ "$(serving)" = v2 ] && ok queued_worker_deployed || bad queued_worker_deployed "serving $(serving)"
-[ "$(sql "select count(*) from deploys where tag = 'v3' and id > $id")" = 0 ] && ok queued_cancel_started_nothing || bad queued_cancel_started_nothing "$(sql 'select id, tag, outcome from deploys')"
+[ "$(sql "select count(*) from deploys where tag = 'v3' and id > $qid")" = 0 ] && ok queued_cancel_started_nothing || bad queued_cancel_started_nothing "$(sql 'select id, tag, outcome from deploys')"
 
 # 11. --wait-timeout while the run goes: without --cancel-on-timeout the worker finishes it;
 #     with it, the deploy is called off and the ladder brings back what served.
