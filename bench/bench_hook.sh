@@ -47,13 +47,6 @@ git -C "$work/app" tag v1.0.0
     die "the playbook used ($(basename "$(readlink -f "$work/app/deploy/web.yml")")) does not validate"
 tag_re=$(awk -F"'" '/tag_pattern/ { print $2; exit }' "$work/app/deploy/web.yml")
 
-now_ms() { local t=$EPOCHREALTIME; echo "${t/./}" | awk '{ printf "%.1f", $1 / 1000 }'; }
-record() { echo "$1 $2" >>"$results"; }
-med() {
-    awk -v k="$1" '$1 == k { print $2 }' "$results" | sort -g | awk '{ v[NR] = $1 } END {
-        if (NR == 0) { print 0; exit } if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-range() { awk -v k="$1" '$1 == k { print $2 }' "$results" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.0f–%.0f", lo, hi }'; }
 
 # push REPO: one push of the tag (and its 50 commits) into a new bare repository.
 push_ms() {

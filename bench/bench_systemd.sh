@@ -64,14 +64,6 @@ deploy: [pull, switch, up, {verify: [unit, health]}]
 recover: [{rollback: previous}]
 YAML
 
-now_ms() { local t=$EPOCHREALTIME; echo "${t/./}" | awk '{ printf "%.1f", $1 / 1000 }'; }
-since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.1f", b - a }'; }
-record() { echo "$1 $2" >>"$results"; }
-med() {
-    awk -v k="$1" '$1 == k { print $2 }' "$results" | sort -g | awk '{ v[NR] = $1 } END {
-        if (NR == 0) { print 0; exit } if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-range() { awk -v k="$1" '$1 == k { print $2 }' "$results" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.0f–%.0f", lo, hi }'; }
 serving() { curl -s --max-time 2 "http://$SD_IP:$port/version"; }
 # by_hand_switch TAG: what a person's script does: the link, atomically, then a restart.
 by_hand_switch() {
@@ -124,7 +116,6 @@ for rep in $(seq "$reps"); do
     say "rep $rep: deploy $(awk '$1 == "deploy_ms" { v = $2 } END { print v }' "$results") ms (by hand $(awk '$1 == "raw_deploy_ms" { v = $2 } END { print v }' "$results")), crash loop rolled back $(awk '$1 == "rollback_ms" { v = $2 } END { print v }' "$results") ms (by hand $(awk '$1 == "raw_rollback_ms" { v = $2 } END { print v }' "$results"))"
 done
 
-ratio() { awk -v a="$(med "$1")" -v b="$(med "$2")" 'BEGIN { printf "%.2f", a / b }'; }
 rb=$(med rollback_ms)
 rr=$(ratio rollback_ms raw_rollback_ms)
 res_abs=$(awk -v v="$rb" 'BEGIN { print (v <= 3000) ? "met" : "MISSED" }')

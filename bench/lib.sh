@@ -19,3 +19,21 @@ write_section() {
     mv -f "$tmp" "$file"
     say "wrote section '${head#\#\# }' of $file"
 }
+
+# ---- timing and statistics of the scripts that record "KEY VALUE" lines in $results ----
+
+# now_ms: monotonic enough wall time in milliseconds, with a tenth.
+now_ms() { local t=$EPOCHREALTIME; echo "${t/./}" | awk '{ printf "%.1f", $1 / 1000 }'; }
+# since T0: milliseconds from T0 (a now_ms value) to now.
+since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.1f", b - a }'; }
+# record KEY VALUE
+record() { echo "$1 $2" >>"$results"; }
+# med KEY: the median of KEY's values (0 when none).
+med() {
+    awk -v k="$1" '$1 == k { print $2 }' "$results" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print 0; exit } if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# range KEY: "lo–hi" of KEY's values, rounded.
+range() { awk -v k="$1" '$1 == k { print $2 }' "$results" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.0f–%.0f", lo, hi }'; }
+# ratio KEY_A KEY_B: median of A over median of B.
+ratio() { awk -v a="$(med "$1")" -v b="$(med "$2")" 'BEGIN { printf "%.2f", a / b }'; }

@@ -151,7 +151,8 @@ struct rg_report {
 
 /* What a cancel (cancel_fd readable) asks of the run, read when the run notices it. */
 enum rg_cancel_kind {
-    RG_CANCEL_STOP,    /* a person's ^C: abort before the switch, halt in flight after it */
+    RG_CANCEL_STOP,    /* abort before the switch, halt in flight after it (for `resume`, or
+                          for the `rollback --takeover` that asked) */
     RG_CANCEL_SUSPEND, /* hand over: stop wherever the run is, leaving its step in flight in the
                           ledger (as a crash would, but with the lock released) for a worker's
                           `resume` to run again */

@@ -101,6 +101,9 @@ md_cell(FILE *f, const char *s)
     for (const char *p = s ? s : ""; *p; p++) {
         switch (*p) {
         case '|': fputs("\\|", f); break;
+        case '[': fputs("\\[", f); break; /* no link or image a service could plant */
+        case ']': fputs("\\]", f); break;
+        case '`': fputs("\\`", f); break;
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
         case '&': fputs("&amp;", f); break;
@@ -222,25 +225,31 @@ rg_ci_write_summary(FILE *f, const struct rg_ci_run *run)
     fputc('\n', f);
 }
 
+void
+rg_ci_random_token(char *buf, size_t size, const char *prefix)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[12];
+    size_t n;
+
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+        for (size_t i = 0; i < sizeof(raw); i++)
+            raw[i] = (unsigned char)((uint64_t)rg_mono_ms() >> (i % 8) ^ (uint64_t)getpid() >> i);
+    n = (size_t)snprintf(buf, size, "%s", prefix);
+    for (size_t i = 0; i < sizeof(raw) && n + 2 < size; i++) {
+        buf[n++] = hex[raw[i] >> 4];
+        buf[n++] = hex[raw[i] & 15];
+    }
+    buf[n < size ? n : size - 1] = '\0';
+}
+
 /* The delimiter form's delimiter: random, and checked not to occur in the value. */
 static void
 delimiter(char *buf, size_t size, const char *value)
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char raw[12];
-
-    do {
-        if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-            for (size_t i = 0; i < sizeof(raw); i++)
-                raw[i] = (unsigned char)((uint64_t)rg_mono_ms() >> (i % 8) ^
-                                         (uint64_t)getpid() >> i);
-        size_t n = (size_t)snprintf(buf, size, "ROLLGATE_EOF_");
-        for (size_t i = 0; i < sizeof(raw) && n + 2 < size; i++) {
-            buf[n++] = hex[raw[i] >> 4];
-            buf[n++] = hex[raw[i] & 15];
-        }
-        buf[n] = '\0';
-    } while (strstr(value, buf));
+    do
+        rg_ci_random_token(buf, size, "ROLLGATE_EOF_");
+    while (strstr(value, buf));
 }
 
 void

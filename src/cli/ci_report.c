@@ -18,6 +18,9 @@ struct rg_ci_report {
     FILE *errout;
     const struct rg_playbook *pb;
     bool group_open;
+    /* While the run's lines print, workflow commands are off (::stop-commands::): a line a
+     * service printed into the evidence cannot act as one. "" when they are on. */
+    char stop_token[48];
     char section[48]; /* the open GitLab section's name, "" when none */
     int n_sections;
 };
@@ -118,8 +121,25 @@ first_line(const char *s)
 }
 
 static void
+commands_on(struct rg_ci_report *c)
+{
+    if (c->stop_token[0]) {
+        fprintf(c->live, "::%s::\n", c->stop_token);
+        c->stop_token[0] = '\0';
+    }
+}
+
+static void
+commands_off(struct rg_ci_report *c)
+{
+    rg_ci_random_token(c->stop_token, sizeof(c->stop_token), "rollgate-");
+    fprintf(c->live, "::stop-commands::%s\n", c->stop_token);
+}
+
+static void
 close_live(struct rg_ci_report *c)
 {
+    commands_on(c);
     if (c->group_open) {
         fputs("::endgroup::\n", c->live);
         c->group_open = false;
@@ -147,6 +167,7 @@ open_live(struct rg_ci_report *c, const struct rg_report *r)
         rg_ci_gh_data(c->live, title);
         fputc('\n', c->live);
         c->group_open = true;
+        commands_off(c);
     }
     if (c->gitlab) {
         /* Names are letters, digits and _ ; numbered, so that a state run twice is two. */
@@ -233,6 +254,22 @@ stage_result(struct rg_ci_run *run, const struct rg_report *r)
                                                      : "failed"));
 }
 
+static void
+run_forget(struct rg_ci_run *run)
+{
+    for (size_t i = 0; i < run->n_cases; i++) {
+        free(run->cases[i].classname);
+        free(run->cases[i].name);
+        free(run->cases[i].message);
+        free(run->cases[i].text);
+    }
+    for (size_t i = 0; i < run->n_steps; i++)
+        free(run->steps[i].what);
+    run->n_cases = run->n_steps = 0;
+    run->max_rung = 0;
+    run->rolled_back_to[0] = '\0';
+}
+
 void
 rg_ci_report_event(struct rg_ci_report *c, const struct rg_report *r)
 {
@@ -244,6 +281,9 @@ rg_ci_report_event(struct rg_ci_report *c, const struct rg_report *r)
         run->deploy_id = r->deploy_id;
     switch (r->kind) {
     case RG_REPORT_START:
+        /* A deploy that first finished a run a crash left in flight reports its own from
+         * here: that run's stages are its own outcome's, not this one's. */
+        run_forget(run);
         if (r->tag)
             snprintf(run->tag, sizeof(run->tag), "%s", r->tag);
         break;
@@ -431,14 +471,7 @@ rg_ci_report_free(struct rg_ci_report *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->run.n_cases; i++) {
-        free(c->run.cases[i].classname);
-        free(c->run.cases[i].name);
-        free(c->run.cases[i].message);
-        free(c->run.cases[i].text);
-    }
-    for (size_t i = 0; i < c->run.n_steps; i++)
-        free(c->run.steps[i].what);
+    run_forget(&c->run);
     free(c->run.cases);
     free(c->run.steps);
     free(c->run.note);

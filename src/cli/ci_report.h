@@ -105,6 +105,8 @@ void rg_ci_xml_escape(FILE *f, const char *s);
 void rg_ci_gh_data(FILE *f, const char *s);
 /* Workflow command property: as data, and : , as %3A %2C. */
 void rg_ci_gh_property(FILE *f, const char *s);
+/* A random token (prefix and 24 hex digits) into buf: delimiters, stop-commands tokens. */
+void rg_ci_random_token(char *buf, size_t size, const char *prefix);
 /* The playbook path a workflow's annotations name: relative to $GITHUB_WORKSPACE when it lies
  * under it, else as given. To free(). */
 char *rg_ci_workspace_path(const char *playbook, const char *workspace);

@@ -227,7 +227,8 @@ const struct rg_cmd rg_cmd_check = {
         "once each; with --poll each gate is polled by its every/within/need settings.\n"
         "Nothing is changed. Container restarts and log lines count over each container's\n"
         "whole life. Exits 0 when every gate passes, 5 when any does not.\n"
-        "--report junit=PATH, github or gitlab report the verdicts to a CI (docs/ci-and-hooks.md).\n",
+        "--report junit=PATH, github or gitlab report the verdicts to a CI\n"
+        "(docs/ci-and-hooks.md).\n",
     .opts = check_opts,
     .min_args = 1,
     .max_args = -1,

@@ -114,14 +114,15 @@ queue_in_worker(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_
     int pid;
 
     rg_duration_format(d, sizeof(d), h->timeout_ms);
-    if (a->cancel_on_timeout || wait_ms <= h->timeout_ms) {
+    /* A takeover is a person's emergency, now or never: it is not queued. */
+    if (a->cancel_on_timeout || a->takeover || wait_ms <= h->timeout_ms) {
         fprintf(ctx->errout, "rollgate: %s: --wait-timeout %s passed waiting for the target: %s; "
                              "nothing was started\n", ctx->cmd->name, d, busy);
         free(abs);
         return RG_EXIT_BUSY;
     }
     rg_duration_format(left, sizeof(left), wait_ms - h->timeout_ms);
-    args[n++] = kind == RG_RUN_ROLLBACK ? "rollback" : "deploy";
+    args[n++] = ctx->cmd->name; /* deploy, rollback or resume */
     args[n++] = abs ? abs : ctx->args[0];
     if (a->tag) {
         args[n++] = kind == RG_RUN_ROLLBACK ? "--to" : "--tag";
@@ -131,8 +132,10 @@ queue_in_worker(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_
     args[n++] = left;
     args[n++] = "--actor";
     args[n++] = h->actor;
-    args[n++] = "--trigger";
-    args[n++] = a->trigger ? a->trigger : "cli";
+    if (kind != RG_RUN_RESUME) {
+        args[n++] = "--trigger";
+        args[n++] = a->trigger ? a->trigger : "cli";
+    }
     if (a->commit) {
         args[n++] = "--commit";
         args[n++] = a->commit;
@@ -247,7 +250,18 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
 
     rc = rg_engine_run(&res, pb, &o, &err);
     rg_handoff_stop(&h);
-    if (rc == RG_EBUSY && h.timeout_ms && o.lock_wait_ms == h.timeout_ms && !res.deploy_id) {
+    if (rc < 0 && res.halted && res.suspended) {
+        /* The run a crash had left in flight, finished first, was handed over in its turn. */
+        int pid = rg_handoff_spawn_resume(&h);
+        rc = pid > 0 ? RG_EXIT_STILL_RUNNING : RG_EXIT_UNRECOVERED;
+        outcome = "handed_over";
+        note = rg_asprintf("the interrupted run #%lld it finished first was handed to a worker "
+                           "(pid %d): rollgate attach %s %lld; this %s was not started",
+                           (long long)res.deploy_id, pid,
+                           ctx->args[0], (long long)res.deploy_id, ctx->cmd->name);
+        fprintf(ctx->errout, "rollgate: %s: %s\n", ctx->cmd->name, note);
+    } else if (rc == RG_EBUSY && h.timeout_ms && o.lock_wait_ms == h.timeout_ms &&
+               !res.deploy_id) {
         rc = queue_in_worker(ctx, kind, a, &h, wait_ms, err.msg);
         outcome = rc == RG_EXIT_STILL_RUNNING ? "queued" : "busy";
         note = rg_asprintf("--wait-timeout passed waiting for the target: %s", err.msg);
@@ -260,8 +274,7 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
         fprintf(ctx->out, "nothing to resume: the last deploy of '%s' finished\n", pb->name);
         rc = RG_EXIT_OK;
         outcome = "nothing_to_do";
-    } else if (res.halted && (res.suspended || atomic_load(&h.worker_pid) ||
-                              !rg_lock_takeover_announced(pb->state_dir, pb->name))) {
+    } else if (res.halted && !atomic_load(&h.takeover)) {
         /* Stopped in flight: a worker finishes it (started by the watcher already, or now for
          * a stop that raced the switch). */
         int pid = rg_handoff_spawn_resume(&h);
@@ -297,6 +310,7 @@ run_command(struct rg_cmd_ctx *ctx, enum rg_run_kind kind, const struct run_args
         rc = RG_EXIT_CANTCREAT;
     fflush(ctx->out);
     rg_runlog_finish(&log, rc);
+    rg_handoff_release(&h);
     rg_ci_report_free(ci);
     free(note);
     free(log_path);

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "handoff.h"
@@ -18,6 +19,8 @@
 #include "rollgate/util.h"
 
 extern char **environ;
+
+static void cancel(struct rg_handoff *h, enum rg_cancel_kind kind);
 
 /* How long the worker waits for the run it takes over to let go of the lock: the step that
  * runs when the signal comes ends first (or its process is killed). */
@@ -32,10 +35,8 @@ signal_name(int sig)
                             : "a signal";
 }
 
-/* The worker's environment: the job's, without the variable a GitHub runner uses to find and
- * kill what a job left running when the job ends. */
-static char **
-worker_env(void)
+char **
+rg_worker_env(void)
 {
     size_t n = 0, k = 0;
     char **env;
@@ -44,7 +45,8 @@ worker_env(void)
         n++;
     env = rg_calloc(n + 1, sizeof(*env));
     for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "RUNNER_TRACKING_ID=", 19) != 0)
+        if (strncmp(environ[i], "GIT_", 4) != 0 &&
+            strncmp(environ[i], "RUNNER_TRACKING_ID=", 19) != 0)
             env[k++] = environ[i];
     return env;
 }
@@ -67,13 +69,25 @@ rg_handoff_spawn(struct rg_handoff *h, const char *const *args, const char *log)
     for (size_t i = 0; args[i] && n + 1 < sizeof(argv) / sizeof(argv[0]); i++)
         argv[n++] = args[i];
     argv[n] = NULL;
+    {
+        char *dir = rg_strdup(log), *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+            *slash = '\0';
+            if (rg_fs_make_dir(dir, 0750, "log directory", &err) < 0) {
+                fprintf(h->errout, "rollgate: cannot start a worker: %s\n", err.msg);
+                free(dir);
+                return -1;
+            }
+        }
+        free(dir);
+    }
     fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
     if (fd < 0) {
         fprintf(h->errout, "rollgate: cannot start a worker: its log '%s': %s\n", log,
                 strerror(errno));
         return -1;
     }
-    env = worker_env();
+    env = rg_worker_env();
     if (rg_spawn_detached(&pid, argv, (const char *const *)env, fd, &err) < 0) {
         fprintf(h->errout, "rollgate: cannot start a worker: %s\n", err.msg);
         pid = -1;
@@ -116,6 +130,19 @@ cancel(struct rg_handoff *h, enum rg_cancel_kind kind)
         fprintf(h->errout, "rollgate: cannot tell the run to stop: %s\n", strerror(errno));
 }
 
+/* A gate poll is cut at once; a step that acts on the target (a pull, an up, an exec'd
+ * migration) is let end first, and the run stops before the next one: cutting it would leave its
+ * work running where the worker, taking over, would start it again beside it. */
+static void
+cancel_at_safe_point(struct rg_handoff *h, enum rg_cancel_kind kind)
+{
+    atomic_store(&h->kind, (int)kind);
+    if (atomic_load(&h->cut_ok) || !atomic_load(&h->started))
+        cancel(h, kind);
+    else
+        atomic_store(&h->deferred, true);
+}
+
 /* Hands the run over: the worker first, so that it is there (waiting for the lock) even when
  * this process is killed before the run stops. */
 static void
@@ -133,7 +160,7 @@ hand_over(struct rg_handoff *h, const char *why)
         fprintf(h->errout,
                 "rollgate: %s: no worker could be started: deploy #%lld stops in flight; "
                 "'rollgate resume %s' finishes it\n", why, id, h->playbook);
-    cancel(h, RG_CANCEL_SUSPEND);
+    cancel_at_safe_point(h, RG_CANCEL_SUSPEND);
 }
 
 static void
@@ -144,9 +171,14 @@ on_signal(struct rg_handoff *h, int sig)
     atomic_store(&h->signal, sig);
     if (atomic_load(&h->ended))
         return;
-    /* rollback --takeover sends SIGTERM to take the target itself: no worker competes. */
-    if (!atomic_load(&h->changed) ||
-        rg_lock_takeover_announced(h->state_dir, h->target)) {
+    /* rollback --takeover sends SIGTERM to take the target itself: no worker competes. Seen
+     * now, while its marker is there: it is removed once the rollback has the lock. */
+    if (rg_lock_takeover_announced(h->state_dir, h->target)) {
+        atomic_store(&h->takeover, true);
+        cancel(h, RG_CANCEL_STOP);
+        return;
+    }
+    if (!atomic_load(&h->changed)) {
         cancel(h, RG_CANCEL_STOP);
         return;
     }
@@ -172,7 +204,7 @@ on_timeout(struct rg_handoff *h)
         if (atomic_load(&h->rung) == 0) {
             fprintf(h->errout, "rollgate: --wait-timeout %s passed: calling the deploy off "
                                "(--cancel-on-timeout)\n", d);
-            cancel(h, RG_CANCEL_RECOVER);
+            cancel_at_safe_point(h, RG_CANCEL_RECOVER);
         }
         return true;
     }
@@ -203,7 +235,13 @@ watch(void *data)
         n = poll(p, 2, timeout);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 || p[1].revents)
+        if (n < 0) {
+            /* Not expected with two valid descriptors; retried, so that no signal is lost. */
+            rg_log(RG_LOG_WARN, "the run's watcher: poll: %s", strerror(errno));
+            nanosleep(&(struct timespec){.tv_nsec = 100 * 1000000L}, NULL);
+            continue;
+        }
+        if (p[1].revents)
             return NULL;
         if (p[0].revents & POLLIN) {
             unsigned char b[16];
@@ -217,6 +255,7 @@ watch(void *data)
     }
 }
 
+/* The worker's log, beside the run's. */
 static char *
 worker_log_path(const char *log)
 {
@@ -230,8 +269,6 @@ worker_log_path(const char *log)
 int
 rg_handoff_start(struct rg_handoff *h, int sig_fd)
 {
-    char *wl;
-
     h->sig_fd = sig_fd;
     h->cancel_pipe[0] = h->cancel_pipe[1] = h->stop_pipe[0] = h->stop_pipe[1] = -1;
     atomic_init(&h->deploy_id, 0);
@@ -243,10 +280,11 @@ rg_handoff_start(struct rg_handoff *h, int sig_fd)
     atomic_init(&h->signal, 0);
     atomic_init(&h->timed_out, false);
     atomic_init(&h->worker_pid, 0);
+    atomic_init(&h->takeover, false);
+    atomic_init(&h->cut_ok, false);
+    atomic_init(&h->deferred, false);
     pthread_mutex_init(&h->spawn_lock, NULL);
-    wl = worker_log_path(h->log_path);
-    snprintf(h->worker_log, sizeof(h->worker_log), "%s", wl);
-    free(wl);
+    h->worker_log = worker_log_path(h->log_path);
     h->deadline_ms = h->timeout_ms > 0 ? rg_mono_ms() + h->timeout_ms : 0;
     if (sig_fd < 0 || pipe2(h->cancel_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return sig_fd;
@@ -280,13 +318,26 @@ rg_handoff_note(struct rg_handoff *h, const struct rg_report *r)
 {
     if (r->deploy_id)
         atomic_store(&h->deploy_id, r->deploy_id);
-    if (r->kind == RG_REPORT_START)
+    if (r->kind == RG_REPORT_START) {
+        /* A deploy that first finished a run a crash left in flight begins its own here. */
         atomic_store(&h->started, true);
+        atomic_store(&h->ended, false);
+        atomic_store(&h->changed, false);
+        atomic_store(&h->rung, 0);
+    }
     if (r->kind == RG_REPORT_STATE || r->kind == RG_REPORT_RUNG) {
         atomic_store(&h->started, true);
         atomic_store(&h->changed, r->changed || r->rung > 0);
         atomic_store(&h->rung, r->rung);
     }
+    if (r->kind == RG_REPORT_STATE)
+        atomic_store(&h->cut_ok, r->state == RG_ST_VERIFY || r->state == RG_ST_SETTLE ||
+                                     r->state == RG_ST_PROBE);
+    /* A step ended (or a stage that polls gates began): a cancel that waited for it is given
+     * now, before the run checks for one and starts the next. */
+    if ((r->kind == RG_REPORT_RESULT || (r->kind == RG_REPORT_STATE && atomic_load(&h->cut_ok))) &&
+        atomic_exchange(&h->deferred, false))
+        cancel(h, (enum rg_cancel_kind)atomic_load(&h->kind));
     if (r->kind == RG_REPORT_OUTCOME)
         atomic_store(&h->ended, true);
 }
@@ -316,4 +367,13 @@ rg_handoff_stop(struct rg_handoff *h)
             close(h->stop_pipe[i]);
         h->cancel_pipe[i] = h->stop_pipe[i] = -1;
     }
+}
+
+void
+rg_handoff_release(struct rg_handoff *h)
+{
+    rg_handoff_stop(h);
+    pthread_mutex_destroy(&h->spawn_lock);
+    free(h->worker_log);
+    h->worker_log = NULL;
 }

@@ -38,8 +38,11 @@ struct rg_handoff {
     atomic_int signal;     /* the first signal, 0: none */
     atomic_bool timed_out; /* the --wait-timeout passed */
     atomic_int worker_pid; /* the resume worker, 0: none */
+    atomic_bool takeover;  /* a signal came from `rollback --takeover`: no worker */
+    atomic_bool cut_ok;    /* the stage running polls gates: cutting it short loses nothing */
+    atomic_bool deferred;  /* a cancel waits for the step running to end (see rg_handoff_note) */
     pthread_mutex_t spawn_lock;
-    char worker_log[4096];
+    char *worker_log;
 };
 
 /* Starts the watcher on the CLI's signal pipe; returns the fd the engine takes as cancel_fd,
@@ -51,11 +54,17 @@ void rg_handoff_note(struct rg_handoff *h, const struct rg_report *r);
 enum rg_cancel_kind rg_handoff_cancel_kind(void *data);
 /* Stops the watcher; safe to call twice. */
 void rg_handoff_stop(struct rg_handoff *h);
+/* Stops it and frees what start allocated (after the last spawn). */
+void rg_handoff_release(struct rg_handoff *h);
 /* Starts the worker that resumes the run (once: later calls return the same pid). Returns its
  * pid, or -1 with the reason on errout. */
 int rg_handoff_spawn_resume(struct rg_handoff *h);
-/* Starts a worker that runs argv[1..] (a deploy still waiting for the lock) with its output in
- * log; its pid, or -1. */
+/* Starts a worker that runs args (a rollgate command line without the program: a deploy still
+ * waiting for the lock) with its output in log; its pid, or -1. */
 int rg_handoff_spawn(struct rg_handoff *h, const char *const *args, const char *log);
+/* The environment of a detached worker, to free() (the strings are environ's): the caller's,
+ * without git's GIT_* (a hook's repository is not the worker's business) and without the
+ * RUNNER_TRACKING_ID a GitHub runner finds a job's leftover processes by, to kill them. */
+char **rg_worker_env(void);
 
 #endif

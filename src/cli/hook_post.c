@@ -13,12 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "handoff.h"
 #include "hook.h"
 #include "rollgate/spawn.h"
 #include "rollgate/util.h"
 #include "runlog.h"
 
-extern char **environ;
 
 /* The pushed ref a target deploys: the newest tag (version order) among those it matches. */
 static const struct rg_git_update *
@@ -47,23 +47,6 @@ pick(struct rg_cmd_ctx *ctx, const struct rg_git_target *t, const struct rg_git_
         best = &u[i];
     }
     return best;
-}
-
-/* The hook's environment without git's own variables: the deploy's tools (compose, docker)
- * must not see GIT_DIR and the push's options. */
-static char **
-worker_env(void)
-{
-    size_t n = 0, k = 0;
-    char **env;
-
-    while (environ[n])
-        n++;
-    env = rg_calloc(n + 1, sizeof(*env));
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "GIT_", 4) != 0)
-            env[k++] = environ[i];
-    return env;
 }
 
 struct worker {
@@ -137,7 +120,7 @@ deploy(struct rg_cmd_ctx *ctx, struct rg_git_repo *repo, const struct rg_git_tar
     if (po->plan) {
         const char *argv[] = {self, "plan", pbfile, "--tag", tag, NULL};
         struct rg_spawn_opts so = {.argv = argv, .timeout_ms = 30000, .cancel_fd = -1,
-                                   .env = (const char *const *)(env = worker_env())};
+                                   .env = (const char *const *)(env = rg_worker_env())};
         struct rg_spawn_result res;
         fprintf(ctx->out, "rollgate: %s: rollgate.plan: the plan of %s, nothing deployed\n",
                 t->name, tag);
@@ -176,7 +159,7 @@ deploy(struct rg_cmd_ctx *ctx, struct rg_git_repo *repo, const struct rg_git_tar
         const char *argv[] = {self, "deploy", pbfile, "--tag", tag, "--trigger", "hook",
                               "--actor", actor, "--commit", pushed.commit, "--log", log,
                               t->wait ? "--wait" : NULL, t->wait ? t->wait_for : NULL, NULL};
-        env = worker_env();
+        env = rg_worker_env();
         if (rg_spawn_detached(&w.pid, argv, (const char *const *)env, fd, &err) < 0) {
             fprintf(ctx->errout, "rollgate: %s: %s\n", t->name, err.msg);
             rc = RG_EXIT_INTERNAL;

@@ -37,8 +37,12 @@ rg_signals_install(void)
     sa.sa_flags = SA_RESTART;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    /* A closed terminal is a cancel too. */
-    sigaction(SIGHUP, &sa, NULL);
+    /* A closed terminal is a cancel too, unless the caller chose otherwise (nohup). */
+    {
+        struct sigaction old;
+        if (sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(SIGHUP, &sa, NULL);
+    }
     /* A reader that went away (an ssh session a cancelled job closed, a pipe to `head`) must
      * not kill a run midway: the writes fail, the run goes on, its run log keeps the output. */
     sa.sa_handler = SIG_IGN;

@@ -527,6 +527,8 @@ run_reset(struct run *r)
     r->n_manual_stages = 0;
     r->deploy_id = 0;
     r->rung = 0;
+    r->changed = false;
+    r->step = NULL;
     r->gates_failed = false;
     r->tag[0] = r->prev_tag[0] = r->prev_digest[0] = r->digest[0] = '\0';
     r->rung_tag[0] = r->rung_digest[0] = '\0';

@@ -66,6 +66,7 @@ pb=$work/pb.yml
 playbook "$pb" 1s
 playbook "$work/slow.yml" 12s
 playbook "$work/pre.yml" 1s "" "  - verify: [closed]"
+playbook "$work/mid.yml" 4s
 serving() { curl -s --max-time 2 "127.0.0.1:$port/version"; }
 sql() { sqlite3 "$work/state/ci.db" "$1"; }
 has() { # NAME TEXT [FILE]
@@ -289,6 +290,33 @@ run sighup_worker_finishes 0 wait "$work/slow.yml" "$id"
 for _ in $(seq 100); do [ -s "$work/pipe.rc" ] && break; sleep 0.2; done
 [ "$(sql "select outcome from deploys order by id desc limit 1")" = deployed ] && [ "$(serving)" = v3 ] &&
     ok closed_reader_run_finishes || bad closed_reader_run_finishes "$(sql 'select id, tag, outcome from deploys order by id desc limit 1'), serving $(serving), $(cat "$work/pipe.rc")"
+
+# 9d. A job started with SIGHUP ignored (nohup) is not cancelled by a hangup.
+(trap '' HUP; exec "$bin" deploy "$pb" --tag v1) >"$work/nohup.out" 2>&1 </dev/null &
+p=$!
+wait_for "$work/nohup.out" "SETTLE" || bad nohup_started "$(cat "$work/nohup.out")"
+kill -HUP "$p"
+wait "$p"
+rc=$?
+[ "$rc" = 0 ] && ok nohup_ignores_hangup || { bad nohup_ignores_hangup "exit $rc"; sed 's/^/    /' "$work/nohup.out"; }
+
+# 9e. A deploy that first finishes a run a crash left in flight still hands its own run over.
+ROLLGATE_TEST_KILL_AT=SETTLE "$bin" deploy "$work/mid.yml" --tag v2 >/dev/null 2>&1
+[ "$?" = 137 ] && ok crash_left_in_flight || bad crash_left_in_flight "the deploy was not killed"
+"$bin" deploy "$work/mid.yml" --tag v3 >"$work/second.out" 2>&1 </dev/null &
+p=$!
+bg_pids+=("$p")
+for _ in $(seq 300); do [ "$(grep -c '^\[.*\] SETTLE' "$work/second.out")" -ge 2 ] && break; sleep 0.1; done
+sleep 0.5
+kill -INT "$p"
+wait "$p"
+rc=$?
+has second_run_resumed_first "resuming deploy #" "$work/second.out"
+[ "$rc" = 6 ] && grep -qF "SIGINT after the switch" "$work/second.out" && ok second_run_handed_over ||
+    { bad second_run_handed_over "exit $rc"; sed 's/^/    /' "$work/second.out"; }
+id=$(sql "select max(id) from deploys")
+run second_run_worker_finishes 0 wait "$work/mid.yml" "$id"
+[ "$(serving)" = v3 ] && ok second_run_v3 || bad second_run_v3 "serving $(serving)"
 
 # 10. --wait-timeout while another deploy holds the lock.
 qid=$(sql "select max(id) from deploys")

@@ -5,6 +5,7 @@
  * and DOCKER_HOST point nowhere, so any compose or Docker call on the path would fail the test. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -345,6 +346,126 @@ test_verify_before_up_aborts(void **state)
     assert_string_equal(fk.tag, "v1");
 }
 
+/* A cancel the caller asks for in a given state: the report of that state writes the byte,
+ * cancel_kind answers what it means. */
+struct canceller {
+    int fds[2];
+    enum rg_state at;
+    enum rg_cancel_kind kind;
+    bool fired;
+    int changed[RG_ST_COUNT]; /* 1 + the report's changed, per state entered */
+};
+
+static void
+cancel_report(const struct rg_report *r, void *data)
+{
+    struct canceller *c = data;
+
+    if (r->kind != RG_REPORT_STATE || r->rung)
+        return;
+    c->changed[r->state] = 1 + r->changed;
+    if (r->state == c->at && !c->fired) {
+        c->fired = write(c->fds[1], "x", 1) == 1;
+    }
+}
+
+static enum rg_cancel_kind
+cancel_kind(void *data)
+{
+    return ((struct canceller *)data)->kind;
+}
+
+static void
+run_cancelled(struct rg_run_result *res, struct fixture *f, const char *tag, struct canceller *c)
+{
+    struct rg_run_opts o = {.kind = RG_RUN_DEPLOY,
+                            .tag = tag,
+                            .driver = &fake_ops,
+                            .actor = "test",
+                            .trigger = "ci",
+                            .cancel_kind = cancel_kind,
+                            .cancel_data = c,
+                            .report = cancel_report,
+                            .report_data = c};
+    struct rg_err err;
+
+    assert_int_equal(pipe(c->fds), 0);
+    o.cancel_fd = c->fds[0];
+    fk.calls[0] = '\0';
+    if (rg_engine_run(res, f->pb, &o, &err) < 0)
+        fail_msg("run: %s", err.msg);
+    close(c->fds[0]);
+    close(c->fds[1]);
+}
+
+/* What each kind of cancel does: stop aborts before the switch; suspend leaves the step in
+ * flight wherever it is, for a resume that finishes the deploy; recover climbs the ladder after
+ * the switch, and the ladder is not cut short although the cancel stays readable. */
+static void
+test_cancel_kinds(void **state)
+{
+    struct fixture *f = *state;
+    struct rg_run_result res;
+    struct canceller c;
+
+    run(&res, f, RG_RUN_DEPLOY, "v1");
+    assert_int_equal(res.outcome, RG_OUTCOME_DEPLOYED);
+
+    memset(&c, 0, sizeof(c));
+    c.at = RG_ST_PULL;
+    c.kind = RG_CANCEL_STOP;
+    run_cancelled(&res, f, "v2", &c);
+    assert_int_equal(res.outcome, RG_OUTCOME_ABORTED);
+    assert_false(res.halted);
+    assert_string_equal(fk.tag, "v1");
+    assert_int_equal(c.changed[RG_ST_PULL], 1); /* not changed yet */
+
+    /* Suspended in SETTLE: in flight, nothing recorded of SETTLE's end; resume finishes it. */
+    memset(&c, 0, sizeof(c));
+    c.at = RG_ST_SETTLE;
+    c.kind = RG_CANCEL_SUSPEND;
+    run_cancelled(&res, f, "v2", &c);
+    assert_true(res.halted);
+    assert_true(res.suspended);
+    assert_int_equal(c.changed[RG_ST_PULL], 1);
+    assert_int_equal(c.changed[RG_ST_SWITCH], 2);
+    assert_int_equal(c.changed[RG_ST_SETTLE], 2);
+    assert_string_equal(fk.tag, "v2");
+    run(&res, f, RG_RUN_RESUME, NULL);
+    assert_int_equal(res.outcome, RG_OUTCOME_DEPLOYED);
+    assert_string_equal(res.live_tag, "v2");
+
+    /* Suspended before the switch: still resumable, and resume goes on from the pull. */
+    memset(&c, 0, sizeof(c));
+    c.at = RG_ST_PULL;
+    c.kind = RG_CANCEL_SUSPEND;
+    run_cancelled(&res, f, "v3", &c);
+    assert_true(res.halted);
+    assert_true(res.suspended);
+    assert_string_equal(fk.tag, "v2");
+    run(&res, f, RG_RUN_RESUME, NULL);
+    assert_int_equal(res.outcome, RG_OUTCOME_DEPLOYED);
+    assert_string_equal(res.live_tag, "v3");
+
+    /* Called off in SETTLE: the rollback rung brings v3 back, through its own settle. */
+    memset(&c, 0, sizeof(c));
+    c.at = RG_ST_SETTLE;
+    c.kind = RG_CANCEL_RECOVER;
+    run_cancelled(&res, f, "v4", &c);
+    assert_false(res.halted);
+    assert_int_equal(res.outcome, RG_OUTCOME_ROLLED_BACK);
+    assert_string_equal(res.live_tag, "v3");
+    assert_string_equal(fk.calls, "remember:v3 pull:v4 switch:v4 up:v4 switch:v3 up:v3");
+
+    /* Called off before the switch: aborted, as a stop. */
+    memset(&c, 0, sizeof(c));
+    c.at = RG_ST_PULL;
+    c.kind = RG_CANCEL_RECOVER;
+    run_cancelled(&res, f, "v4", &c);
+    assert_int_equal(res.outcome, RG_OUTCOME_ABORTED);
+    assert_string_equal(fk.tag, "v3");
+}
+
 static void
 test_backup_needs_a_backup_section(void **state)
 {
@@ -382,6 +503,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_deploy_fail_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_driver_failure_is_a_stage_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verify_before_up_aborts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_kinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backup_needs_a_backup_section, setup, teardown),
         cmocka_unit_test_setup_teardown(test_driver_registry, setup,
                                         teardown),
