@@ -35,8 +35,7 @@ annotation(FILE *f, const struct rg_ci_case *k, const char *file)
 {
     char *msg;
 
-    int line = k->gate ? k->gate->line : k->step ? k->step->line : 0;
-    int col = k->gate ? k->gate->column : k->step ? k->step->column : 0;
+    int line = k->line, col = k->column;
     size_t len;
 
     fputs("::error ", f);
@@ -189,7 +188,7 @@ rg_ci_write_summary(FILE *f, const struct rg_ci_run *run)
     }
     for (size_t i = 0; i < run->n_cases; i++) {
         const struct rg_ci_case *k = &run->cases[i];
-        int line = k->gate ? k->gate->line : k->step ? k->step->line : 0;
+        int line = k->line;
         if (!annotated(run, k))
             continue;
         if (!any)

@@ -201,6 +201,8 @@ gate_case(struct rg_ci_run *run, char *cls, const struct rg_gate_result *g)
         k = add_case(run);
     }
     k->gate = g->gate;
+    k->line = g->gate->line;
+    k->column = g->gate->column;
     k->classname = cls;
     k->name = rg_strdup(g->gate->name);
     k->time_ms = g->elapsed_ms;
@@ -235,7 +237,10 @@ stage_result(struct rg_ci_run *run, const struct rg_report *r)
                    r->state == RG_ST_PROBE;
     k = add_case(run);
     k->classname = cls;
-    k->step = r->step;
+    if (r->step) {
+        k->line = r->step->line;
+        k->column = r->step->column;
+    }
     k->name = rg_strdup(rg_state_name(r->state));
     k->time_ms = r->elapsed_ms - run->cur_started_ms;
     if (r->event == RG_EV_OK) {

@@ -29,7 +29,8 @@ struct rg_ci_case {
     char *message; /* one line; NULL when it passed */
     char *text;    /* evidence; NULL when none */
     const struct rg_gate *gate; /* borrowed from the playbook; NULL for a stage */
-    const struct rg_step *step; /* a stage's playbook step (borrowed), NULL when none */
+    int line, column; /* in the playbook: the gate's, or the stage's step's; 0 when none (a
+                         step the plan made is freed with it: its place is copied) */
 };
 
 struct rg_ci_step {

@@ -92,6 +92,23 @@ add_case(struct rg_ci_run *run, enum rg_ci_case_kind kind, const char *classname
     return k;
 }
 
+/* A case at a gate, with the gate's place in the playbook, as ci_report.c records it. */
+static void
+at_gate(struct rg_ci_case *k, const struct rg_gate *g)
+{
+    k->gate = g;
+    k->line = g->line;
+    k->column = g->column;
+}
+
+/* A stage's case at its step's place. */
+static void
+at_step(struct rg_ci_case *k, const struct rg_step *s)
+{
+    k->line = s->line;
+    k->column = s->column;
+}
+
 static void
 add_step(struct rg_ci_run *run, int64_t at_ms, const char *what)
 {
@@ -329,11 +346,10 @@ test_annotations_gate_failure(void **state)
     struct fixture *fx = *state;
     char *out;
 
-    add_case(&fx->run, RG_CI_PASS, "web/VERIFY", "db", 40, NULL, NULL)->gate = &fx->other;
-    add_case(&fx->run, RG_CI_FAILURE, "web/VERIFY", "health", 1500,
+    at_gate(add_case(&fx->run, RG_CI_PASS, "web/VERIFY", "db", 40, NULL, NULL), &fx->other);
+    at_gate(add_case(&fx->run, RG_CI_FAILURE, "web/VERIFY", "health", 1500,
              "gate health failed: status 503",
-             "GET http://web:8080/health: 503\nbody: 100% down, retry: later\n")
-        ->gate = &fx->gate;
+             "GET http://web:8080/health: 503\nbody: 100% down, retry: later\n"), &fx->gate);
     out = annotations(&fx->run, "deploy/web.yml", 10);
     assert_string_equal(out, "::error file=deploy/web.yml,line=12,col=5,"
                              "title=rollgate%3A gate health failed (web/VERIFY)::"
@@ -349,7 +365,7 @@ test_annotations_none_when_passed(void **state)
     struct fixture *fx = *state;
     char *out;
 
-    add_case(&fx->run, RG_CI_PASS, "web/VERIFY", "health", 40, NULL, NULL)->gate = &fx->gate;
+    at_gate(add_case(&fx->run, RG_CI_PASS, "web/VERIFY", "health", 40, NULL, NULL), &fx->gate);
     add_case(&fx->run, RG_CI_PASS, "web/VERIFY", "VERIFY", 50, NULL, NULL);
     add_case(&fx->run, RG_CI_SKIPPED, "web/recover", "rung 1 rollback", 0, "not needed", NULL);
     out = annotations(&fx->run, "deploy/web.yml", 10);
@@ -364,13 +380,13 @@ test_annotations_stages(void **state)
     char *out;
 
     /* the stage a gate failed is said by the gate's own annotation, not twice */
-    add_case(&fx->run, RG_CI_FAILURE, "web/VERIFY", "health", 10, "gate health failed: x", "x")
-        ->gate = &fx->gate;
+    at_gate(add_case(&fx->run, RG_CI_FAILURE, "web/VERIFY", "health", 10, "gate health failed: x",
+                     "x"),
+            &fx->gate);
     add_case(&fx->run, RG_CI_FAILURE, "web/VERIFY", "VERIFY", 20, "gate health failed", NULL);
     /* a stage that failed on its own points at its step, or at nothing */
-    add_case(&fx->run, RG_CI_ERROR, "web/EXEC", "EXEC", 30, "exec failed: exit 2",
-             "exec failed: exit 2\nmigrate: no such table")
-        ->step = &fx->step;
+    at_step(add_case(&fx->run, RG_CI_ERROR, "web/EXEC", "EXEC", 30, "exec failed: exit 2",
+             "exec failed: exit 2\nmigrate: no such table"), &fx->step);
     add_case(&fx->run, RG_CI_ERROR, "web/PULL", "PULL", 30, "pull failed", NULL);
     out = annotations(&fx->run, "deploy/web.yml", 10);
     assert_int_equal(count(out, "::error "), 3);
@@ -392,8 +408,8 @@ test_annotations_capped(void **state)
     for (int i = 0; i < 12; i++) {
         char name[16];
         snprintf(name, sizeof(name), "g%d", i);
-        add_case(&fx->run, RG_CI_FAILURE, "web/SETTLE", name, 10, "failed", "evidence")->gate =
-            &fx->gate;
+        at_gate(add_case(&fx->run, RG_CI_FAILURE, "web/SETTLE", name, 10, "failed", "evidence"),
+                &fx->gate);
     }
     out = annotations(&fx->run, "deploy/web.yml", 10);
     assert_int_equal(count(out, "\n"), 10);
@@ -418,7 +434,8 @@ test_annotations_file_escaped(void **state)
     struct fixture *fx = *state;
     char *out;
 
-    add_case(&fx->run, RG_CI_FAILURE, "web/VERIFY", "health", 10, "failed", NULL)->gate = &fx->gate;
+    at_gate(add_case(&fx->run, RG_CI_FAILURE, "web/VERIFY", "health", 10, "failed", NULL),
+            &fx->gate);
     out = annotations(&fx->run, "deploy/a,b:c%.yml", 10);
     assert_non_null(strstr(out, "::error file=deploy/a%2Cb%3Ac%25.yml,line=12,col=5,title="));
     free(out);
@@ -439,12 +456,12 @@ junit_run(struct fixture *fx)
     run->exit_code = 1;
     run->started_unix_ms = 1700000000123; /* 2023-11-14T22:13:20Z */
     run->elapsed_ms = 1234;
-    add_case(run, RG_CI_PASS, "web/VERIFY", "db", 5, NULL, NULL)->gate = &fx->other;
-    add_case(run, RG_CI_FAILURE, "web/VERIFY", "a\"b", 1500, "gate failed: <script>",
-             "<script>&\x01 caf\xc3\xa9 \xff ]]>")
-        ->gate = &fx->gate;
-    add_case(run, RG_CI_ERROR, "web/rung 1 rollback/UP", "UP", 2000, "up failed: exit 1", NULL)
-        ->step = &fx->step;
+    at_gate(add_case(run, RG_CI_PASS, "web/VERIFY", "db", 5, NULL, NULL), &fx->other);
+    at_gate(add_case(run, RG_CI_FAILURE, "web/VERIFY", "a\"b", 1500, "gate failed: <script>",
+             "<script>&\x01 caf\xc3\xa9 \xff ]]>"), &fx->gate);
+    at_step(add_case(run, RG_CI_ERROR, "web/rung 1 rollback/UP", "UP", 2000, "up failed: exit 1",
+                     NULL),
+            &fx->step);
     add_case(run, RG_CI_SKIPPED, "web/recover", "rung 2 restore", -5, "not reached", NULL);
     add_step(run, 100, "VERIFY failed");
     add_step(run, 1200, "recover: rung 1, rollback & <up>");
@@ -568,10 +585,10 @@ test_summary(void **state)
     run->deploy_id = 7;
     run->exit_code = 1;
     run->elapsed_ms = 12345;
-    add_case(run, RG_CI_PASS, "web/VERIFY", "db", 5, NULL, NULL)->gate = &fx->other;
-    add_case(run, RG_CI_FAILURE, "web/VERIFY", "health", 1500,
-             "gate health failed: body a|b <b>\nsecond line", "before\n~~~\nafter ~~ x")
-        ->gate = &fx->gate;
+    at_gate(add_case(run, RG_CI_PASS, "web/VERIFY", "db", 5, NULL, NULL), &fx->other);
+    at_gate(add_case(run, RG_CI_FAILURE, "web/VERIFY", "health", 1500,
+             "gate health failed: body a|b <b>\nsecond line", "before\n~~~\nafter ~~ x"),
+            &fx->gate);
     add_case(run, RG_CI_ERROR, "web/PULL", "PULL", 30, "pull failed", "no ~ here");
     add_step(run, 100, "VERIFY failed");
     add_step(run, 200, "recover: rung 1, rollback");
