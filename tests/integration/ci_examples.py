@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Runs the shell of the CI recipes under examples/ci/ as their CI would, on this machine.
 
-  ci_examples.py github WORKFLOW WORKSPACE TAG   the workflow's first job, step by step
-  ci_examples.py gitlab CI_FILE WORKSPACE TAG    the `deploy` job's script
+  ci_examples.py github WORKFLOW WORKSPACE TAG        the workflow's first job, step by step
+  ci_examples.py gitlab CI_FILE WORKSPACE TAG [JOB]   a job's script (default: `deploy`)
 
 Only what the recipes use is understood: for GitHub, `run` steps (bash -eo pipefail, as the
 runner runs them), `${{ }}` expressions of the form `a.b || c.d` over github, inputs and
 steps.ID.outputs, `if:` with always(), success() and failure(), and the actions
 actions/checkout (the test has prepared the workspace) and actions/upload-artifact (its path must
-exist); for GitLab, `rules: - if: $VAR =~ /re/`, `variables`, `script`, `allow_failure:
-exit_codes` and `artifacts: reports: junit`. Anything else is an error, never skipped.
+exist); for GitLab, `rules: - if: $VAR =~ /re/` (optionally `&& $OTHER`, set and not empty),
+`variables` (the environment wins, as CI/CD variables win over a job's), `script`,
+`allow_failure: exit_codes` and `artifacts: reports: junit`. Anything else is an error, never
+skipped.
 
 Prints one line per step and ends with `job: success`, `job: failure` or (GitLab)
 `job: allowed_failure`; exits with the job's code (0, or the failing step's).
@@ -133,36 +135,44 @@ def github(path, workspace, tag):
     return code
 
 
-def gitlab(path, workspace, tag):
-    job = yaml.safe_load(open(path, encoding="utf-8"))["deploy"]
+def gitlab(path, workspace, tag, name="deploy"):
+    job = yaml.safe_load(open(path, encoding="utf-8"))[name]
     env = dict(os.environ, GITLAB_CI="true", CI="true", CI_COMMIT_TAG=tag,
-               GITLAB_USER_LOGIN="ci-bot", CI_PROJECT_DIR=workspace)
+               GITLAB_USER_LOGIN="ci-bot", CI_PROJECT_DIR=workspace, CI_JOB_ID=str(os.getpid()))
     for rule in job.get("rules", []):
-        m = re.fullmatch(r"\$(\w+)\s*=~\s*/(.*)/", rule["if"])
+        m = re.fullmatch(r"\$(\w+)\s*=~\s*/(.*)/(?:\s*&&\s*\$(\w+))?", rule["if"])
         if not m:
             raise SystemExit(f"ci_examples: unsupported rule '{rule['if']}'")
-        if not re.search(m.group(2), env.get(m.group(1), "")):
-            print("job deploy: not run (rules)")
+        if not re.search(m.group(2), env.get(m.group(1), "")) or \
+                (m.group(3) and not env.get(m.group(3))):
+            print(f"job {name}: not run (rules)")
             return 0
     for k, v in (job.get("variables") or {}).items():
-        env[k] = str(v)
+        env.setdefault(k, str(v))
+    for line in job["script"]:
+        if not isinstance(line, str):
+            raise SystemExit(f"ci_examples: a script line of {name} is not a string in YAML "
+                             f"(a ': ' in it?): {line!r}")
     sys.stdout.flush()
     rc = run_shell("\n".join(job["script"]), env, workspace)
     junit = job.get("artifacts", {}).get("reports", {}).get("junit")
     if junit and not os.path.exists(os.path.join(workspace, junit)):
-        print(f"job deploy: the junit report {junit} is missing")
+        print(f"job {name}: the junit report {junit} is missing")
         return 70
     allowed = (job.get("allow_failure") or {}).get("exit_codes", [])
     state = "success" if rc == 0 else "allowed_failure" if rc in allowed else "failure"
-    print(f"job deploy: {state} (exit {rc})")
+    print(f"job {name}: {state} (exit {rc})")
     return rc
 
 
 def main():
-    if len(sys.argv) != 5 or sys.argv[1] not in ("github", "gitlab"):
+    if len(sys.argv) not in (5, 6) or sys.argv[1] not in ("github", "gitlab") or \
+            (len(sys.argv) == 6 and sys.argv[1] != "gitlab"):
         raise SystemExit(__doc__)
-    kind, path, workspace, tag = sys.argv[1:]
-    sys.exit((github if kind == "github" else gitlab)(path, workspace, tag))
+    kind, path, workspace, tag = sys.argv[1:5]
+    if kind == "github":
+        sys.exit(github(path, workspace, tag))
+    sys.exit(gitlab(path, workspace, tag, *sys.argv[5:]))
 
 
 if __name__ == "__main__":

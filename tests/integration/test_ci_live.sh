@@ -9,6 +9,8 @@
 set -u
 bin=$1
 port=18120
+sshport=18124
+sshd_pid=""
 project="rgit-ci-$$"
 work=$(mktemp -d /tmp/rollgate-ci-test.XXXXXX)
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,6 +22,7 @@ run_timeout=120
 bg_pids=()
 
 cleanup() {
+    if [ -n "$sshd_pid" ]; then kill "$sshd_pid" 2>/dev/null; fi
     for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
     # Workers this test's runs started: waited for, so that nothing outlives the test.
     for p in $(worker_pids); do
@@ -362,9 +365,9 @@ ws=$work/ws
 mkdir -p "$ws/deploy"
 cp "$pb" "$ws/deploy/web.yml"
 export PATH="$(cd "$(dirname "$bin")" && pwd):$PATH"
-recipe() { # NAME WANT KIND FILE TAG
+recipe() { # NAME WANT KIND FILE TAG [JOB]
     out=$(cd "$ws" && timeout 300 python3 "$src/tests/integration/ci_examples.py" "$3" \
-        "$src/examples/ci/$4" "$ws" "$5" 2>&1 </dev/null)
+        "$src/examples/ci/$4" "$ws" "$5" ${6:+"$6"} 2>&1 </dev/null)
     rc=$?
     if [ "$rc" = "$2" ]; then ok "$1"; else bad "$1" "exit $rc, want $2"; echo "$out" | sed 's/^/    /'; fi
 }
@@ -397,6 +400,44 @@ has gitlab_recipe_quarantine "v2-crash is in quarantine"
 recipe gitlab_recipe_rules 0 gitlab gitlab-ci.yml main
 has gitlab_recipe_not_run "job deploy: not run (rules)"
 [ "$(serving)" = v2 ] && ok recipes_end_on_v2 || bad recipes_end_on_v2 "serving $(serving)"
+recipe gitlab_ssh_needs_host 0 gitlab gitlab-ci.yml v3 deploy-ssh
+has gitlab_ssh_not_run "job deploy-ssh: not run (rules)"
+
+# The ssh job against a throwaway sshd on loopback (this machine is the deploy host).
+mkdir -p "$work/ssh" /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/host" && ssh-keygen -q -t ed25519 -N '' -f "$work/ssh/client"
+cp "$work/ssh/client.pub" "$work/ssh/authorized_keys"
+chmod 600 "$work/ssh/authorized_keys"
+/usr/sbin/sshd -D -e -p "$sshport" -o ListenAddress=127.0.0.1 -h "$work/ssh/host" \
+    -o AuthorizedKeysFile="$work/ssh/authorized_keys" -o PasswordAuthentication=no \
+    -o PermitRootLogin=prohibit-password -o StrictModes=no -o UsePAM=no \
+    -o PidFile="$work/ssh/pid" >"$work/ssh/log" 2>&1 &
+sshd_pid=$!
+ssh_opts="-o Port=$sshport -i $work/ssh/client -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes"
+for _ in $(seq 50); do
+    # shellcheck disable=SC2086 # the options are words
+    ssh $ssh_opts "$(id -un)@127.0.0.1" true 2>/dev/null && break
+    sleep 0.2
+done
+export DEPLOY_HOST="$(id -un)@127.0.0.1" SSH_OPTS="$ssh_opts" REMOTE_PLAYBOOK="$ws/deploy/web.yml" \
+    ROLLGATE="$(cd "$(dirname "$bin")" && pwd)/rollgate"
+rm -f "$ws/rollgate-junit.xml"
+recipe gitlab_ssh_deploys 0 gitlab gitlab-ci.yml v3 deploy-ssh
+has gitlab_ssh_success "job deploy-ssh: success (exit 0)"
+valid_junit gitlab_ssh_junit "$ws/rollgate-junit.xml"
+[ "$(serving)" = v3 ] && ok gitlab_ssh_v3 || bad gitlab_ssh_v3 "serving $(serving)"
+run allow_v2_500_ssh 0 release allow "$pb" v2-500
+recipe gitlab_ssh_allowed 1 gitlab gitlab-ci.yml v2-500 deploy-ssh
+has gitlab_ssh_allowed_failure "job deploy-ssh: allowed_failure (exit 1)"
+has gitlab_ssh_junit_failure '<failure' "$ws/rollgate-junit.xml"
+# A git tag may hold shell: it must never reach the remote shell.
+recipe gitlab_ssh_hostile_tag 65 gitlab gitlab-ci.yml 'v1$(touch '"$work"'/pwned)' deploy-ssh
+has gitlab_ssh_hostile_refused 'refusing v1$(touch'
+[ -e "$work/pwned" ] && bad gitlab_ssh_hostile_not_run "the tag's command ran" || ok gitlab_ssh_hostile_not_run
+unset DEPLOY_HOST SSH_OPTS REMOTE_PLAYBOOK ROLLGATE
+kill "$sshd_pid" 2>/dev/null
+wait "$sshd_pid" 2>/dev/null
+sshd_pid=""
 
 echo "integration_ci: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
