@@ -33,13 +33,7 @@ die() { echo "bench_backup: $*" >&2; exit 2; }
 say() { echo "bench_backup: $*" >&2; }
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
-while (($#)); do
-    case $1 in
-    --write) write=$2; shift 2 ;;
-    --reps) reps=$2; shift 2 ;;
-    *) die "unknown option '$1' (use --write FILE, --reps N)" ;;
-    esac
-done
+bench_options "$@"
 [[ -x $bin ]] || die "no rollgate at $bin (cmake --build build --target rollgate)"
 port=${ROLLGATE_PG_PORT:-55432}
 pg_isready -q -h 127.0.0.1 -p "$port" || die "PostgreSQL is not answering on 127.0.0.1:$port (scripts/stack.sh up)"

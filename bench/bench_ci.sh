@@ -24,37 +24,23 @@ die() { echo "bench_ci: $*" >&2; exit 2; }
 say() { echo "bench_ci: $*" >&2; }
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
-while (($#)); do
-    case $1 in
-    --write) write=$2; shift 2 ;;
-    --reps) reps=$2; shift 2 ;;
-    *) die "unknown option '$1' (use --write FILE, --reps N)" ;;
-    esac
-done
+# shellcheck source=tests/integration/lib.sh
+source "$root/tests/integration/lib.sh" # demo_compose, dcompose
+bench_options "$@"
 [[ -x $bin ]] || die "no rollgate at $bin (build it first)"
 curl -sf "http://$reg/v2/" >/dev/null || die "no registry at $reg: run after eval \"\$(scripts/stack.sh up)\""
 bin=$(readlink -f "$bin")
 work=$(mktemp -d /tmp/rollgate-bench-ci.XXXXXX)
 results=$work/results
-compose() { if command -v docker-compose >/dev/null; then docker-compose "$@"; else docker compose "$@"; fi; }
 cleanup() {
     # A worker still finishing a run is waited for: nothing of this benchmark outlives it.
     "$bin" wait --timeout 60s "$work/slow.yml" "$(sqlite3 "$work/state/bench.db" 'select max(id) from deploys' 2>/dev/null || echo 1)" >/dev/null 2>&1 || true
-    (cd "$work/stack" 2>/dev/null && compose -p "$project" down -t 1 >/dev/null 2>&1) || true
+    (cd "$work/stack" 2>/dev/null && dcompose -p "$project" down -t 1 >/dev/null 2>&1) || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-mkdir -p "$work/stack"
-cat >"$work/stack/docker-compose.yml" <<YAML
-version: "2.4"
-services:
-  app:
-    image: $reg/rollgate/demo-app:\${DEMO_APP_TAG}
-    ports: ["127.0.0.1:$port:8080"]
-    restart: unless-stopped
-    stop_grace_period: 1s
-YAML
+demo_compose "$work/stack" "$reg" "$port"
 playbook() { # FILE SETTLE
     cat >"$1" <<YAML
 version: 1
@@ -137,7 +123,7 @@ res_exit=$(awk -v v="$exit_med" -v b="$budget" 'BEGIN { print (v <= 1000 && b <=
 cat >"$work/section.md" <<MD
 $section
 
-What: the demo app (\`$reg/rollgate/demo-app\`, compose v$(compose version --short 2>/dev/null || echo '?')) deployed $reps times per variant, alternating v1 and v2, gates polled every 50 ms, a 1 s settle. **Reports**: \`rollgate deploy\` with \`--report junit=FILE\` and the GitHub and GitLab reports (\`GITHUB_ACTIONS=true\`, \`GITLAB_CI=true\`: groups, sections, annotations, the step summary and outputs appended to files) against the same deploy with \`--report none\`. **Cancel**: a deploy with a 10 s settle gets SIGINT 0.5 s into SETTLE, as GitHub Actions cancels a job; measured are the time to the job's exit (exit 6, the run handed to a worker) against the 7.5 s GitHub leaves before it sends SIGTERM, and the time until the worker's \`resume\` holds the target (its log recorded in the ledger); each worker's run is waited for (\`rollgate wait\`) and deployed.
+What: the demo app (\`$reg/rollgate/demo-app\`, compose v$(dcompose version --short 2>/dev/null || echo '?')) deployed $reps times per variant, alternating v1 and v2, gates polled every 50 ms, a 1 s settle. **Reports**: \`rollgate deploy\` with \`--report junit=FILE\` and the GitHub and GitLab reports (\`GITHUB_ACTIONS=true\`, \`GITLAB_CI=true\`: groups, sections, annotations, the step summary and outputs appended to files) against the same deploy with \`--report none\`. **Cancel**: a deploy with a 10 s settle gets SIGINT 0.5 s into SETTLE, as GitHub Actions cancels a job; measured are the time to the job's exit (exit 6, the run handed to a worker) against the 7.5 s GitHub leaves before it sends SIGTERM, and the time until the worker's \`resume\` holds the target (its log recorded in the ledger); each worker's run is waited for (\`rollgate wait\`) and deployed.
 
 Run: $(date -u '+%Y-%m-%d %H:%M UTC') on $(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) CPUs online; $("$bin" --version 2>/dev/null | head -n 1). Reproduce: \`$reproduce\`.
 

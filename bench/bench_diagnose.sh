@@ -18,13 +18,7 @@ die() { echo "bench_diagnose: $*" >&2; exit 2; }
 say() { echo "bench_diagnose: $*" >&2; }
 # shellcheck source=bench/lib.sh
 source "$root/bench/lib.sh"
-while (($#)); do
-    case $1 in
-    --write) write=$2; shift 2 ;;
-    --reps) reps=$2; shift 2 ;;
-    *) die "unknown option '$1' (use --write FILE, --reps N)" ;;
-    esac
-done
+bench_options "$@"
 [[ -x $bin ]] || die "no rollgate at $bin (build it first)"
 bin=$(readlink -f "$bin")
 work=$(mktemp -d "${TMPDIR:-/tmp}/rollgate-bench-dx.XXXXXX")

@@ -26,13 +26,7 @@ say() { echo "bench_systemd: $*" >&2; }
 source "$root/bench/lib.sh"
 # shellcheck source=tests/integration/systemd_lib.sh
 source "$root/tests/integration/systemd_lib.sh"
-while (($#)); do
-    case $1 in
-    --write) write=$2; shift 2 ;;
-    --reps) reps=$2; shift 2 ;;
-    *) die "unknown option '$1' (use --write FILE, --reps N)" ;;
-    esac
-done
+bench_options "$@"
 [[ -x $bin ]] || die "no rollgate at $bin (build it first)"
 bin=$(readlink -f "$bin")
 work=$(mktemp -d /tmp/rollgate-bench-sd.XXXXXX)

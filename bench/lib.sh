@@ -1,6 +1,18 @@
 # Shared by the benchmark scripts that source it (not a benchmark itself: bench/run.sh runs
 # bench_*.sh only). Needs die and say of the sourcing script.
 
+# bench_options ARGS...: the options every benchmark script takes, into the globals write (the
+# file whose section is replaced, "" for none) and reps.
+bench_options() {
+    while (($#)); do
+        case $1 in
+        --write) write=$2; shift 2 ;;
+        --reps) reps=$2; shift 2 ;;
+        *) die "unknown option '$1' (use --write FILE, --reps N)" ;;
+        esac
+    done
+}
+
 # write_section HEAD NEW FILE: replaces the section of FILE that starts with the line HEAD (up
 # to the next "## " heading) by the file NEW, or appends NEW when FILE has no such section;
 # written to a temporary file beside FILE, then renamed, keeping FILE's mode.

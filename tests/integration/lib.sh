@@ -37,6 +37,10 @@ expect_consistent() {
     else bad "$1" "$open deploys without outcome, $unfinished ending in an intent"; fi
 }
 
+# dcompose ARGS...: docker compose, v1 (docker-compose) or v2 (the docker plugin), whichever
+# this machine has.
+dcompose() { if command -v docker-compose >/dev/null; then docker-compose "$@"; else docker compose "$@"; fi; }
+
 # demo_compose DIR REGISTRY PORT: a compose project in DIR running the demo app from REGISTRY,
 # its tag from .env's DEMO_APP_TAG, published on 127.0.0.1:PORT.
 demo_compose() {

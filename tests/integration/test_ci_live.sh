@@ -29,12 +29,11 @@ cleanup() {
         for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
         kill "$p" 2>/dev/null
     done
-    (cd "$work/stack" 2>/dev/null && compose -p "$project" down -t 1 >/dev/null 2>&1)
+    (cd "$work/stack" 2>/dev/null && dcompose -p "$project" down -t 1 >/dev/null 2>&1)
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-compose() { if command -v docker-compose >/dev/null; then docker-compose "$@"; else docker compose "$@"; fi; }
 worker_pids() { grep -sho 'a worker (pid [0-9]*' "$work"/*.out 2>/dev/null | grep -o '[0-9]*$' | sort -u; }
 command -v xmllint >/dev/null || { echo "FAIL setup: xmllint is not installed (libxml2-utils)"; exit 1; }
 [ -f "$schema" ] || { echo "FAIL setup: no schema at $schema"; exit 1; }
